@@ -1,0 +1,66 @@
+/*
+ * event.h: the one event vocabulary of the collector.
+ *
+ * Every source (the shim's shared-memory rings today, BPF ring buffers
+ * later) decodes into struct ts_event; the model never knows which source
+ * an event came from. Timestamps are CLOCK_MONOTONIC nanoseconds. Strings
+ * are interned in a ts_strpool owned by the collector and live as long as
+ * it does, so events and model state may keep the pointers.
+ */
+#ifndef TASKSCOPE_EVENT_H
+#define TASKSCOPE_EVENT_H
+
+#include <stdint.h>
+
+enum ts_event_type {
+	TS_EV_THREAD = 1,        /* name, kind = role */
+	TS_EV_SPAWN,             /* id = task, arg = parent, name, location, kind = task kind */
+	TS_EV_POLL_BEGIN,        /* id = task */
+	TS_EV_POLL_END,          /* id = task, flags & TS_EVF_READY */
+	TS_EV_WAKE,              /* id = task, flags & TS_EVF_BY_REF */
+	TS_EV_WAKER_CLONE,       /* id = task */
+	TS_EV_WAKER_DROP,        /* id = task */
+	TS_EV_TASK_DROP,         /* id = task, kind = outcome */
+	TS_EV_RESOURCE_NEW,      /* id = resource, name, location, kind = resource kind */
+	TS_EV_RESOURCE_DROP,     /* id = resource */
+	TS_EV_LOCK_WAIT,         /* id = resource */
+	TS_EV_LOCK_ACQUIRED,     /* id = resource, flags & TS_EVF_SHARED */
+	TS_EV_LOCK_RELEASE,      /* id = resource */
+	TS_EV_DROPPED,           /* arg = events lost since the last report (tid: the ring's thread) */
+	TS_EV_TYPE_MAX = TS_EV_DROPPED,
+};
+
+enum ts_event_flags {
+	TS_EVF_READY = 1u << 0,
+	TS_EVF_BY_REF = 1u << 1,
+	TS_EVF_SHARED = 1u << 2,
+};
+
+/* Values of `kind` mirror the public enums in agent/include/taskscope.h. */
+enum ts_task_kind { TS_KIND_TASK = 0, TS_KIND_BLOCKING = 1, TS_KIND_LOCAL = 2 };
+enum ts_outcome { TS_OUTCOME_OK = 0, TS_OUTCOME_CANCELLED = 1, TS_OUTCOME_PANICKED = 2,
+		  TS_OUTCOME_RUNNING = 3 /* not dropped yet; never in an event */ };
+enum ts_resource_kind { TS_RES_MUTEX = 0, TS_RES_RWLOCK, TS_RES_SEMAPHORE, TS_RES_CHANNEL, TS_RES_TIMER };
+enum ts_thread_role { TS_ROLE_OTHER = 0, TS_ROLE_WORKER = 1, TS_ROLE_BLOCKING = 2 };
+
+struct ts_event {
+	uint64_t ts;
+	uint32_t pid;
+	uint32_t tid;
+	uint16_t type;            /* enum ts_event_type */
+	uint16_t flags;           /* enum ts_event_flags */
+	uint32_t kind;            /* task kind, outcome, resource kind or thread role */
+	uint64_t id;              /* task id, or resource id for resource and lock events */
+	uint64_t arg;             /* parent task (spawn), lost events (dropped) */
+	const char *name;         /* NULL when not given */
+	const char *location;     /* NULL when not given */
+};
+
+/* Short lowercase names used in SQL, the console and protobuf. */
+const char *ts_task_kind_name(uint32_t kind);
+const char *ts_outcome_name(uint32_t outcome);
+const char *ts_resource_kind_name(uint32_t kind);
+const char *ts_thread_role_name(uint32_t role);
+const char *ts_event_type_name(uint32_t type);
+
+#endif /* TASKSCOPE_EVENT_H */

@@ -1,0 +1,45 @@
+/*
+ * lints.h: the lints, as pure functions of model state.
+ *
+ * Each takes the thresholds and the object it judges and answers whether
+ * the warning applies; the model decides when to call them and emits the
+ * warnings (state lints once per task, event lints once per event).
+ */
+#ifndef TASKSCOPE_LINTS_H
+#define TASKSCOPE_LINTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ts_task;
+struct ts_resource;
+
+struct ts_lint_config {
+	uint64_t long_poll_ns;        /* default 10 ms */
+	uint64_t never_yielded_ns;    /* default 1 s: one poll still running after this */
+	uint64_t lost_waker_grace_ns; /* default 100 ms idle with no waker */
+	double self_wake_ratio;       /* default 0.5: self-wakes / wakes above this */
+	uint64_t self_wake_min_wakes; /* default 10: fewer wakes are never judged */
+	uint32_t enabled;             /* bit (1u << ts_warning_kind) per enabled lint; default all */
+};
+
+void ts_lint_config_default(struct ts_lint_config *cfg);
+
+/* Apply "--allow kind" / "--deny kind" (enable or disable a lint by name).
+ * Returns 0 or -EINVAL for an unknown name. */
+int ts_lint_config_set(struct ts_lint_config *cfg, const char *kind_name, bool enabled);
+
+/* Event lints. */
+bool ts_lint_long_poll(const struct ts_lint_config *cfg, uint64_t poll_ns);
+/* A poll of `task` returned pending while it holds `res`, taken in that poll. */
+bool ts_lint_lock_held_across_await(const struct ts_lint_config *cfg, const struct ts_task *task,
+				    const struct ts_resource *res, bool poll_ready);
+bool ts_lint_task_panicked(const struct ts_lint_config *cfg, const struct ts_task *task);
+
+/* State lints at `now`. */
+bool ts_lint_never_yielded(const struct ts_lint_config *cfg, const struct ts_task *task, uint64_t now_ns);
+bool ts_lint_lost_waker(const struct ts_lint_config *cfg, const struct ts_task *task, uint64_t now_ns);
+bool ts_lint_self_wakes(const struct ts_lint_config *cfg, const struct ts_task *task);
+
+#endif /* TASKSCOPE_LINTS_H */

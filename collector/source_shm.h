@@ -1,0 +1,54 @@
+/*
+ * source_shm.h: one target's shared-memory rings, seen from the collector.
+ *
+ * ts_shm_source_open() validates a memfd received from a target against
+ * the Hello that came with it (size from fstat, seals, header fields,
+ * geometry limits in ring_format.h) and maps it read-write. Drain copies
+ * every published record out of every ring, validates and decodes it into
+ * ts_events appended to a batch, and advances the rings' tails. A corrupt
+ * ring (head behind tail, or more than a ring's capacity ahead) costs that
+ * ring's data only: it is resynchronised and the loss counted.
+ */
+#ifndef TASKSCOPE_SOURCE_SHM_H
+#define TASKSCOPE_SOURCE_SHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collector/event.h"
+#include "collector/strpool.h"
+#include "taskscope.pb-c.h"
+
+struct ts_event_batch {
+	struct ts_event *events;
+	size_t len;
+	size_t cap;
+};
+
+void ts_event_batch_init(struct ts_event_batch *b);
+void ts_event_batch_fini(struct ts_event_batch *b);
+int ts_event_batch_push(struct ts_event_batch *b, const struct ts_event *ev);
+/* Stable sort by timestamp, so events of different threads interleave. */
+void ts_event_batch_sort(struct ts_event_batch *b);
+
+struct ts_shm_stats {
+	uint64_t records;          /* records read */
+	uint64_t rejected;         /* records that failed validation */
+	uint64_t corrupt_rings;    /* times a ring's indices were found corrupt */
+	uint64_t lost;             /* records lost to corruption */
+	uint64_t producer_dropped; /* records the target dropped (ring full), summed over rings */
+};
+
+struct ts_shm_source;
+
+/* On success the source owns memfd. On failure memfd is left open for the
+ * caller, and `err` gets one line saying what is wrong. */
+int ts_shm_source_open(int memfd, const Taskscope__Hello *hello, struct ts_strpool *pool,
+		       struct ts_shm_source **out, char *err, size_t errlen);
+void ts_shm_source_free(struct ts_shm_source *src);
+
+/* Append decoded events to `batch`: records in order per ring, plus one
+ * TS_EV_DROPPED event per ring whose producer drop counter grew. */
+int ts_shm_source_drain(struct ts_shm_source *src, struct ts_event_batch *batch);
+void ts_shm_source_stats(const struct ts_shm_source *src, struct ts_shm_stats *out);
+uint32_t ts_shm_source_pid(const struct ts_shm_source *src);
