@@ -52,3 +52,11 @@ void ts_shm_source_free(struct ts_shm_source *src);
 int ts_shm_source_drain(struct ts_shm_source *src, struct ts_event_batch *batch);
 void ts_shm_source_stats(const struct ts_shm_source *src, struct ts_shm_stats *out);
 uint32_t ts_shm_source_pid(const struct ts_shm_source *src);
+
+/* Check a Hello's geometry (slots, capacity, record size, arena size and
+ * total size) against the limits in ring_format.h, without any memfd.
+ * Returns 0 or -EINVAL with one line in `err`. ts_shm_source_open() and
+ * the handshake both call it. */
+int ts_shm_source_check_hello(const Taskscope__Hello *hello, char *err, size_t errlen);
+
+#endif /* TASKSCOPE_SOURCE_SHM_H */
