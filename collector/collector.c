@@ -1,0 +1,358 @@
+/*
+ * collector.c: the embedded collector: control socket, targets, drain.
+ *
+ * Targets connect to the control socket and hand over their memfd with a
+ * Hello. Each accepted target becomes a shm source; its control connection
+ * stays open only so that its hang-up tells us it exited. Draining copies
+ * every target's records into one batch, sorts it by time (events of
+ * different threads interleave correctly within a batch) and applies it to
+ * the model. Losses of every kind (full rings in the target, records that
+ * fail validation, corrupt ring indices) reach the model as TS_EV_DROPPED,
+ * so they show up in the same counters and warnings.
+ */
+#include "collector/collector.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector/handshake.h"
+#include "collector/source_shm.h"
+#include "collector/strpool.h"
+
+#define HELLO_TIMEOUT_MS 500
+#define STRPOOL_BYTES (64u << 20)
+
+struct target {
+	int conn;
+	uint32_t pid;
+	struct ts_shm_source *src;
+	uint64_t lost_reported;    /* rejected + corrupt losses already sent to the model */
+	uint64_t dropped_reported; /* total last passed to drops_changed */
+	struct target *next;
+};
+
+struct ts_collector {
+	struct ts_collector_options opt;
+	int listen_fd;
+	int epoll_fd;
+	struct ts_strpool *pool;
+	struct ts_model *model;
+	struct target *targets;
+	struct ts_event_batch batch;
+	struct ts_collector_stats stats;
+};
+
+uint64_t ts_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void logf_(struct ts_collector *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void logf_(struct ts_collector *c, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (!c->opt.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	c->opt.log(c->opt.ctx, line);
+}
+
+int ts_collector_new(const struct ts_collector_options *o, struct ts_collector **out, char *err, size_t errlen)
+{
+	struct ts_collector *c;
+	struct epoll_event ev = { .events = EPOLLIN };
+	int r;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->opt = *o;
+	c->listen_fd = -1;
+	ts_event_batch_init(&c->batch);
+	c->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (c->epoll_fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create an epoll instance: %s", strerror(-r));
+		goto fail;
+	}
+	r = ts_strpool_new(STRPOOL_BYTES, &c->pool);
+	if (r < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	r = ts_model_new(&o->model, &o->sink, &c->model);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot create the model: %s", strerror(-r));
+		goto fail;
+	}
+	r = ts_handshake_listen(o->socket_path, &c->listen_fd);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", o->socket_path, strerror(-r));
+		goto fail;
+	}
+	ev.data.ptr = NULL; /* NULL: the listening socket */
+	if (epoll_ctl(c->epoll_fd, EPOLL_CTL_ADD, c->listen_fd, &ev) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "epoll_ctl: %s", strerror(-r));
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	ts_collector_free(c);
+	return r;
+}
+
+static void target_free(struct target *t)
+{
+	if (t->conn >= 0)
+		close(t->conn);
+	ts_shm_source_free(t->src);
+	free(t);
+}
+
+void ts_collector_free(struct ts_collector *c)
+{
+	if (!c)
+		return;
+	while (c->targets) {
+		struct target *t = c->targets;
+
+		c->targets = t->next;
+		target_free(t);
+	}
+	if (c->listen_fd >= 0) {
+		close(c->listen_fd);
+		unlink(c->opt.socket_path);
+	}
+	if (c->epoll_fd >= 0)
+		close(c->epoll_fd);
+	ts_event_batch_fini(&c->batch);
+	ts_model_free(c->model);
+	ts_strpool_free(c->pool);
+	free(c);
+}
+
+int ts_collector_fd(const struct ts_collector *c)
+{
+	return c->epoll_fd;
+}
+
+/* Validate a new target's Hello and memfd; answer it either way. */
+static void accept_target(struct ts_collector *c, int conn, uint64_t now_ns)
+{
+	Taskscope__Hello *hello = NULL;
+	struct target *t = NULL;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+	struct ts_process proc = { 0 };
+	char err[256] = "";
+	int memfd = -1;
+	int r;
+
+	r = ts_handshake_recv_hello(conn, HELLO_TIMEOUT_MS, &hello, &memfd, err, sizeof(err));
+	if (r < 0)
+		goto refuse;
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto refuse;
+	}
+	r = ts_shm_source_open(memfd, hello, c->pool, &t->src, err, sizeof(err));
+	if (r < 0)
+		goto refuse;
+	memfd = -1; /* owned by the source now */
+	t->conn = conn;
+	t->pid = hello->pid;
+	r = ts_model_process_add(c->model, hello->pid, hello->exe, hello->runtime, "shim", now_ns);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "cannot register pid %u: %s", hello->pid, strerror(-r));
+		goto refuse;
+	}
+	ev.data.ptr = t;
+	if (epoll_ctl(c->epoll_fd, EPOLL_CTL_ADD, conn, &ev) < 0) {
+		snprintf(err, sizeof(err), "epoll_ctl: %s", strerror(errno));
+		goto refuse;
+	}
+	if (ts_handshake_send_ack(conn, true, NULL, true) < 0) {
+		epoll_ctl(c->epoll_fd, EPOLL_CTL_DEL, conn, NULL);
+		snprintf(err, sizeof(err), "pid %u hung up during the handshake", hello->pid);
+		goto refuse;
+	}
+	t->next = c->targets;
+	c->targets = t;
+	c->stats.targets++;
+	c->stats.targets_seen++;
+	if (c->opt.process_added) {
+		size_t n;
+		const struct ts_process *ps = ts_model_processes(c->model, &n);
+
+		for (size_t i = 0; i < n; i++)
+			if (ps[i].pid == hello->pid)
+				proc = ps[i];
+		c->opt.process_added(c->opt.ctx, &proc);
+	}
+	logf_(c, "attached to pid %u (%s)", hello->pid, hello->exe ? hello->exe : "?");
+	taskscope__hello__free_unpacked(hello, NULL);
+	return;
+refuse:
+	c->stats.refused++;
+	logf_(c, "refused a target: %s", err);
+	ts_handshake_send_ack(conn, false, err, false);
+	if (t) {
+		t->conn = -1;
+		target_free(t);
+	}
+	if (memfd >= 0)
+		close(memfd);
+	if (hello)
+		taskscope__hello__free_unpacked(hello, NULL);
+	close(conn);
+}
+
+static void report_drops(struct ts_collector *c, struct target *t)
+{
+	size_t n;
+	const struct ts_process *ps = ts_model_processes(c->model, &n);
+
+	if (!c->opt.drops_changed)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (ps[i].pid != t->pid || ps[i].dropped == t->dropped_reported)
+			continue;
+		t->dropped_reported = ps[i].dropped;
+		c->opt.drops_changed(c->opt.ctx, t->pid, "shim", ps[i].dropped);
+	}
+}
+
+/* Pull one target's records into the batch; losses become DROPPED events. */
+static void drain_target(struct ts_collector *c, struct target *t, uint64_t now_ns)
+{
+	struct ts_shm_stats st;
+	uint64_t lost;
+
+	ts_shm_source_drain(t->src, &c->batch);
+	ts_shm_source_stats(t->src, &st);
+	lost = st.rejected + st.lost;
+	if (lost > t->lost_reported) {
+		struct ts_event ev = { .ts = now_ns, .pid = t->pid, .type = TS_EV_DROPPED,
+				       .arg = lost - t->lost_reported };
+
+		ts_event_batch_push(&c->batch, &ev);
+		t->lost_reported = lost;
+	}
+}
+
+static void apply_batch(struct ts_collector *c)
+{
+	ts_event_batch_sort(&c->batch);
+	for (size_t i = 0; i < c->batch.len; i++) {
+		const struct ts_event *ev = &c->batch.events[i];
+
+		if (ev->type == TS_EV_DROPPED)
+			c->stats.dropped += ev->arg;
+		ts_model_apply(c->model, ev);
+	}
+	c->stats.events += c->batch.len;
+	c->batch.len = 0;
+}
+
+static void remove_target(struct ts_collector *c, struct target *t, uint64_t now_ns)
+{
+	struct target **pp;
+
+	drain_target(c, t, now_ns);
+	apply_batch(c);
+	ts_model_process_exited(c->model, t->pid, now_ns);
+	report_drops(c, t);
+	epoll_ctl(c->epoll_fd, EPOLL_CTL_DEL, t->conn, NULL);
+	for (pp = &c->targets; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+	c->stats.targets--;
+	logf_(c, "pid %u detached", t->pid);
+	target_free(t);
+}
+
+int ts_collector_handle_io(struct ts_collector *c, uint64_t now_ns)
+{
+	struct epoll_event evs[16];
+	int n;
+
+	n = epoll_wait(c->epoll_fd, evs, 16, 0);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		struct target *t = evs[i].data.ptr;
+
+		if (!t) {
+			int conn = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (conn >= 0)
+				accept_target(c, conn, now_ns);
+			continue;
+		}
+		/* A target never sends after its Hello: readable means EOF,
+		 * or junk we discard; EOF or an error means it is gone. */
+		char junk[256];
+		ssize_t got = recv(t->conn, junk, sizeof(junk), MSG_DONTWAIT);
+
+		if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR) ||
+		    (evs[i].events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)))
+			remove_target(c, t, now_ns);
+	}
+	return 0;
+}
+
+int ts_collector_drain(struct ts_collector *c, uint64_t now_ns)
+{
+	uint64_t before = c->stats.events;
+
+	for (struct target *t = c->targets; t; t = t->next)
+		drain_target(c, t, now_ns);
+	apply_batch(c);
+	return (int)(c->stats.events - before);
+}
+
+void ts_collector_tick(struct ts_collector *c, uint64_t now_ns)
+{
+	ts_model_tick(c->model, now_ns);
+	for (struct target *t = c->targets; t; t = t->next)
+		report_drops(c, t);
+}
+
+void ts_collector_finish(struct ts_collector *c, uint64_t now_ns)
+{
+	ts_collector_drain(c, now_ns);
+	ts_collector_tick(c, now_ns);
+	while (c->targets)
+		remove_target(c, c->targets, now_ns);
+	ts_model_flush(c->model);
+}
+
+struct ts_model *ts_collector_model(struct ts_collector *c)
+{
+	return c->model;
+}
+
+void ts_collector_get_stats(const struct ts_collector *c, struct ts_collector_stats *out)
+{
+	*out = c->stats;
+}

@@ -1,0 +1,121 @@
+/*
+ * options.c: parsing of the recording options shared by demo and run.
+ * Each bad value gets one line that names the option and what it takes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/options.h"
+#include "collector/warning.h"
+
+static int parse_positive(const char *cmd, const char *opt, const char *val, double max, double *out)
+{
+	char *end;
+	double v;
+
+	if (!val) {
+		fprintf(stderr, "taskscope %s: %s needs a value; see 'taskscope %s --help'\n", cmd, opt, cmd);
+		return -EINVAL;
+	}
+	errno = 0;
+	v = strtod(val, &end);
+	if (errno || end == val || *end || !(v > 0) || v > max) {
+		fprintf(stderr, "taskscope %s: %s takes a number greater than 0 and at most %g, not '%s'\n",
+			cmd, opt, max, val);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+void ts_record_options_help(FILE *out)
+{
+	fputs("  --db FILE          record into FILE (default: taskscope-YYYYmmdd-HHMMSS.db here)\n"
+	      "  --headless         no console: record only (for scripts and CI)\n"
+	      "  --duration S       stop after S seconds (may be fractional)\n"
+	      "  --long-poll MS     long_poll threshold in milliseconds (default 10)\n"
+	      "  --never-yielded MS never_yielded threshold in milliseconds (default 1000)\n"
+	      "  --lost-waker MS    idle time with no waker before lost_waker (default 100)\n"
+	      "  --self-wakes PCT   self_wakes when more than PCT% of wakes are self-wakes (default 50)\n"
+	      "  --allow KIND       turn a lint off (e.g. --allow self_wakes); repeatable\n"
+	      "  --warn KIND        turn a lint back on; repeatable\n"
+	      "  --retention S      keep completed tasks in the console for S seconds (default 10)\n"
+	      "  --no-color         no colours (also when NO_COLOR is set)\n"
+	      "  --ascii            ASCII only, even in a UTF-8 locale\n", out);
+}
+
+int ts_record_options_parse(int argc, char **argv, int *idx, struct ts_record_options *o, const char *cmd)
+{
+	ts_model_config_default(&o->model);
+	for (; *idx < argc; (*idx)++) {
+		const char *a = argv[*idx];
+		const char *val = *idx + 1 < argc ? argv[*idx + 1] : NULL;
+		double v;
+
+		if (!strcmp(a, "--")) {
+			(*idx)++;
+			break;
+		}
+		if (a[0] != '-')
+			break;
+		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+			return 1;
+		if (!strcmp(a, "--headless")) {
+			o->headless = true;
+		} else if (!strcmp(a, "--no-color")) {
+			o->no_color = true;
+		} else if (!strcmp(a, "--ascii")) {
+			o->ascii = true;
+		} else if (!strcmp(a, "--db")) {
+			if (!val || !*val) {
+				fprintf(stderr, "taskscope %s: --db needs a file name\n", cmd);
+				return -EINVAL;
+			}
+			o->db_path = val;
+			(*idx)++;
+		} else if (!strcmp(a, "--duration")) {
+			if (parse_positive(cmd, a, val, 1e7, &o->duration_s) < 0)
+				return -EINVAL;
+			(*idx)++;
+		} else if (!strcmp(a, "--long-poll")) {
+			if (parse_positive(cmd, a, val, 1e7, &v) < 0)
+				return -EINVAL;
+			o->model.lints.long_poll_ns = (uint64_t)(v * 1e6);
+			(*idx)++;
+		} else if (!strcmp(a, "--never-yielded")) {
+			if (parse_positive(cmd, a, val, 1e7, &v) < 0)
+				return -EINVAL;
+			o->model.lints.never_yielded_ns = (uint64_t)(v * 1e6);
+			(*idx)++;
+		} else if (!strcmp(a, "--lost-waker")) {
+			if (parse_positive(cmd, a, val, 1e7, &v) < 0)
+				return -EINVAL;
+			o->model.lints.lost_waker_grace_ns = (uint64_t)(v * 1e6);
+			(*idx)++;
+		} else if (!strcmp(a, "--self-wakes")) {
+			if (parse_positive(cmd, a, val, 100, &v) < 0)
+				return -EINVAL;
+			o->model.lints.self_wake_ratio = v / 100.0;
+			(*idx)++;
+		} else if (!strcmp(a, "--retention")) {
+			if (parse_positive(cmd, a, val, 1e6, &v) < 0)
+				return -EINVAL;
+			o->model.retention_ns = (uint64_t)(v * 1e9);
+			(*idx)++;
+		} else if (!strcmp(a, "--allow") || !strcmp(a, "--warn")) {
+			if (!val || ts_lint_config_set(&o->model.lints, val, !strcmp(a, "--warn")) < 0) {
+				fprintf(stderr, "taskscope %s: %s takes a warning kind (long_poll, never_yielded, "
+					"lost_waker, self_wakes, lock_held_across_await, task_panicked, "
+					"events_dropped, ...), not '%s'\n", cmd, a, val ? val : "");
+				return -EINVAL;
+			}
+			(*idx)++;
+		} else {
+			fprintf(stderr, "taskscope %s: unknown option '%s'; see 'taskscope %s --help'\n", cmd, a, cmd);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,414 @@
+/*
+ * session.c: the recording loop behind `taskscope run` and `taskscope demo`.
+ *
+ * One thread polls the collector, the terminal and a signalfd: targets are
+ * accepted and drained about 50 times a second, the model is ticked and
+ * the console drawn 10 times a second. Storage writes on its own thread.
+ * Every way out (q, Ctrl-C, SIGTERM, --duration, the target's exit) goes
+ * through the same shutdown: stop the target, drain its rings one last
+ * time, flush every task's state, commit, print where the recording is.
+ */
+#include "cli/session.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector/collector.h"
+#include "collector/handshake.h"
+#include "console/console.h"
+#include "storage/storage.h"
+
+#define DRAIN_INTERVAL_MS 20
+#define TICK_INTERVAL_NS 100000000ull
+#define STOP_GRACE_NS 3000000000ull
+
+struct session {
+	const struct ts_record_options *opt;
+	const char *cmd;
+	const char *label;
+	char db_path[4096];
+	char sock_dir[64];
+	char sock_path[128];
+	char log_path[4200];
+	struct ts_storage *storage;
+	struct ts_collector *collector;
+	struct ts_console *console;
+	bool had_console;
+	int sigfd;
+	pid_t child;
+	int child_status;
+	bool child_exited;
+	char last_log[512];
+	uint64_t unstored_reported;
+};
+
+static void on_log(void *ctx, const char *line)
+{
+	struct session *s = ctx;
+
+	snprintf(s->last_log, sizeof(s->last_log), "%s", line);
+	/* Under the console, stderr belongs to the screen; lines are kept. */
+	if (!s->console && strncmp(line, "attached", 8) && !strstr(line, "detached"))
+		fprintf(stderr, "taskscope %s: %s\n", s->cmd, line);
+}
+
+static void on_process(void *ctx, const struct ts_process *p)
+{
+	struct session *s = ctx;
+
+	ts_storage_add_process(s->storage, p);
+}
+
+static void on_drops(void *ctx, uint32_t pid, const char *source, uint64_t total)
+{
+	struct session *s = ctx;
+
+	ts_storage_add_drops(s->storage, pid, source, total);
+}
+
+static void default_db_path(char *buf, size_t len)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(buf, len, "taskscope-%Y%m%d-%H%M%S.db", &tm);
+}
+
+/* Start the target with TASKSCOPE_SOCKET set. A failed exec is reported
+ * through a close-on-exec pipe, so "no such command" is one clear line. */
+static int start_child(struct session *s, char *const argv[], const sigset_t *blocked)
+{
+	int pfd[2];
+	int child_errno = 0;
+	ssize_t n;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	s->child = fork();
+	if (s->child < 0) {
+		int r = -errno;
+
+		close(pfd[0]);
+		close(pfd[1]);
+		return r;
+	}
+	if (s->child == 0) {
+		sigprocmask(SIG_UNBLOCK, blocked, NULL);
+		setenv(TS_SOCKET_ENV, s->sock_path, 1);
+		if (s->console) {
+			int null = open("/dev/null", O_RDONLY);
+			int log = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+			if (null >= 0)
+				dup2(null, STDIN_FILENO);
+			if (log >= 0) {
+				dup2(log, STDOUT_FILENO);
+				dup2(log, STDERR_FILENO);
+			}
+		}
+		execvp(argv[0], argv);
+		child_errno = errno;
+		if (write(pfd[1], &child_errno, sizeof(child_errno)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(pfd[1]);
+	do {
+		n = read(pfd[0], &child_errno, sizeof(child_errno));
+	} while (n < 0 && errno == EINTR);
+	close(pfd[0]);
+	if (n == (ssize_t)sizeof(child_errno)) {
+		waitpid(s->child, NULL, 0);
+		s->child = 0;
+		return -child_errno;
+	}
+	return 0;
+}
+
+static void reap_child(struct session *s)
+{
+	int status;
+
+	if (s->child <= 0 || s->child_exited)
+		return;
+	if (waitpid(s->child, &status, WNOHANG) == s->child) {
+		s->child_exited = true;
+		s->child_status = status;
+	}
+}
+
+/* Ask the target to stop, and keep draining while it does, so that what
+ * it writes on its way out is recorded too. */
+static void stop_child(struct session *s)
+{
+	uint64_t deadline;
+
+	reap_child(s);
+	if (s->child <= 0 || s->child_exited)
+		return;
+	kill(s->child, SIGTERM);
+	deadline = ts_now_ns() + STOP_GRACE_NS;
+	while (!s->child_exited && ts_now_ns() < deadline) {
+		ts_collector_handle_io(s->collector, ts_now_ns());
+		ts_collector_drain(s->collector, ts_now_ns());
+		poll(NULL, 0, DRAIN_INTERVAL_MS);
+		reap_child(s);
+	}
+	if (!s->child_exited) {
+		kill(s->child, SIGKILL);
+		waitpid(s->child, &s->child_status, 0);
+		s->child_exited = true;
+	}
+}
+
+static void describe_child_exit(const struct session *s, char *buf, size_t len)
+{
+	if (!s->child_exited)
+		snprintf(buf, len, "live");
+	else if (WIFEXITED(s->child_status))
+		snprintf(buf, len, "exited (%d)", WEXITSTATUS(s->child_status));
+	else if (WIFSIGNALED(s->child_status))
+		snprintf(buf, len, "killed (%s)", strsignal(WTERMSIG(s->child_status)));
+	else
+		snprintf(buf, len, "exited");
+}
+
+static void warn_unstored(struct session *s)
+{
+	struct ts_storage_stats st;
+
+	ts_storage_get_stats(s->storage, &st);
+	if (st.unstored > s->unstored_reported && !s->console) {
+		fprintf(stderr, "taskscope %s: storage is falling behind: %llu rows not stored so far%s%s\n",
+			s->cmd, (unsigned long long)st.unstored, st.last_error ? ": " : "",
+			st.last_error ? strerror(-st.last_error) : "");
+	}
+	s->unstored_reported = st.unstored;
+}
+
+static void render(struct session *s, uint64_t now, double rate)
+{
+	struct ts_collector_stats cs;
+	struct ts_storage_stats st;
+	struct ts_console_status status;
+	char target[256];
+	char mode[64];
+
+	ts_collector_get_stats(s->collector, &cs);
+	ts_storage_get_stats(s->storage, &st);
+	snprintf(target, sizeof(target), "%s (pid %d)", s->label, (int)s->child);
+	describe_child_exit(s, mode, sizeof(mode));
+	status = (struct ts_console_status){
+		.now_ns = now, .target = target, .mode = mode, .events_per_s = rate,
+		.dropped = cs.dropped, .unstored = st.unstored, .db_path = s->db_path,
+	};
+	ts_console_render(s->console, ts_collector_model(s->collector), &status);
+}
+
+static int setup(struct session *s, const sigset_t *blocked)
+{
+	struct ts_collector_options co = { 0 };
+	struct ts_console_options cons = { .no_color = s->opt->no_color, .ascii = s->opt->ascii };
+	char err[512];
+	int r;
+
+	r = ts_storage_open(s->db_path, &s->storage, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "taskscope %s: %s\n", s->cmd, err);
+		return r;
+	}
+	snprintf(s->sock_dir, sizeof(s->sock_dir), "/tmp/taskscope-XXXXXX");
+	if (!mkdtemp(s->sock_dir)) {
+		r = -errno;
+		fprintf(stderr, "taskscope %s: cannot create a directory in /tmp: %s\n", s->cmd, strerror(-r));
+		s->sock_dir[0] = 0;
+		return r;
+	}
+	snprintf(s->sock_path, sizeof(s->sock_path), "%s/control.sock", s->sock_dir);
+	co.socket_path = s->sock_path;
+	co.model = s->opt->model;
+	ts_storage_sink(s->storage, &co.sink);
+	co.ctx = s;
+	co.process_added = on_process;
+	co.drops_changed = on_drops;
+	co.log = on_log;
+	r = ts_collector_new(&co, &s->collector, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "taskscope %s: %s\n", s->cmd, err);
+		return r;
+	}
+	s->sigfd = signalfd(-1, blocked, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (s->sigfd < 0) {
+		r = -errno;
+		fprintf(stderr, "taskscope %s: signalfd: %s\n", s->cmd, strerror(-r));
+		return r;
+	}
+	if (!s->opt->headless) {
+		snprintf(s->log_path, sizeof(s->log_path), "%s.log", s->db_path);
+		r = ts_console_new(&cons, &s->console);
+		if (r < 0) {
+			fprintf(stderr, "taskscope %s: cannot start the console: %s; use --headless\n",
+				s->cmd, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* Returns true when the session should stop. */
+static bool handle_signals(struct session *s)
+{
+	struct signalfd_siginfo si;
+	bool stop = false;
+
+	while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			reap_child(s);
+		else
+			stop = true;
+	}
+	return stop;
+}
+
+static void loop(struct session *s)
+{
+	uint64_t start = ts_now_ns();
+	uint64_t deadline = s->opt->duration_s > 0 ? start + (uint64_t)(s->opt->duration_s * 1e9) : 0;
+	uint64_t last_tick = 0, rate_t0 = start, rate_events0 = 0;
+	double rate = 0;
+
+	for (;;) {
+		struct pollfd pfd[3] = {
+			{ .fd = ts_collector_fd(s->collector), .events = POLLIN },
+			{ .fd = s->sigfd, .events = POLLIN },
+			{ .fd = s->console ? ts_console_input_fd(s->console) : -1, .events = POLLIN },
+		};
+		unsigned flags = 0;
+		uint64_t now;
+
+		poll(pfd, 3, DRAIN_INTERVAL_MS);
+		now = ts_now_ns();
+		if (handle_signals(s))
+			break;
+		ts_collector_handle_io(s->collector, now);
+		ts_collector_drain(s->collector, now);
+		if (s->console)
+			flags = ts_console_handle_input(s->console);
+		if (flags & TS_CONSOLE_QUIT)
+			break;
+		if (deadline && now >= deadline)
+			break;
+		reap_child(s);
+		if (s->child_exited && !s->console) {
+			ts_collector_handle_io(s->collector, now);
+			break;
+		}
+		if (now - last_tick >= TICK_INTERVAL_NS) {
+			struct ts_collector_stats cs;
+
+			ts_collector_tick(s->collector, now);
+			ts_collector_get_stats(s->collector, &cs);
+			if (now - rate_t0 >= 1000000000ull) {
+				rate = (double)(cs.events - rate_events0) * 1e9 / (double)(now - rate_t0);
+				rate_t0 = now;
+				rate_events0 = cs.events;
+			}
+			warn_unstored(s);
+			last_tick = now;
+			flags |= TS_CONSOLE_REDRAW;
+		}
+		if (s->console && (flags & TS_CONSOLE_REDRAW))
+			render(s, now, rate);
+	}
+}
+
+static void print_summary(struct session *s)
+{
+	struct ts_collector_stats cs;
+	struct ts_storage_stats st;
+	char how[64];
+
+	ts_collector_get_stats(s->collector, &cs);
+	ts_storage_get_stats(s->storage, &st);
+	describe_child_exit(s, how, sizeof(how));
+	if (s->last_log[0] && cs.refused)
+		fprintf(stderr, "taskscope %s: %s\n", s->cmd, s->last_log);
+	if (cs.targets_seen == 0)
+		fprintf(stderr, "taskscope %s: %s never connected: is it linked with libtaskscope?\n",
+			s->cmd, s->label);
+	fprintf(stderr, "taskscope %s: %s %s; %llu events, %llu dropped, %llu rows stored, %llu not stored\n",
+		s->cmd, s->label, how, (unsigned long long)cs.events, (unsigned long long)cs.dropped,
+		(unsigned long long)st.committed, (unsigned long long)st.unstored);
+	if (s->had_console)
+		fprintf(stderr, "taskscope %s: the target's output is in %s\n", s->cmd, s->log_path);
+	printf("recording: %s\n", s->db_path);
+	fflush(stdout);
+}
+
+int ts_session_run(const struct ts_record_options *o, char *const argv[], const char *label, const char *cmd)
+{
+	struct session s = { .opt = o, .cmd = cmd, .label = label, .sigfd = -1 };
+	sigset_t blocked, old;
+	int code = TS_EXIT_RUNTIME;
+	int r;
+
+	if (!o->headless && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		fprintf(stderr, "taskscope %s: the console needs a terminal; use --headless to record without one\n", cmd);
+		return TS_EXIT_USAGE;
+	}
+	if (o->db_path)
+		snprintf(s.db_path, sizeof(s.db_path), "%s", o->db_path);
+	else
+		default_db_path(s.db_path, sizeof(s.db_path));
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGINT);
+	sigaddset(&blocked, SIGTERM);
+	sigaddset(&blocked, SIGCHLD);
+	sigaddset(&blocked, SIGHUP);
+	sigprocmask(SIG_BLOCK, &blocked, &old);
+	if (setup(&s, &blocked) < 0)
+		goto cleanup;
+	r = start_child(&s, argv, &blocked);
+	if (r < 0) {
+		if (s.console) {
+			ts_console_free(s.console);
+			s.console = NULL;
+		}
+		fprintf(stderr, "taskscope %s: cannot run '%s': %s\n", cmd, argv[0], strerror(-r));
+		goto cleanup;
+	}
+	loop(&s);
+	if (s.console) {
+		ts_console_free(s.console);
+		s.console = NULL;
+		s.had_console = true;
+	}
+	stop_child(&s);
+	ts_collector_finish(s.collector, ts_now_ns());
+	ts_storage_flush(s.storage);
+	print_summary(&s);
+	code = TS_EXIT_OK;
+cleanup:
+	if (s.console)
+		ts_console_free(s.console);
+	if (s.storage)
+		ts_storage_close(s.storage);
+	ts_collector_free(s.collector);
+	if (s.sigfd >= 0)
+		close(s.sigfd);
+	if (s.sock_dir[0])
+		rmdir(s.sock_dir);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return code;
+}

@@ -1,0 +1,69 @@
+/*
+ * collector.h: the embedded collector.
+ *
+ * It owns the control socket that targets started by `taskscope run`
+ * connect to, one shared-memory source per accepted target, the string
+ * pool and the model. The caller owns the event loop: it polls
+ * ts_collector_fd() (plus whatever else it watches, e.g. the terminal),
+ * then calls ts_collector_handle_io() and, on a timer, ts_collector_drain()
+ * and ts_model_tick(). One misbehaving target costs only its own data: a
+ * bad Hello or a bad memfd is refused with one line and the others keep
+ * being served.
+ */
+#ifndef TASKSCOPE_COLLECTOR_H
+#define TASKSCOPE_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collector/model.h"
+
+struct ts_collector;
+
+struct ts_collector_options {
+	const char *socket_path;          /* where targets connect */
+	struct ts_model_config model;
+	struct ts_model_sink sink;        /* where the model's output goes (storage) */
+	void *ctx;                        /* passed to the three callbacks below */
+	/* Called when a target is accepted, and with its drop total when it
+	 * changes (may be NULL). */
+	void (*process_added)(void *ctx, const struct ts_process *p);
+	void (*drops_changed)(void *ctx, uint32_t pid, const char *source, uint64_t total);
+	/* Called with one line for each target refused or lost (may be NULL). */
+	void (*log)(void *ctx, const char *line);
+};
+
+struct ts_collector_stats {
+	uint64_t events;          /* events applied to the model */
+	uint64_t dropped;         /* events lost: target ring drops + rejected + corrupt */
+	uint32_t targets;         /* targets attached now */
+	uint32_t targets_seen;    /* targets ever accepted */
+	uint32_t refused;         /* connections refused */
+};
+
+int ts_collector_new(const struct ts_collector_options *o, struct ts_collector **out, char *err, size_t errlen);
+void ts_collector_free(struct ts_collector *c);
+
+/* An fd (epoll) that is readable when a target connects, speaks or hangs up. */
+int ts_collector_fd(const struct ts_collector *c);
+
+/* Accept new targets and notice departed ones; never blocks for long. */
+int ts_collector_handle_io(struct ts_collector *c, uint64_t now_ns);
+
+/* Move every record out of every target's rings into the model. Returns
+ * the number of events applied. */
+int ts_collector_drain(struct ts_collector *c, uint64_t now_ns);
+
+/* Tick the model (lints, retention) and report drop totals. */
+void ts_collector_tick(struct ts_collector *c, uint64_t now_ns);
+
+/* Final drain, flush every task's state to storage, detach all targets. */
+void ts_collector_finish(struct ts_collector *c, uint64_t now_ns);
+
+struct ts_model *ts_collector_model(struct ts_collector *c);
+void ts_collector_get_stats(const struct ts_collector *c, struct ts_collector_stats *out);
+
+uint64_t ts_now_ns(void);
+
+#endif /* TASKSCOPE_COLLECTOR_H */
