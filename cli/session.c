@@ -104,14 +104,17 @@ static int start_child(struct session *s, char *const argv[], const sigset_t *bl
 		return r;
 	}
 	if (s->child == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		/* Its own process group, so stopping it stops what it started. */
+		setpgid(0, 0);
 		sigprocmask(SIG_UNBLOCK, blocked, NULL);
 		setenv(TS_SOCKET_ENV, s->sock_path, 1);
+		if (null >= 0)
+			dup2(null, STDIN_FILENO);
 		if (s->console) {
-			int null = open("/dev/null", O_RDONLY);
 			int log = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
-			if (null >= 0)
-				dup2(null, STDIN_FILENO);
 			if (log >= 0) {
 				dup2(log, STDOUT_FILENO);
 				dup2(log, STDERR_FILENO);
@@ -123,6 +126,7 @@ static int start_child(struct session *s, char *const argv[], const sigset_t *bl
 			_exit(127);
 		_exit(127);
 	}
+	setpgid(s->child, s->child); /* also here: no window where kill(-child) misses */
 	close(pfd[1]);
 	do {
 		n = read(pfd[0], &child_errno, sizeof(child_errno));
@@ -155,9 +159,12 @@ static void stop_child(struct session *s)
 	uint64_t deadline;
 
 	reap_child(s);
-	if (s->child <= 0 || s->child_exited)
+	if (s->child <= 0)
 		return;
-	kill(s->child, SIGTERM);
+	/* The group too: a shell's children are targets as well. */
+	kill(-s->child, SIGTERM);
+	if (s->child_exited)
+		return;
 	deadline = ts_now_ns() + STOP_GRACE_NS;
 	while (!s->child_exited && ts_now_ns() < deadline) {
 		ts_collector_handle_io(s->collector, ts_now_ns());
@@ -166,7 +173,7 @@ static void stop_child(struct session *s)
 		reap_child(s);
 	}
 	if (!s->child_exited) {
-		kill(s->child, SIGKILL);
+		kill(-s->child, SIGKILL);
 		waitpid(s->child, &s->child_status, 0);
 		s->child_exited = true;
 	}
