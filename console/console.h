@@ -1,0 +1,50 @@
+/*
+ * console.h: the live ncurses console, as the embedded collector drives it.
+ *
+ * The collector owns the event loop: it polls ts_console_input_fd() beside
+ * its data sources, calls ts_console_handle_input() when the terminal is
+ * readable (or after poll() was interrupted: that picks up resizes), and
+ * ts_console_render() about ten times a second and after input that asked
+ * for a redraw. The console never reads a clock and never blocks.
+ */
+#ifndef TASKSCOPE_CONSOLE_H
+#define TASKSCOPE_CONSOLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ts_model;
+struct ts_console;
+
+struct ts_console_options {
+	bool no_color;            /* also implied by a non-empty NO_COLOR in the environment */
+	bool ascii;               /* force ASCII; implied when the locale's codeset is not UTF-8 */
+};
+
+struct ts_console_status {
+	uint64_t now_ns;          /* CLOCK_MONOTONIC now */
+	const char *target;       /* e.g. "demo (pid 1234)" */
+	const char *mode;         /* "live", "done" (target exited) ... */
+	double events_per_s;
+	uint64_t dropped;         /* events lost: target rings + collector; red when non-zero */
+	uint64_t unstored;        /* rows storage could not keep; red when non-zero */
+	const char *db_path;
+};
+
+/* Take over the terminal (setlocale, newterm, colors). Fails with -ENOTTY
+ * when stdin/stdout is not a terminal or TERM is unusable. */
+int ts_console_new(const struct ts_console_options *o, struct ts_console **out);
+/* Restore the terminal (endwin) and free everything. NULL is fine. */
+void ts_console_free(struct ts_console *c);
+int ts_console_input_fd(const struct ts_console *c);
+
+#define TS_CONSOLE_QUIT 1u
+#define TS_CONSOLE_REDRAW 2u
+
+/* Read every pending key without blocking; returns TS_CONSOLE_* flags. */
+unsigned ts_console_handle_input(struct ts_console *c);
+/* Refresh the displayed rows from `m` (unless paused) and draw. `m` and
+ * `st` may be NULL (nothing to show yet). */
+void ts_console_render(struct ts_console *c, const struct ts_model *m, const struct ts_console_status *st);
+
+#endif /* TASKSCOPE_CONSOLE_H */
