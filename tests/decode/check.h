@@ -1,0 +1,41 @@
+/*
+ * check.h: the tiny assertion helper shared by the decode and badinput
+ * tests. CHECK records a failure with its location and carries on, so one
+ * run reports every broken case; the test exits non-zero at the end.
+ */
+#ifndef TASKSCOPE_TESTS_CHECK_H
+#define TASKSCOPE_TESTS_CHECK_H
+
+#include <stdio.h>
+
+static int check_failures;
+
+#define CHECK(cond)                                                                  \
+	do {                                                                         \
+		if (!(cond)) {                                                       \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+			check_failures++;                                            \
+		}                                                                    \
+	} while (0)
+
+#define CHECK_MSG(cond, ...)                                                         \
+	do {                                                                         \
+		if (!(cond)) {                                                       \
+			fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                                \
+			fputc('\n', stderr);                                         \
+			check_failures++;                                            \
+		}                                                                    \
+	} while (0)
+
+static inline int check_result(const char *name)
+{
+	if (check_failures) {
+		fprintf(stderr, "%s: %d check(s) failed\n", name, check_failures);
+		return 1;
+	}
+	printf("%s: ok\n", name);
+	return 0;
+}
+
+#endif /* TASKSCOPE_TESTS_CHECK_H */
