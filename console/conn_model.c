@@ -21,18 +21,18 @@ static unsigned popcount32(uint32_t v)
 
 static void copy_warnings(struct ts_state *s, const struct ts_model *m)
 {
-	const struct ts_warning *recent[TS_MODEL_RECENT_WARNINGS];
-	size_t n, first;
+	const struct ts_warning *recent[TS_STATE_RECENT];
+	size_t n;
 
 	for (uint32_t k = 0; k < TS_WARN_KIND_COUNT; k++)
 		s->warn_counts[k] = ts_model_warning_count(m, k);
 
-	n = ts_model_recent_warnings(m, recent, TS_MODEL_RECENT_WARNINGS);
-	if (n > TS_MODEL_RECENT_WARNINGS)
-		n = TS_MODEL_RECENT_WARNINGS;
-	first = n > TS_STATE_RECENT ? n - TS_STATE_RECENT : 0;
+	/* the TS_STATE_RECENT most recent, oldest first */
+	n = ts_model_recent_warnings(m, recent, TS_STATE_RECENT);
+	if (n > TS_STATE_RECENT)
+		n = TS_STATE_RECENT;
 	s->nrecent = 0;
-	for (size_t i = first; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct ts_recent_warning *r = &s->recent[s->nrecent];
 		const struct ts_task *t;
 

@@ -12,23 +12,26 @@
 
 struct unit {
 	const char *suffix;
-	double scale;               /* in the unit below the table's base */
+	double scale;               /* base units per one of this unit */
+	double limit;               /* move to the next unit at this value (0: 999.5) */
 };
 
 /* Print v (already >= 1 in units[0]) with 3 significant digits, moving to
- * the next unit when rounding would need a fourth digit. */
+ * the next unit when it reaches the unit's limit (999.5 by default, so
+ * that rounding never needs a fourth digit; 59.95 for seconds and minutes). */
 static int fmt_scaled(char *buf, size_t n, double v, const struct unit *units, size_t nunits)
 {
 	for (size_t i = 0; i < nunits; i++) {
 		double x = v / units[i].scale;
-		bool last = i + 1 == nunits;
+		double limit = units[i].limit > 0 ? units[i].limit : 999.5;
 
+		if (x >= limit && i + 1 < nunits)
+			continue;
 		if (x < 9.995)
 			return snprintf(buf, n, "%.2f%s", x, units[i].suffix);
 		if (x < 99.95)
 			return snprintf(buf, n, "%.1f%s", x, units[i].suffix);
-		if (x < 999.5 || last)
-			return snprintf(buf, n, "%.0f%s", x, units[i].suffix);
+		return snprintf(buf, n, "%.0f%s", x, units[i].suffix);
 	}
 	return snprintf(buf, n, "?");
 }
@@ -36,8 +39,8 @@ static int fmt_scaled(char *buf, size_t n, double v, const struct unit *units, s
 int ts_fmt_duration(char *buf, size_t n, uint64_t ns, bool ascii)
 {
 	const struct unit units[] = {
-		{ ascii ? "us" : "\u00b5s", 1e3 }, { "ms", 1e6 }, { "s", 1e9 },
-		{ "m", 60e9 }, { "h", 3600e9 },
+		{ ascii ? "us" : "\u00b5s", 1e3, 0 }, { "ms", 1e6, 0 }, { "s", 1e9, 59.95 },
+		{ "m", 60e9, 59.95 }, { "h", 3600e9, 0 },
 	};
 
 	if (ns < 1000)
@@ -48,7 +51,7 @@ int ts_fmt_duration(char *buf, size_t n, uint64_t ns, bool ascii)
 int ts_fmt_count(char *buf, size_t n, uint64_t v)
 {
 	static const struct unit units[] = {
-		{ "M", 1e6 }, { "G", 1e9 }, { "T", 1e12 }, { "P", 1e15 }, { "E", 1e18 },
+		{ "M", 1e6, 0 }, { "G", 1e9, 0 }, { "T", 1e12, 0 }, { "P", 1e15, 0 }, { "E", 1e18, 0 },
 	};
 
 	if (v < 1000000)
@@ -58,7 +61,7 @@ int ts_fmt_count(char *buf, size_t n, uint64_t v)
 
 int ts_fmt_rate(char *buf, size_t n, double v)
 {
-	static const struct unit units[] = { { "k", 1e3 }, { "M", 1e6 }, { "G", 1e9 } };
+	static const struct unit units[] = { { "k", 1e3, 0 }, { "M", 1e6, 0 }, { "G", 1e9, 0 } };
 
 	if (!(v >= 0))              /* also NaN */
 		v = 0;

@@ -18,7 +18,8 @@
 #define TS_FMT_NUM_COLS 6
 
 /* "123ns", "1.23µs" ("1.23us" in ASCII), "45.6ms", "789ms", "1.23s",
- * "16.7m", "2.50h". At most TS_FMT_NUM_COLS columns below 1000 hours.
+ * "59.9s", "1.00m", "2.50h". At most TS_FMT_NUM_COLS columns below 1000
+ * hours.
  * Returns the bytes written (like snprintf, truncated to n). */
 int ts_fmt_duration(char *buf, size_t n, uint64_t ns, bool ascii);
 /* "999999", then "1.23M", "45.6G", ... */
