@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 struct ts_task;
+struct ts_thread;
 struct ts_resource;
 
 struct ts_lint_config {
@@ -22,12 +23,14 @@ struct ts_lint_config {
 	double self_wake_ratio;       /* default 0.5: self-wakes / wakes above this */
 	uint64_t self_wake_min_wakes; /* default 10: fewer wakes are never judged */
 	uint32_t enabled;             /* bit (1u << ts_warning_kind) per enabled lint; default all */
+	uint64_t blocked_worker_ns;   /* default 100 ms: a worker still inside one poll after this */
+	uint64_t contended_lock_ns;   /* default 10 ms: a lock acquisition that waited this long */
 };
 
 void ts_lint_config_default(struct ts_lint_config *cfg);
 
-/* Apply "--allow kind" / "--deny kind" (enable or disable a lint by name).
- * Returns 0 or -EINVAL for an unknown name. */
+/* Apply "--allow kind" / "--deny kind" (enable or disable a lint by name;
+ * "all" names every kind). Returns 0 or -EINVAL for an unknown name. */
 int ts_lint_config_set(struct ts_lint_config *cfg, const char *kind_name, bool enabled);
 
 /* Event lints. */
@@ -36,10 +39,17 @@ bool ts_lint_long_poll(const struct ts_lint_config *cfg, uint64_t poll_ns);
 bool ts_lint_lock_held_across_await(const struct ts_lint_config *cfg, const struct ts_task *task,
 				    const struct ts_resource *res, bool poll_ready);
 bool ts_lint_task_panicked(const struct ts_lint_config *cfg, const struct ts_task *task);
+/* An acquisition of a lock waited `wait_ns` before it got it. */
+bool ts_lint_contended_lock(const struct ts_lint_config *cfg, uint64_t wait_ns);
+/* `new_drops` more events were lost since the last report. */
+bool ts_lint_events_dropped(const struct ts_lint_config *cfg, uint64_t new_drops);
 
 /* State lints at `now`. */
 bool ts_lint_never_yielded(const struct ts_lint_config *cfg, const struct ts_task *task, uint64_t now_ns);
 bool ts_lint_lost_waker(const struct ts_lint_config *cfg, const struct ts_task *task, uint64_t now_ns);
 bool ts_lint_self_wakes(const struct ts_lint_config *cfg, const struct ts_task *task);
+/* A worker thread that has been inside one poll for at least blocked_worker_ns. */
+bool ts_lint_blocked_worker(const struct ts_lint_config *cfg, const struct ts_thread *thread,
+			    uint64_t now_ns);
 
 #endif /* TASKSCOPE_LINTS_H */

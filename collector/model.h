@@ -30,6 +30,8 @@ enum ts_task_state {
 	TS_TASK_DONE = 3,      /* dropped */
 };
 
+#define TS_TASK_POLL_LOCKS_MAX 4
+
 struct ts_task {
 	uint32_t pid;
 	uint64_t id;
@@ -60,6 +62,17 @@ struct ts_task {
 	/* model-private below */
 	uint32_t index;             /* position in the dense task array */
 	bool dirty;                 /* changed since the last task_changed callback */
+	bool hashed;                /* findable; false for a done task whose id was re-used */
+	bool implicit;              /* first seen through an event other than its spawn */
+	bool wakers_unknown;        /* wakers is not a full count (we missed its spawn) */
+	bool completed;             /* a poll returned ready; waits for its drop */
+	bool woken_in_poll;         /* woken while RUNNING: SCHEDULED at poll end */
+	bool waiting;               /* waits for lock wait_res (see model_locks.c) */
+	uint64_t wait_res;
+	uint64_t last_event_ns;
+	uint64_t poll_start_ns;     /* start of the current or last poll */
+	uint32_t n_poll_locks;      /* locks taken in the current poll (first ones) */
+	uint64_t poll_locks[TS_TASK_POLL_LOCKS_MAX];
 	struct ts_task *hash_next;
 };
 
@@ -76,10 +89,19 @@ struct ts_thread {
 	uint64_t last_event_ns;
 	/* model-private below */
 	uint32_t index;
+	bool blocked_warned;        /* blocked_worker raised for the current poll */
+	bool waiting;               /* waits (outside a poll) for lock wait_res */
+	uint64_t wait_res;
 	struct ts_thread *hash_next;
 };
 
 #define TS_RESOURCE_WAITERS_MAX 8
+
+struct ts_lock_waiter {
+	uint64_t task;              /* 0: a thread waiting outside a poll */
+	uint32_t tid;
+	uint64_t since_ns;
+};
 
 struct ts_resource {
 	uint32_t pid;
@@ -105,6 +127,10 @@ struct ts_resource {
 	uint32_t index;
 	bool held_in_poll;          /* acquired while holder_task was being polled */
 	bool dropped;
+	uint64_t last_holder_task;  /* holder of the last completed hold */
+	struct ts_lock_waiter *wait_list; /* every recorded waiter, oldest first */
+	uint32_t wait_len;
+	uint32_t wait_cap;
 	struct ts_resource *hash_next;
 };
 
@@ -194,6 +220,26 @@ size_t ts_model_recent_warnings(const struct ts_model *m, const struct ts_warnin
 uint64_t ts_model_warning_count(const struct ts_model *m, uint32_t kind);
 uint64_t ts_model_events(const struct ts_model *m);
 uint64_t ts_model_dropped(const struct ts_model *m);
+
+/* What the model could not use as given. Events are never rejected
+ * silently: each oddity of the input bumps one of these. */
+struct ts_model_stats {
+	uint64_t events;            /* applied, all kinds */
+	uint64_t unknown_types;     /* event type outside the vocabulary */
+	uint64_t unmatched_poll_ends; /* POLL_END of a task not running */
+	uint64_t lost_poll_ends;    /* POLL_BEGIN of a task already running */
+	uint64_t unmatched_releases;  /* LOCK_RELEASE of a lock not held */
+	uint64_t stale_events;      /* events for a task already done (polls, duplicate drops) */
+	uint64_t late_events;       /* older than the state they close (clamped to 0) */
+	uint64_t bad_values;        /* out-of-range kind/outcome/role, replaced by a default */
+	uint64_t reused_ids;        /* SPAWN for an id still in memory */
+	uint64_t tasks_created_implicitly; /* first seen through a non-spawn event */
+	uint64_t tasks_evicted;     /* done tasks forgotten after the retention */
+	uint64_t ghosts_evicted;    /* never-polled tasks seen only via stray events, forgotten */
+	uint64_t alloc_failures;    /* events lost because memory ran out */
+};
+void ts_model_stats(const struct ts_model *m, struct ts_model_stats *out);
+const struct ts_model_config *ts_model_config(const struct ts_model *m);
 
 /* A task's times at `now`, including the interval of its current state. */
 void ts_task_times(const struct ts_task *t, uint64_t now_ns, uint64_t *total, uint64_t *busy,

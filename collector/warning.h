@@ -6,6 +6,7 @@
 #ifndef TASKSCOPE_WARNING_H
 #define TASKSCOPE_WARNING_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum ts_warning_kind {
@@ -41,5 +42,10 @@ const char *ts_warning_kind_name(uint32_t kind);
 const char *ts_warning_kind_help(uint32_t kind);
 /* Parse a kind name; returns the kind or -EINVAL. */
 int ts_warning_kind_parse(const char *name);
+
+/* Format a duration for a warning detail or a table cell: the largest unit
+ * it reaches (s, ms, us, ns) with one decimal when it is not zero, e.g.
+ * "152.3 ms", "10 ms", "850 ns". Returns 0 or -EINVAL; truncates to `len`. */
+int ts_warning_format_duration(char *buf, size_t len, uint64_t ns);
 
 #endif /* TASKSCOPE_WARNING_H */

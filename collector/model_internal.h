@@ -1,0 +1,79 @@
+/*
+ * model_internal.h: what model.c, model_tasks.c and model_locks.c share.
+ *
+ * Not for other modules: they use model.h. The model is split by concern
+ * (bookkeeping and ticking; task life cycle; resources and locks) and these
+ * are the seams between the three files.
+ */
+#ifndef TASKSCOPE_MODEL_INTERNAL_H
+#define TASKSCOPE_MODEL_INTERNAL_H
+
+#include "collector/hashidx.h"
+#include "collector/model.h"
+
+#define TS_MODEL_FREE_TASKS_MAX 4096  /* task structs kept for re-use */
+
+struct ts_model {
+	struct ts_model_config cfg;
+	struct ts_model_sink sink;
+
+	struct ts_task **tasks;          /* dense; t->index is the position */
+	size_t n_tasks, cap_tasks;
+	struct ts_hashidx task_ix;
+	struct ts_task *free_tasks;      /* chained through hash_next */
+	size_t n_free_tasks;
+
+	struct ts_thread **threads;
+	size_t n_threads, cap_threads;
+	struct ts_hashidx thread_ix;
+
+	struct ts_resource **res;
+	size_t n_res, cap_res;
+	struct ts_hashidx res_ix;
+
+	struct ts_process *procs;
+	size_t n_procs, cap_procs;
+	size_t last_proc;                /* cache: events come in runs per pid */
+
+	struct ts_warning recent[TS_MODEL_RECENT_WARNINGS];
+	size_t recent_next, recent_count;
+	uint64_t warn_count[TS_WARN_KIND_COUNT];
+
+	uint64_t dropped;
+	struct ts_model_stats stats;
+};
+
+/* Grow a dense pointer array to hold one more; 0 or -ENOMEM. */
+int ts_model_vec_reserve(void ***arr, size_t n, size_t *cap);
+
+/* model.c */
+struct ts_thread *ts_model_thread_get(struct ts_model *m, uint32_t pid, uint32_t tid);
+struct ts_thread *ts_model_thread_find(const struct ts_model *m, uint32_t pid, uint32_t tid);
+/* Raise a warning (if its kind is enabled): sink, ring, counters and the
+ * task's warning bits. `task` may be NULL. */
+void ts_model_warn(struct ts_model *m, uint32_t kind, uint32_t pid, uint32_t tid,
+		   struct ts_task *task, uint64_t ts_ns, uint64_t duration_ns, const char *fmt, ...)
+	__attribute__((format(printf, 8, 9)));
+
+/* model_tasks.c */
+void ts_model_task_apply(struct ts_model *m, const struct ts_event *ev, struct ts_thread *thr);
+void ts_model_tasks_tick(struct ts_model *m, uint64_t now_ns);
+void ts_model_tasks_free(struct ts_model *m);
+
+/* model_locks.c */
+void ts_model_lock_apply(struct ts_model *m, const struct ts_event *ev, struct ts_thread *thr);
+struct ts_resource *ts_model_resource_find(const struct ts_model *m, uint32_t pid, uint64_t id);
+/* A poll of `task` on thread `tid` ended at `end_ns`: if it returned
+ * pending, warn about locks taken in it and still held. */
+void ts_model_locks_check_await(struct ts_model *m, struct ts_task *task, uint32_t tid,
+				uint64_t end_ns, bool ready);
+/* `task` is done: it no longer waits for any lock. */
+void ts_model_locks_task_done(struct ts_model *m, struct ts_task *task);
+void ts_model_locks_free(struct ts_model *m);
+
+static inline uint64_t ts_model_since(uint64_t start, uint64_t end)
+{
+	return end > start ? end - start : 0;
+}
+
+#endif /* TASKSCOPE_MODEL_INTERNAL_H */
