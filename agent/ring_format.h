@@ -19,6 +19,12 @@
  * Consumer protocol: read head (acquire), copy records tail..head, then
  * store tail (release). head and tail are free-running 64-bit counters.
  *
+ * Slots: a thread claims a FREE slot with a CAS to ACTIVE, stores tid and
+ * bumps generation, and publishes a TS_REC_THREAD record first. At thread
+ * exit the shim stores RETIRED; the consumer drains the ring and then
+ * stores FREE. A new owner carries on from the ring's current head and
+ * tail (they are never reset), and `dropped` keeps counting across owners.
+ *
  * Strings: a producer reserves space with an atomic fetch-add on
  * arena_used, writes [u16 length][bytes][NUL] at that offset, and uses the
  * offset as the string's id (0 = no string). A record that names a string
@@ -54,7 +60,9 @@ enum ts_slot_state {
 };
 
 enum ts_record_type {
-	TS_REC_THREAD = 1,        /* a = name id, flags = role; sent first by every slot owner */
+	TS_REC_THREAD = 1,        /* a = name id, flags = role; sent first by every slot owner
+	                           * (the shim also puts tid in task, slot generation in b;
+	                           * it may send another one when the thread is renamed) */
 	TS_REC_SPAWN = 2,         /* task, b = parent, a = name id, c = location id, flags = kind */
 	TS_REC_POLL_BEGIN = 3,    /* task */
 	TS_REC_POLL_END = 4,      /* task, flags = 1 when ready */
@@ -106,7 +114,10 @@ struct ts_shm_header {
 	uint64_t arena_used;    /* atomic bump pointer into the arena; starts at 8 so 0 means "none" */
 	uint64_t arena_full;    /* strings refused because the arena was full */
 	uint32_t pid;
-	uint8_t pad[76];
+	uint32_t reserved0;
+	uint64_t noslot_dropped;/* events dropped because every slot was taken (added in
+				 * place of padding; 0 from a producer that predates it) */
+	uint8_t pad[64];
 };
 _Static_assert(sizeof(struct ts_shm_header) == 128, "shm header size is ABI");
 

@@ -1,0 +1,143 @@
+/*
+ * shim.c: the shim's process-wide state and its life cycle: the
+ * constructor that registers with a collector when TASKSCOPE_SOCKET is
+ * set, the fork handler, and the test hooks that attach a region without
+ * a collector.
+ *
+ * The recording flag lives here (not in ring.c) on purpose: every
+ * instrumented call site references it, so a program linked with the
+ * static library always pulls in this object and with it the constructor.
+ *
+ * fork(): the child inherits the parent's MAP_SHARED region, and writing
+ * into it would interleave the child's events with the parent's in the
+ * parent's rings. The atfork child handler therefore turns recording off,
+ * forgets the forking thread's slot, unmaps the region and closes the
+ * control socket in the child. The child runs untraced; a child that
+ * exec()s a program linked with the shim registers on its own (the
+ * environment still names the socket).
+ */
+#include "agent/shim_internal.h"
+#include "collector/handshake.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+int taskscope_recording_;
+struct ts_shim_state ts_shim = { .sock = -1 };
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void bump_epoch(void)
+{
+	uint32_t e = ts_shim.epoch + 1;
+
+	if (e == 0)
+		e = 1; /* 0 means "no slot" in every thread's cache */
+	__atomic_store_n(&ts_shim.epoch, e, __ATOMIC_RELEASE);
+}
+
+static void forget_thread(void)
+{
+	struct ts_shim_tls *t = &ts_shim_tls;
+
+	t->hdr = NULL;
+	t->recs = NULL;
+	t->epoch = 0;
+}
+
+/* Drop the current region, if any. Recording must already be off. */
+static void drop_region(void)
+{
+	uint8_t *base = ts_shim.base;
+
+	bump_epoch();
+	forget_thread();
+	__atomic_store_n(&ts_shim.base, NULL, __ATOMIC_RELEASE);
+	if (base)
+		munmap(base, ts_shim.size);
+	ts_shim.size = 0;
+	if (ts_shim.sock >= 0) {
+		close(ts_shim.sock);
+		ts_shim.sock = -1;
+	}
+}
+
+static void atfork_child(void)
+{
+	__atomic_store_n(&taskscope_recording_, 0, __ATOMIC_RELAXED);
+	drop_region();
+}
+
+static void init(void)
+{
+	/* Without the key, exiting threads leave their slots ACTIVE; events
+	 * still flow, so this is not worth refusing to run for. */
+	(void)ts_shim_key_init();
+	(void)pthread_atfork(NULL, NULL, atfork_child);
+}
+
+void ts_shim_init_once(void)
+{
+	pthread_once(&init_once, init);
+}
+
+void ts_shim_install(uint8_t *base, uint64_t size, uint32_t slots, uint32_t capacity,
+		     uint32_t arena)
+{
+	ts_shim.size = size;
+	ts_shim.slots = slots;
+	ts_shim.capacity = capacity;
+	ts_shim.arena_size = arena;
+	__atomic_store_n(&ts_shim.base, base, __ATOMIC_RELEASE);
+	/* Publishes the fields above to threads that see the new epoch. */
+	bump_epoch();
+}
+
+/* Idempotent: a program that somehow runs it twice registers once. */
+__attribute__((constructor)) static void taskscope_ctor(void)
+{
+	static int done;
+	const char *path;
+
+	if (__atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
+		return;
+	ts_shim_init_once();
+	path = getenv(TS_SOCKET_ENV);
+	if (!path || !*path)
+		return;
+	ts_shim_hello(path);
+}
+
+int ts_shim_attach_memfd(uint32_t slots, uint32_t capacity, uint32_t arena, int *memfd_out)
+{
+	uint8_t *base;
+	uint64_t size;
+	int fd;
+	int r;
+
+	ts_shim_init_once();
+	if (__atomic_load_n(&ts_shim.base, __ATOMIC_ACQUIRE))
+		return -EBUSY;
+	slots = slots ? slots : TS_DEFAULT_SLOTS;
+	capacity = capacity ? capacity : TS_DEFAULT_CAPACITY;
+	arena = arena ? arena : TS_DEFAULT_ARENA;
+	r = ts_shim_region_create(slots, capacity, arena, &base, &size, &fd);
+	if (r < 0)
+		return r;
+	ts_shim_install(base, size, slots, capacity, arena);
+	if (memfd_out)
+		*memfd_out = fd;
+	else
+		close(fd);
+	__atomic_store_n(&taskscope_recording_, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void ts_shim_detach(void)
+{
+	__atomic_store_n(&taskscope_recording_, 0, __ATOMIC_RELEASE);
+	drop_region();
+}

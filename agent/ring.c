@@ -1,0 +1,310 @@
+/*
+ * ring.c: the producer side of the per-thread rings, and every public
+ * record function.
+ *
+ * The hot path (emit) is: compare the thread's cached epoch with the
+ * global one, read the clock through the vDSO, maybe re-read the
+ * consumer's tail when the ring looks full, copy 48 bytes into the slot,
+ * and publish them with one release store of head. No syscalls, locks,
+ * allocation or formatting. A full ring bumps its `dropped` counter; a
+ * thread that found no free slot bumps the header's `noslot_dropped`.
+ *
+ * The slow path (claim) runs once per thread per region: a CAS on a FREE
+ * slot, gettid() and prctl(PR_GET_NAME) once, a pthread key whose
+ * destructor marks the slot RETIRED at thread exit, and the slot's first
+ * record, TS_REC_THREAD.
+ */
+#include "agent/shim_internal.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+__thread struct ts_shim_tls ts_shim_tls __attribute__((tls_model("initial-exec")));
+
+static pthread_key_t retire_key;
+static int retire_key_ok;
+
+/* Thread exit: hand the slot to the collector to drain. Only if the slot
+ * still belongs to the current region (not one detached or inherited
+ * across fork()). */
+static void retire_slot(void *arg)
+{
+	struct ts_shim_tls *t = &ts_shim_tls;
+
+	(void)arg;
+	if (t->hdr && t->epoch == __atomic_load_n(&ts_shim.epoch, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&t->hdr->state, TS_SLOT_RETIRED, __ATOMIC_RELEASE);
+	t->hdr = NULL;
+	t->recs = NULL;
+	t->epoch = 0;
+}
+
+int ts_shim_key_init(void)
+{
+	int r = pthread_key_create(&retire_key, retire_slot);
+
+	if (r != 0)
+		return -r;
+	retire_key_ok = 1;
+	return 0;
+}
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void count_noslot(void)
+{
+	struct ts_shm_header *h = ts_shim_header();
+
+	if (h)
+		__atomic_fetch_add(&h->noslot_dropped, 1, __ATOMIC_RELAXED);
+}
+
+/* Append one record to the calling thread's ring. t->hdr is valid. */
+static inline void push(struct ts_shim_tls *t, const struct ts_ring_record *rec)
+{
+	struct ts_ring_header *h = t->hdr;
+	uint64_t head = t->head;
+
+	if (__builtin_expect(head - t->tail_seen > t->mask, 0)) {
+		/* Looks full: see how far the consumer got. The tail is the
+		 * collector's to write; a value ahead of head is nonsense and
+		 * is treated as "nothing consumed" so the index stays ours. */
+		uint64_t tail = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE);
+
+		if (tail > head)
+			tail = head - t->mask - 1;
+		t->tail_seen = tail;
+		if (head - tail > t->mask) {
+			__atomic_store_n(&h->dropped, __atomic_load_n(&h->dropped, __ATOMIC_RELAXED) + 1,
+					 __ATOMIC_RELAXED);
+			return;
+		}
+	}
+	t->recs[head & t->mask] = *rec;
+	t->head = head + 1;
+	__atomic_store_n(&h->head, head + 1, __ATOMIC_RELEASE);
+}
+
+static int claim_slot(struct ts_shim_tls *t, uint32_t epoch)
+{
+	uint8_t *base = ts_shim.base;
+
+	t->hdr = NULL;
+	t->recs = NULL;
+	t->epoch = epoch;
+	t->retry = TS_NOSLOT_RETRY;
+	if (!base)
+		return -1;
+	for (uint32_t i = 0; i < ts_shim.slots; i++) {
+		uint64_t off = ts_shm_ring_offset(ts_shim.arena_size, ts_shim.capacity, i);
+		struct ts_ring_header *h = (struct ts_ring_header *)(base + off);
+		uint32_t expect = TS_SLOT_FREE;
+
+		if (__atomic_load_n(&h->state, __ATOMIC_RELAXED) != TS_SLOT_FREE)
+			continue;
+		if (!__atomic_compare_exchange_n(&h->state, &expect, TS_SLOT_ACTIVE, 0,
+						 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			continue;
+		__atomic_store_n(&h->tid, (uint32_t)gettid(), __ATOMIC_RELAXED);
+		__atomic_store_n(&h->generation, __atomic_load_n(&h->generation, __ATOMIC_RELAXED) + 1,
+				 __ATOMIC_RELAXED);
+		t->hdr = h;
+		t->recs = (struct ts_ring_record *)(h + 1);
+		t->mask = ts_shim.capacity - 1;
+		/* Carry on from where the previous owner stopped. */
+		t->head = __atomic_load_n(&h->head, __ATOMIC_RELAXED);
+		t->tail_seen = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE);
+		if (t->tail_seen > t->head)
+			t->tail_seen = t->head;
+		if (retire_key_ok)
+			pthread_setspecific(retire_key, t);
+		ts_shim_thread_announce();
+		return 0;
+	}
+	return -1;
+}
+
+/* Make sure the calling thread has a slot in the current region.
+ * Returns the thread state, or NULL when the event must be dropped. */
+static inline struct ts_shim_tls *slot(void)
+{
+	struct ts_shim_tls *t = &ts_shim_tls;
+	uint32_t epoch = __atomic_load_n(&ts_shim.epoch, __ATOMIC_ACQUIRE);
+
+	if (__builtin_expect(t->epoch != epoch, 0)) {
+		if (claim_slot(t, epoch) < 0) {
+			count_noslot();
+			return NULL;
+		}
+	}
+	if (__builtin_expect(t->hdr == NULL, 0)) {
+		if (--t->retry == 0 && claim_slot(t, epoch) == 0)
+			return t;
+		count_noslot();
+		return NULL;
+	}
+	return t;
+}
+
+static inline void emit(uint16_t type, uint16_t flags, uint32_t a, uint64_t task, uint64_t b, uint64_t c)
+{
+	struct ts_shim_tls *t = slot();
+	struct ts_ring_record rec;
+
+	if (!t)
+		return;
+	rec.ts = now_ns();
+	rec.type = type;
+	rec.flags = flags;
+	rec.a = a;
+	rec.task = task;
+	rec.b = b;
+	rec.c = c;
+	rec.reserved = 0;
+	push(t, &rec);
+}
+
+void ts_shim_thread_announce(void)
+{
+	struct ts_shim_tls *t = &ts_shim_tls;
+	struct ts_ring_record rec = { 0 };
+	uint32_t name_id;
+
+	if (!t->hdr)
+		return;
+	if (!t->named) {
+		/* Once per claim: the kernel's name for the thread. */
+		char comm[17] = { 0 };
+
+		if (prctl(PR_GET_NAME, comm, 0, 0, 0) == 0)
+			memcpy(t->name, comm, sizeof(comm));
+		t->role = TASKSCOPE_ROLE_OTHER;
+	}
+	name_id = ts_shim_intern_n(t->name, strnlen(t->name, sizeof(t->name)));
+	rec.ts = now_ns();
+	rec.type = TS_REC_THREAD;
+	rec.flags = (uint16_t)t->role;
+	rec.a = name_id;
+	rec.task = __atomic_load_n(&t->hdr->tid, __ATOMIC_RELAXED);
+	rec.b = __atomic_load_n(&t->hdr->generation, __ATOMIC_RELAXED);
+	push(t, &rec);
+}
+
+void taskscope_thread_name(const char *name, int role)
+{
+	struct ts_shim_tls *t = &ts_shim_tls;
+	uint32_t epoch;
+	size_t n;
+
+	if (!name)
+		name = "";
+	n = strnlen(name, sizeof(t->name) - 1);
+	memcpy(t->name, name, n);
+	t->name[n] = '\0';
+	t->role = role >= TASKSCOPE_ROLE_OTHER && role <= TASKSCOPE_ROLE_BLOCKING ? role : TASKSCOPE_ROLE_OTHER;
+	t->named = 1;
+	if (!taskscope_enabled())
+		return; /* sent at claim time, when recording starts */
+	epoch = __atomic_load_n(&ts_shim.epoch, __ATOMIC_ACQUIRE);
+	if (t->epoch != epoch)
+		(void)claim_slot(t, epoch); /* claiming announces the name */
+	else if (t->hdr)
+		ts_shim_thread_announce(); /* renamed after claiming: say so */
+}
+
+uint64_t taskscope_dropped_events(void)
+{
+	struct ts_shm_header *sh = ts_shim_header();
+	uint64_t total;
+
+	if (!sh)
+		return 0;
+	total = __atomic_load_n(&sh->noslot_dropped, __ATOMIC_RELAXED);
+	for (uint32_t i = 0; i < ts_shim.slots; i++) {
+		uint64_t off = ts_shm_ring_offset(ts_shim.arena_size, ts_shim.capacity, i);
+		struct ts_ring_header *h = (struct ts_ring_header *)(ts_shim.base + off);
+
+		total += __atomic_load_n(&h->dropped, __ATOMIC_RELAXED);
+	}
+	return total;
+}
+
+void taskscope_task_spawn_(uint64_t task, uint64_t parent, int kind, struct taskscope_site *site)
+{
+	uint32_t name_id, loc_id;
+
+	ts_shim_site_ids(site, &name_id, &loc_id);
+	emit(TS_REC_SPAWN, (uint16_t)kind, name_id, task, parent, loc_id);
+}
+
+void taskscope_task_spawn_ids_(uint64_t task, uint64_t parent, int kind, uint32_t name_id, uint32_t loc_id)
+{
+	emit(TS_REC_SPAWN, (uint16_t)kind, name_id, task, parent, loc_id);
+}
+
+void taskscope_poll_begin_(uint64_t task)
+{
+	emit(TS_REC_POLL_BEGIN, 0, 0, task, 0, 0);
+}
+
+void taskscope_poll_end_(uint64_t task, int ready)
+{
+	emit(TS_REC_POLL_END, ready ? 1 : 0, 0, task, 0, 0);
+}
+
+void taskscope_wake_(uint64_t task, int by_ref)
+{
+	emit(TS_REC_WAKE, by_ref ? 1 : 0, 0, task, 0, 0);
+}
+
+void taskscope_waker_clone_(uint64_t task)
+{
+	emit(TS_REC_WAKER_CLONE, 0, 0, task, 0, 0);
+}
+
+void taskscope_waker_drop_(uint64_t task)
+{
+	emit(TS_REC_WAKER_DROP, 0, 0, task, 0, 0);
+}
+
+void taskscope_task_drop_(uint64_t task, int outcome)
+{
+	emit(TS_REC_TASK_DROP, (uint16_t)outcome, 0, task, 0, 0);
+}
+
+void taskscope_resource_new_(uint64_t res, int kind, struct taskscope_site *site)
+{
+	uint32_t name_id, loc_id;
+
+	ts_shim_site_ids(site, &name_id, &loc_id);
+	emit(TS_REC_RESOURCE_NEW, (uint16_t)kind, name_id, res, 0, loc_id);
+}
+
+void taskscope_resource_drop_(uint64_t res)
+{
+	emit(TS_REC_RESOURCE_DROP, 0, 0, res, 0, 0);
+}
+
+void taskscope_lock_wait_(uint64_t res)
+{
+	emit(TS_REC_LOCK_WAIT, 0, 0, res, 0, 0);
+}
+
+void taskscope_lock_acquired_(uint64_t res, int shared)
+{
+	emit(TS_REC_LOCK_ACQUIRED, shared ? 1 : 0, 0, res, 0, 0);
+}
+
+void taskscope_lock_release_(uint64_t res)
+{
+	emit(TS_REC_LOCK_RELEASE, 0, 0, res, 0, 0);
+}
