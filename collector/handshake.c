@@ -115,12 +115,14 @@ static void describe_pid(int conn, char *buf, size_t len)
 }
 
 /* Sizes and strings no libtaskscope would send. */
-static int check_hello(const Taskscope__Hello *h, char *err, size_t errlen)
+static int check_hello(const Taskscope__Hello *h, const char *who, char *err, size_t errlen)
 {
+	/* Nothing else in a Hello of another version means anything yet,
+	 * so name the peer by the kernel's pid. */
 	if (h->protocol_version != TS_PROTOCOL_VERSION) {
-		set_err(err, errlen, "target %u speaks control protocol version %u, this collector speaks %u; "
+		set_err(err, errlen, "pid %s speaks control protocol version %u, this collector speaks %u; "
 			"use matching taskscope and libtaskscope versions",
-			h->pid, h->protocol_version, TS_PROTOCOL_VERSION);
+			who, h->protocol_version, TS_PROTOCOL_VERSION);
 		return -EPROTO;
 	}
 	if (h->pid == 0 || h->pid > INT_MAX) {
@@ -186,7 +188,7 @@ int ts_handshake_recv_hello(int conn, int timeout_ms, Taskscope__Hello **hello, 
 			"is the target linked with a matching libtaskscope?", who);
 		goto cleanup;
 	}
-	r = check_hello(h, err, errlen);
+	r = check_hello(h, who, err, errlen);
 	if (r < 0)
 		goto cleanup;
 	if (fd < 0) {

@@ -40,7 +40,7 @@
 #define DROP_JUMP_MAX (1ull << 40)
 
 struct slot_book {
-	bool valid;            /* false: re-read the slot's state on next sight */
+	bool valid;            /* false: take tail and generation afresh on next sight */
 	uint32_t generation;
 	uint64_t tail;         /* our copy; the shared tail is written, not trusted */
 	uint64_t last_dropped; /* the producer's `dropped` at the last report */
@@ -276,8 +276,8 @@ int ts_shm_source_open(int memfd, const Taskscope__Hello *hello, struct ts_strpo
 	}
 	seals = fcntl(memfd, F_GET_SEALS);
 	if (seals < 0 || !(seals & F_SEAL_SHRINK) || !(seals & F_SEAL_GROW)) {
-		set_err(err, errlen, "target %u: target's shared memory is not sealed against shrinking and "
-			"growing, so mapping it is unsafe; use a libtaskscope that seals its memfd", hello->pid);
+		set_err(err, errlen, "target %u: the target's shared memory is not sealed against shrinking "
+			"and growing, so mapping it is unsafe; use a libtaskscope that seals its memfd", hello->pid);
 		return -EPERM;
 	}
 
@@ -395,11 +395,12 @@ static int drain_slot(struct ts_shm_source *src, uint32_t slot, struct ts_event_
 		return 0;
 	gen = __atomic_load_n(&ring->generation, __ATOMIC_ACQUIRE);
 	if (!b->valid || b->generation != gen) {
-		/* A new owner: start from wherever the ring stands. */
+		/* A new owner carries on from the ring's head and tail: take
+		 * the shared tail once as our starting point. `dropped` keeps
+		 * counting across owners, so last_dropped is kept. */
 		b->valid = true;
 		b->generation = gen;
 		b->tail = __atomic_load_n(&ring->tail, __ATOMIC_RELAXED);
-		b->last_dropped = 0;
 	}
 	tid = __atomic_load_n(&ring->tid, __ATOMIC_RELAXED);
 	head = __atomic_load_n(&ring->head, __ATOMIC_ACQUIRE);
@@ -453,6 +454,8 @@ static int drain_slot(struct ts_shm_source *src, uint32_t slot, struct ts_event_
 	if (state == TS_SLOT_RETIRED) {
 		uint32_t expected = TS_SLOT_RETIRED;
 
+		/* Forget the ring's tail and generation; the drop baseline
+		 * stays, as the next owner's counter starts from it. */
 		if (__atomic_compare_exchange_n(&ring->state, &expected, TS_SLOT_FREE, false,
 						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 			b->valid = false;
