@@ -157,13 +157,10 @@ int ts_decode_record(const struct ts_decode_ctx *ctx, const struct ts_ring_recor
 	out->kind = rule->flags_is_kind ? rec->flags : 0;
 	out->id = rule->has_id ? rec->task : 0;
 
-	if (rec->type == TS_REC_SPAWN) {
-		/* A task cannot be its own parent; a loop in the parent
-		 * chain would only confuse the model. */
-		if (rec->b == rec->task)
-			return -EBADMSG;
-		out->arg = rec->b;
-	}
+	/* A task cannot be its own parent. Rather than lose the spawn (and
+	 * with it the task), drop the nonsensical parent. */
+	if (rec->type == TS_REC_SPAWN)
+		out->arg = rec->b == rec->task ? 0 : rec->b;
 	if (rule->has_strings >= 1) {
 		out->name = ts_decode_string(ctx, rec->a, &r);
 		if (r < 0)

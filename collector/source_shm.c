@@ -15,8 +15,8 @@
  * on `tail` cannot steer our reads. Each record is copied out with one
  * memcpy and decoded from the copy. Corrupt indices cost that ring its
  * unread records: they are counted and the ring resynchronised at head.
- * Producer drops (ring full) become TS_EV_DROPPED events carrying the
- * increase since the last drain.
+ * Producer drops (a full ring, or a thread that found no free slot)
+ * become TS_EV_DROPPED events carrying the increase since the last drain.
  */
 #include "collector/source_shm.h"
 
@@ -57,6 +57,7 @@ struct ts_shm_source {
 	uint64_t clock_offset;
 	struct ts_strpool *pool;
 	struct slot_book *book;
+	uint64_t last_noslot;  /* the header's noslot_dropped at the last report */
 	struct ts_shm_stats stats;
 };
 
@@ -347,24 +348,25 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Compare the producer's drop counter with the last one seen and report
- * the increase. A counter that goes backwards or leaps is corruption. */
-static int report_drops(struct ts_shm_source *src, struct slot_book *b, struct ts_ring_header *ring,
-			uint32_t tid, struct ts_event_batch *batch)
+/* Compare a producer's drop counter (a ring's `dropped`, or the header's
+ * `noslot_dropped` with tid 0) with the last value seen and report the
+ * increase. A counter that goes backwards or leaps is corruption. */
+static int report_drops(struct ts_shm_source *src, uint64_t *counter, uint64_t *last, uint32_t tid,
+			struct ts_event_batch *batch)
 {
-	uint64_t dropped = __atomic_load_n(&ring->dropped, __ATOMIC_RELAXED);
+	uint64_t dropped = __atomic_load_n(counter, __ATOMIC_RELAXED);
 	uint64_t delta;
 	struct ts_event ev;
 	int r;
 
-	if (dropped == b->last_dropped)
+	if (dropped == *last)
 		return 0;
-	if (dropped < b->last_dropped || dropped - b->last_dropped > DROP_JUMP_MAX) {
+	if (dropped < *last || dropped - *last > DROP_JUMP_MAX) {
 		src->stats.corrupt_rings++;
-		b->last_dropped = dropped;
+		*last = dropped;
 		return 0;
 	}
-	delta = dropped - b->last_dropped;
+	delta = dropped - *last;
 	memset(&ev, 0, sizeof(ev));
 	ev.ts = now_ns();
 	ev.pid = src->pid;
@@ -374,7 +376,7 @@ static int report_drops(struct ts_shm_source *src, struct slot_book *b, struct t
 	r = ts_event_batch_push(batch, &ev);
 	if (r < 0)
 		return r;
-	b->last_dropped = dropped;
+	*last = dropped;
 	src->stats.producer_dropped += delta;
 	return 0;
 }
@@ -445,7 +447,7 @@ static int drain_slot(struct ts_shm_source *src, uint32_t slot, struct ts_event_
 	b->tail = head;
 	__atomic_store_n(&ring->tail, head, __ATOMIC_RELEASE);
 
-	r = report_drops(src, b, ring, tid, batch);
+	r = report_drops(src, &ring->dropped, &b->last_dropped, tid, batch);
 	if (r < 0)
 		return r;
 
@@ -473,7 +475,9 @@ int ts_shm_source_drain(struct ts_shm_source *src, struct ts_event_batch *batch)
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	/* Events of threads that found every slot taken. */
+	return report_drops(src, &((struct ts_shm_header *)src->base)->noslot_dropped, &src->last_noslot, 0,
+			    batch);
 }
 
 void ts_shm_source_stats(const struct ts_shm_source *src, struct ts_shm_stats *out)

@@ -48,7 +48,9 @@ int ts_shm_source_open(int memfd, const Taskscope__Hello *hello, struct ts_strpo
 void ts_shm_source_free(struct ts_shm_source *src);
 
 /* Append decoded events to `batch`: records in order per ring, plus one
- * TS_EV_DROPPED event per ring whose producer drop counter grew. */
+ * TS_EV_DROPPED event per ring whose producer drop counter grew (tid: the
+ * ring's thread), and one with tid 0 when the header's noslot_dropped
+ * grew (threads that found no free slot). */
 int ts_shm_source_drain(struct ts_shm_source *src, struct ts_event_batch *batch);
 void ts_shm_source_stats(const struct ts_shm_source *src, struct ts_shm_stats *out);
 uint32_t ts_shm_source_pid(const struct ts_shm_source *src);

@@ -6,7 +6,8 @@
  * ring ahead) resynchronise that ring and count the loss, and later
  * records are read; a target scribbling on the shared tail cannot make
  * us re-read records; drop counters become TS_EV_DROPPED events, and a
- * counter that runs backwards or leaps is treated as corruption; retired
+ * counter that runs backwards or leaps is treated as corruption (per ring
+ * and for the header's no-free-slot counter); retired
  * slots are freed once drained, and a new owner carries on.
  */
 #include <errno.h>
@@ -196,6 +197,16 @@ static void test_drops(const struct region *r, struct ts_shm_source *src, struct
 	__atomic_fetch_add(&ring->dropped, 2, __ATOMIC_RELAXED);
 	CHECK(drain(src, b) == 1 && b->events[0].type == TS_EV_DROPPED && b->events[0].arg == 2);
 	CHECK(stats_of(src).producer_dropped == before.producer_dropped + 7);
+
+	/* Threads that found no free slot: one report with tid 0. */
+	__atomic_fetch_add(&region_header(r)->noslot_dropped, 3, __ATOMIC_RELAXED);
+	CHECK(drain(src, b) == 1 && b->events[0].type == TS_EV_DROPPED && b->events[0].arg == 3 &&
+	      b->events[0].tid == 0);
+	CHECK(drain(src, b) == 0);
+	CHECK(stats_of(src).producer_dropped == before.producer_dropped + 10);
+	__atomic_store_n(&region_header(r)->noslot_dropped, 1, __ATOMIC_RELAXED);
+	CHECK(drain(src, b) == 0);
+	CHECK(stats_of(src).corrupt_rings == before.corrupt_rings + 3);
 }
 
 static void test_retire(const struct region *r, struct ts_shm_source *src, struct ts_event_batch *b)
