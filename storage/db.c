@@ -103,7 +103,8 @@ static int check_path(const char *path, bool readonly, bool *created, char *err,
 	if (stat(path, &st) < 0) {
 		r = -errno;
 		if (r != -ENOENT || readonly)
-			return fail(err, errlen, r, "cannot open %s: %s", path, strerror(-r));
+			return fail(err, errlen, r, "cannot open %s: %s%s", path, strerror(-r),
+				    readonly ? "" : "; choose a writable --db path");
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (fd < 0) {
 			r = -errno;

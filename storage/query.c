@@ -152,7 +152,10 @@ static void text_print_header(FILE *out, sqlite3_stmt *st, const struct text_tab
 
 		if (c)
 			fputs("  ", out);
-		print_padded(out, name, strlen(name), t->widths[c], t->numeric[c]);
+		if (c == t->cols - 1 && !t->numeric[c])
+			fputs(name, out);   /* no trailing blanks */
+		else
+			print_padded(out, name, strlen(name), t->widths[c], t->numeric[c]);
 	}
 	fputc('\n', out);
 	for (int c = 0; c < t->cols; c++) {
