@@ -3,9 +3,9 @@
  * record function.
  *
  * The hot path (emit) is: compare the thread's cached epoch with the
- * global one, read the clock through the vDSO, maybe re-read the
- * consumer's tail when the ring looks full, copy 48 bytes into the slot,
- * and publish them with one release store of head. No syscalls, locks,
+ * global one, check for room (re-reading the consumer's tail only when
+ * the ring looks full), read the clock through the vDSO, copy 48 bytes
+ * into the slot, and publish them with one release store of head. No syscalls, locks,
  * allocation or formatting. A full ring bumps its `dropped` counter; a
  * thread that found no free slot bumps the header's `noslot_dropped`.
  *
@@ -68,30 +68,39 @@ static void count_noslot(void)
 		__atomic_fetch_add(&h->noslot_dropped, 1, __ATOMIC_RELAXED);
 }
 
-/* Append one record to the calling thread's ring. t->hdr is valid. */
-static inline void push(struct ts_shim_tls *t, const struct ts_ring_record *rec)
+/* Room for one more record in the calling thread's ring (t->hdr valid)?
+ * If not, count the drop. Checked before the clock is read, so a full
+ * ring costs the target as little as possible. */
+static inline int reserve(struct ts_shim_tls *t)
 {
 	struct ts_ring_header *h = t->hdr;
 	uint64_t head = t->head;
+	uint64_t tail;
 
-	if (__builtin_expect(head - t->tail_seen > t->mask, 0)) {
-		/* Looks full: see how far the consumer got. The tail is the
-		 * collector's to write; a value ahead of head is nonsense and
-		 * is treated as "nothing consumed" so the index stays ours. */
-		uint64_t tail = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(head - t->tail_seen <= t->mask, 1))
+		return 1;
+	/* Looks full: see how far the consumer got. The tail is the
+	 * collector's to write; a value ahead of head is nonsense and is
+	 * treated as "nothing consumed". Indexes come from our own head,
+	 * so no tail value can make us write out of bounds. */
+	tail = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE);
+	if (tail > head)
+		tail = head - t->mask - 1;
+	t->tail_seen = tail;
+	if (head - tail <= t->mask)
+		return 1;
+	__atomic_store_n(&h->dropped, __atomic_load_n(&h->dropped, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+	return 0;
+}
 
-		if (tail > head)
-			tail = head - t->mask - 1;
-		t->tail_seen = tail;
-		if (head - tail > t->mask) {
-			__atomic_store_n(&h->dropped, __atomic_load_n(&h->dropped, __ATOMIC_RELAXED) + 1,
-					 __ATOMIC_RELAXED);
-			return;
-		}
-	}
+/* Write one record at head and publish it. reserve() said yes. */
+static inline void publish(struct ts_shim_tls *t, const struct ts_ring_record *rec)
+{
+	uint64_t head = t->head;
+
 	t->recs[head & t->mask] = *rec;
 	t->head = head + 1;
-	__atomic_store_n(&h->head, head + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&t->hdr->head, head + 1, __ATOMIC_RELEASE);
 }
 
 static int claim_slot(struct ts_shim_tls *t, uint32_t epoch)
@@ -160,7 +169,7 @@ static inline void emit(uint16_t type, uint16_t flags, uint32_t a, uint64_t task
 	struct ts_shim_tls *t = slot();
 	struct ts_ring_record rec;
 
-	if (!t)
+	if (!t || !reserve(t))
 		return;
 	rec.ts = now_ns();
 	rec.type = type;
@@ -170,7 +179,7 @@ static inline void emit(uint16_t type, uint16_t flags, uint32_t a, uint64_t task
 	rec.b = b;
 	rec.c = c;
 	rec.reserved = 0;
-	push(t, &rec);
+	publish(t, &rec);
 }
 
 void ts_shim_thread_announce(void)
@@ -196,7 +205,8 @@ void ts_shim_thread_announce(void)
 	rec.a = name_id;
 	rec.task = __atomic_load_n(&t->hdr->tid, __ATOMIC_RELAXED);
 	rec.b = __atomic_load_n(&t->hdr->generation, __ATOMIC_RELAXED);
-	push(t, &rec);
+	if (reserve(t))
+		publish(t, &rec);
 }
 
 void taskscope_thread_name(const char *name, int role)

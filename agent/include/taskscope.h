@@ -16,6 +16,14 @@
  *
  * Usable from C and C++. Task and resource ids are any 64-bit values unique
  * among live objects of one process (a pointer is fine); 0 means "none".
+ *
+ * Enabling: the library's constructor registers with a collector when the
+ * environment variable TASKSCOPE_SOCKET names its socket (`taskscope run`
+ * sets it); TASKSCOPE_RUNTIME names the runtime (default "c-shim"). If
+ * that fails the program runs untraced after one "taskscope: " line on
+ * stderr. After fork() the child runs untraced: it never writes into the
+ * parent's rings (a child that execs a shim-linked program registers
+ * anew).
  */
 #ifndef TASKSCOPE_H
 #define TASKSCOPE_H
@@ -53,7 +61,8 @@ enum taskscope_thread_role {
 };
 
 /* A call site: a name and a source location, interned on first use.
- * The id fields belong to the shim; initialise them to zero. */
+ * The id fields belong to the shim (their encoding is private to it);
+ * initialise them to zero. */
 struct taskscope_site {
 	const char *name;
 	const char *file;
