@@ -263,7 +263,7 @@ void ts_model_process_exited(struct ts_model *m, uint32_t pid, uint64_t now_ns)
 
 /* ---- threads ---- */
 
-struct ts_thread *ts_model_thread_find(const struct ts_model *m, uint32_t pid, uint32_t tid)
+struct ts_thread *ts_model_find_thread(const struct ts_model *m, uint32_t pid, uint32_t tid)
 {
 	struct ts_thread *t = ts_hashidx_bucket(&m->thread_ix, ts_hashidx_hash(pid, tid));
 
@@ -274,7 +274,7 @@ struct ts_thread *ts_model_thread_find(const struct ts_model *m, uint32_t pid, u
 
 struct ts_thread *ts_model_thread_get(struct ts_model *m, uint32_t pid, uint32_t tid)
 {
-	struct ts_thread *t = ts_model_thread_find(m, pid, tid);
+	struct ts_thread *t = ts_model_find_thread(m, pid, tid);
 
 	if (t)
 		return t;

@@ -127,7 +127,8 @@ struct ts_resource {
 	uint32_t index;
 	bool held_in_poll;          /* acquired while holder_task was being polled */
 	bool dropped;
-	uint64_t last_holder_task;  /* holder of the last completed hold */
+	uint64_t last_holder_task;  /* holder of the last completed hold (0: outside a poll) */
+	uint32_t last_holder_tid;
 	struct ts_lock_waiter *wait_list; /* every recorded waiter, oldest first */
 	uint32_t wait_len;
 	uint32_t wait_cap;
@@ -213,6 +214,8 @@ struct ts_thread *const *ts_model_threads(const struct ts_model *m, size_t *coun
 struct ts_resource *const *ts_model_resources(const struct ts_model *m, size_t *count);
 const struct ts_process *ts_model_processes(const struct ts_model *m, size_t *count);
 struct ts_task *ts_model_find_task(const struct ts_model *m, uint32_t pid, uint64_t id);
+struct ts_thread *ts_model_find_thread(const struct ts_model *m, uint32_t pid, uint32_t tid);
+struct ts_resource *ts_model_find_resource(const struct ts_model *m, uint32_t pid, uint64_t id);
 
 /* The most recent warnings, oldest first (at most TS_MODEL_RECENT_WARNINGS),
  * and the number raised since start per kind. */

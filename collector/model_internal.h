@@ -48,7 +48,6 @@ int ts_model_vec_reserve(void ***arr, size_t n, size_t *cap);
 
 /* model.c */
 struct ts_thread *ts_model_thread_get(struct ts_model *m, uint32_t pid, uint32_t tid);
-struct ts_thread *ts_model_thread_find(const struct ts_model *m, uint32_t pid, uint32_t tid);
 /* Raise a warning (if its kind is enabled): sink, ring, counters and the
  * task's warning bits. `task` may be NULL. */
 void ts_model_warn(struct ts_model *m, uint32_t kind, uint32_t pid, uint32_t tid,
@@ -62,7 +61,6 @@ void ts_model_tasks_free(struct ts_model *m);
 
 /* model_locks.c */
 void ts_model_lock_apply(struct ts_model *m, const struct ts_event *ev, struct ts_thread *thr);
-struct ts_resource *ts_model_resource_find(const struct ts_model *m, uint32_t pid, uint64_t id);
 /* A poll of `task` on thread `tid` ended at `end_ns`: if it returned
  * pending, warn about locks taken in it and still held. */
 void ts_model_locks_check_await(struct ts_model *m, struct ts_task *task, uint32_t tid,

@@ -31,7 +31,7 @@ static uint64_t since(struct ts_model *m, uint64_t start, uint64_t end)
 	return 0;
 }
 
-struct ts_resource *ts_model_resource_find(const struct ts_model *m, uint32_t pid, uint64_t id)
+struct ts_resource *ts_model_find_resource(const struct ts_model *m, uint32_t pid, uint64_t id)
 {
 	struct ts_resource *r = ts_hashidx_bucket(&m->res_ix, ts_hashidx_hash(pid, id));
 
@@ -42,7 +42,7 @@ struct ts_resource *ts_model_resource_find(const struct ts_model *m, uint32_t pi
 
 static struct ts_resource *resource_get(struct ts_model *m, uint32_t pid, uint64_t id)
 {
-	struct ts_resource *r = ts_model_resource_find(m, pid, id);
+	struct ts_resource *r = ts_model_find_resource(m, pid, id);
 
 	if (r)
 		return r;
@@ -140,6 +140,19 @@ static int waiter_add(struct ts_resource *r, uint64_t task, uint32_t tid, uint64
 	return 0;
 }
 
+/* "mutex 'db' (demo.c:88)", or "mutex 42" when the target never named it. */
+static void describe(const struct ts_resource *r, char *buf, size_t len)
+{
+	const char *kind = ts_resource_kind_name(r->kind);
+
+	if (!r->name[0])
+		snprintf(buf, len, "%s %llu", kind, (unsigned long long)r->id);
+	else if (!r->location[0])
+		snprintf(buf, len, "%s '%s'", kind, r->name);
+	else
+		snprintf(buf, len, "%s '%s' (%s)", kind, r->name, r->location);
+}
+
 /* Where a waiter's "I wait for lock X" note lives: the task in a poll,
  * else the thread. */
 struct who {
@@ -185,7 +198,7 @@ static void lock_wait(struct ts_model *m, const struct ts_event *ev, struct ts_r
 
 		if (*wait_res == r->id)
 			return;   /* still waiting; the first wait's start stands */
-		old = ts_model_resource_find(m, ev->pid, *wait_res);
+		old = ts_model_find_resource(m, ev->pid, *wait_res);
 		if (old)
 			waiter_remove(old, w->task_id, w->tid, NULL);
 		*waiting = false;
@@ -235,14 +248,18 @@ static void lock_acquired(struct ts_model *m, const struct ts_event *ev, struct 
 			w->task->poll_locks[w->task->n_poll_locks++] = r->id;
 	}
 	if (waited && ts_lint_contended_lock(&m->cfg.lints, wait_ns)) {
-		char took[32], limit[32];
+		char took[32], limit[32], what[96], holder[48] = "";
 
 		ts_warning_format_duration(took, sizeof(took), wait_ns);
 		ts_warning_format_duration(limit, sizeof(limit), m->cfg.lints.contended_lock_ns);
+		describe(r, what, sizeof(what));
+		if (r->last_holder_task)
+			snprintf(holder, sizeof(holder), ", last held by task %llu",
+				 (unsigned long long)r->last_holder_task);
+		else if (r->last_holder_tid)
+			snprintf(holder, sizeof(holder), ", last held by thread %u", r->last_holder_tid);
 		ts_model_warn(m, TS_WARN_CONTENDED_LOCK, ev->pid, ev->tid, w->task, ev->ts, wait_ns,
-			      "waited %s for %s '%s' (%s), last held by task %llu (threshold %s)",
-			      took, ts_resource_kind_name(r->kind), r->name, r->location,
-			      (unsigned long long)r->last_holder_task, limit);
+			      "waited %s for %s%s (threshold %s)", took, what, holder, limit);
 	}
 }
 
@@ -271,6 +288,7 @@ static void lock_release(struct ts_model *m, const struct ts_event *ev, struct t
 		m->sink.lock_span(m->sink.ctx, &span);
 	}
 	r->last_holder_task = r->holder_task;
+	r->last_holder_tid = r->holder_tid;
 	r->holder_task = 0;
 	r->holder_tid = 0;
 	r->acquired_ns = 0;
@@ -298,7 +316,7 @@ void ts_model_lock_apply(struct ts_model *m, const struct ts_event *ev, struct t
 	struct who w;
 
 	if (ev->type == TS_EV_RESOURCE_DROP) {
-		r = ts_model_resource_find(m, ev->pid, ev->id);
+		r = ts_model_find_resource(m, ev->pid, ev->id);
 		if (r)
 			resource_remove(m, r);
 		else
@@ -354,16 +372,15 @@ void ts_model_locks_check_await(struct ts_model *m, struct ts_task *task, uint32
 				uint64_t end_ns, bool ready)
 {
 	for (uint32_t i = 0; i < task->n_poll_locks; i++) {
-		struct ts_resource *r = ts_model_resource_find(m, task->pid, task->poll_locks[i]);
-		char waiting[96];
+		struct ts_resource *r = ts_model_find_resource(m, task->pid, task->poll_locks[i]);
+		char waiting[96], what[96];
 
 		if (!r || !ts_lint_lock_held_across_await(&m->cfg.lints, task, r, ready))
 			continue;
 		format_waiters(r, waiting, sizeof(waiting));
+		describe(r, what, sizeof(what));
 		ts_model_warn(m, TS_WARN_LOCK_HELD_ACROSS_AWAIT, task->pid, tid, task, end_ns,
-			      ts_model_since(r->acquired_ns, end_ns),
-			      "holds %s '%s' (%s) across await%s%s",
-			      ts_resource_kind_name(r->kind), r->name, r->location,
+			      ts_model_since(r->acquired_ns, end_ns), "holds %s across await%s%s", what,
 			      waiting[0] ? "; waiting: " : "", waiting);
 	}
 }
@@ -375,7 +392,7 @@ void ts_model_locks_task_done(struct ts_model *m, struct ts_task *task)
 	if (!task->waiting)
 		return;
 	task->waiting = false;
-	r = ts_model_resource_find(m, task->pid, task->wait_res);
+	r = ts_model_find_resource(m, task->pid, task->wait_res);
 	if (r)
 		waiter_remove(r, task->id, 0, NULL);
 }

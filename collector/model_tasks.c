@@ -122,7 +122,7 @@ static void close_waiting(struct ts_task *t, uint64_t end, bool record_sched)
 static uint64_t poll_close(struct ts_model *m, struct ts_task *t, uint64_t ts, bool ready)
 {
 	uint64_t end = effective(m, t, ts), dur = end - t->state_since_ns;
-	struct ts_thread *thr = t->poll_tid ? ts_model_thread_find(m, t->pid, t->poll_tid) : NULL;
+	struct ts_thread *thr = t->poll_tid ? ts_model_find_thread(m, t->pid, t->poll_tid) : NULL;
 
 	t->busy_ns += dur;
 	t->polls++;
@@ -339,6 +339,10 @@ void ts_model_task_apply(struct ts_model *m, const struct ts_event *ev, struct t
 		return;
 	}
 	t = ts_model_find_task(m, ev->pid, ev->id);
+	if (!t && ev->type == TS_EV_POLL_END) {
+		m->stats.unmatched_poll_ends++;  /* no poll to end: nothing to learn */
+		return;
+	}
 	if (!t) {
 		t = task_new(m, ev->pid, ev->id, ev->ts);
 		if (!t) {
