@@ -7,7 +7,8 @@
  *              what the writer commits end to end (enqueue to COMMIT);
  *   flood      the producer never waits, as the collector behaves: the rate
  *              of accepted rows, and how many were refused (unstored).
- * Usage: bench-storage [ROWS]   (default 2000000). Prints numbers only.
+ * Usage: bench-storage [ROWS [BATCH_ROWS]]   (defaults 2000000, the storage
+ * default batch). Prints numbers only.
  */
 #include "storage/storage.h"
 
@@ -27,7 +28,7 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int run(const char *dir, const char *name, uint64_t rows, bool retry)
+static int run(const char *dir, const char *name, uint64_t rows, uint32_t batch, bool retry)
 {
 	struct ts_storage_stats st;
 	struct ts_storage *s = NULL;
@@ -38,7 +39,9 @@ static int run(const char *dir, const char *name, uint64_t rows, bool retry)
 
 	snprintf(path, sizeof(path), "%s/bench-%s.db", dir, name);
 	unlink(path);
-	r = ts_storage_open(path, &s, err, sizeof(err));
+	struct ts_storage_options opts = { .batch_rows = batch };
+
+	r = ts_storage_open_with(path, &opts, &s, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
@@ -71,6 +74,7 @@ static int run(const char *dir, const char *name, uint64_t rows, bool retry)
 int main(int argc, char **argv)
 {
 	uint64_t rows = argc > 1 ? strtoull(argv[1], NULL, 10) : 2000000;
+	uint32_t batch = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : 0;
 	const char *base = getenv("TMPDIR");
 	char dir[512];
 	int r;
@@ -80,8 +84,8 @@ int main(int argc, char **argv)
 		perror("mkdtemp");
 		return 1;
 	}
-	r = run(dir, "sustained", rows, true);
-	r |= run(dir, "flood", rows, false);
+	r = run(dir, "sustained", rows, batch, true);
+	r |= run(dir, "flood", rows, batch, false);
 	rmdir(dir);
 	return r;
 }
