@@ -98,7 +98,8 @@ int64_t minirt_task_wakers(const struct minirt_task *task);
 /* Polls run so far. */
 uint64_t minirt_task_polls(const struct minirt_task *task);
 
-/* Release a join handle (it does not cancel the task). */
+/* Release a join handle (it does not cancel the task); a waker registered
+ * by minirt_join_poll() through it is dropped. */
 void minirt_task_release(struct minirt_task *handle);
 /* Ask the task to stop: it is dropped with outcome CANCELLED before its
  * next poll (after the current one if it is running). */

@@ -129,15 +129,7 @@ static void task_finish(struct minirt_task *t, int outcome, const char *panic_ms
 		t->drop(data);
 	taskscope_task_drop(t->id, outcome);
 
-	pthread_mutex_lock(&t->jlock);
-	t->outcome = outcome;
-	t->panic_msg = panic_msg;
-	joiner = t->joiner;
-	t->joiner.task = NULL;
-	pthread_cond_broadcast(&t->jcond);
-	pthread_mutex_unlock(&t->jlock);
-	minirt_waker_wake(&joiner);
-
+	/* Not live any more before anyone can see the outcome. */
 	pthread_mutex_lock(&rt->lock);
 	if (t->live_prev)
 		t->live_prev->live_next = t->live_next;
@@ -150,6 +142,15 @@ static void task_finish(struct minirt_task *t, int outcome, const char *panic_ms
 	if (rt->closing && rt->live_count == 0)
 		pthread_cond_broadcast(&rt->drained);
 	pthread_mutex_unlock(&rt->lock);
+
+	pthread_mutex_lock(&t->jlock);
+	t->outcome = outcome;
+	t->panic_msg = panic_msg;
+	joiner = t->joiner;
+	t->joiner.task = NULL;
+	pthread_cond_broadcast(&t->jcond);
+	pthread_mutex_unlock(&t->jlock);
+	minirt_waker_wake(&joiner);
 	task_unref(t);
 }
 
@@ -430,8 +431,18 @@ uint64_t minirt_task_polls(const struct minirt_task *task)
 
 void minirt_task_release(struct minirt_task *handle)
 {
-	if (handle)
-		task_unref(handle);
+	struct minirt_waker joiner;
+
+	if (!handle)
+		return;
+	/* Nobody can join through it any more: give the joiner's waker back
+	 * now, not when the task happens to finish. */
+	pthread_mutex_lock(&handle->jlock);
+	joiner = handle->joiner;
+	handle->joiner.task = NULL;
+	pthread_mutex_unlock(&handle->jlock);
+	minirt_waker_drop(&joiner);
+	task_unref(handle);
 }
 
 void minirt_task_cancel(struct minirt_task *handle)
