@@ -10,6 +10,7 @@
  * there. Each round appends to the file the previous round left behind,
  * so recovery from a killed writer is followed by a clean reopen.
  */
+#include "storage/query.h"
 #include "storage/storage.h"
 #include "util.h"
 
@@ -50,6 +51,9 @@ static void round_trip(const char *path, uint32_t round, int acks_before_kill)
 {
 	uint64_t acked = 0, v;
 	int fds[2], status, got = 0;
+	char sql[128], want[128], err[256], *out = NULL;
+	size_t outlen = 0;
+	FILE *f;
 	sqlite3 *db;
 	pid_t pid;
 
@@ -75,6 +79,18 @@ static void round_trip(const char *path, uint32_t round, int acks_before_kill)
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	CHECK(acked > 0);
+
+	/* first reader after the crash: the read-only query path (it must
+	 * recover the WAL the killed writer left) */
+	snprintf(sql, sizeof(sql), "SELECT count(*) AS n FROM poll_spans WHERE pid = %u AND start_ns < %llu",
+		 round, (unsigned long long)acked);
+	f = open_memstream(&out, &outlen);
+	CHECK(f != NULL);
+	CHECK_EQ_INT(ts_query_run(path, sql, true, f, err, sizeof(err)), 0);
+	fclose(f);
+	snprintf(want, sizeof(want), "[\n  {\"n\": %llu}\n]\n", (unsigned long long)acked);
+	CHECK_EQ_STR(out, want);
+	free(out);
 
 	db = db_open_raw(path);
 	CHECK_EQ_STR(db_text(db, "PRAGMA integrity_check"), "ok");
