@@ -123,6 +123,11 @@ static void *writer_main(void *arg)
 		pthread_mutex_lock(&s->lock);
 		s->head = (s->head + n) % s->cap;
 		s->count -= n;
+		/* Empty: start over at slot 0, so a writer that keeps up only
+		 * ever touches the first pages of the ring (RSS stays at the
+		 * peak backlog, not the capacity). */
+		if (s->count == 0)
+			s->head = 0;
 		s->seq_done += n;
 		if (r == 0) {
 			s->stats.committed += n;
@@ -199,6 +204,8 @@ int ts_storage_open_with(const char *path, const struct ts_storage_options *opts
 	pthread_cond_init(&s->done, NULL);
 	s->cap = o.queue_rows ? o.queue_rows : DEFAULT_QUEUE_ROWS;
 	s->batch_rows = o.batch_rows ? o.batch_rows : DEFAULT_BATCH_ROWS;
+	if (s->batch_rows > s->cap / 2)   /* a full batch must not need a full queue */
+		s->batch_rows = s->cap / 2 ? s->cap / 2 : 1;
 	s->batch_ns = (uint64_t)(o.batch_ms ? o.batch_ms : DEFAULT_BATCH_MS) * 1000000u;
 	s->path = strdup(path ? path : "");
 	s->rows = calloc(s->cap, sizeof(*s->rows));
