@@ -60,7 +60,7 @@ void ts_view_help_draw(struct ts_console *c, struct ts_rect r)
 	for (size_t i = 0; i < n; i++)
 		listed += kb[i].help != NULL;
 	b.w = r.w - 4 < 64 ? r.w - 4 : 64;
-	b.h = (int)listed + 6;
+	b.h = (int)listed + 4;     /* frame, a blank line, the legend */
 	if (b.h > r.h)
 		b.h = r.h;
 	if (b.w < 20 || b.h < 4)
