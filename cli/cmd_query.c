@@ -19,9 +19,14 @@ static void usage(FILE *out)
 	      "options:\n"
 	      "  --db FILE        the recording\n"
 	      "  --json           print rows as a JSON array of objects\n"
-	      "  --report NAME    a named report: summary, slow-polls, warnings\n"
-	      "example: taskscope query --db rec.db \"SELECT kind, count(*) FROM warnings GROUP BY kind\"\n",
-	      out);
+	      "  --report NAME    a named report instead of SQL (below)\n\n"
+	      "reports:\n", out);
+	size_t n;
+	const struct ts_query_report_info *reports = ts_query_reports(&n);
+
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "  %-12s %s\n", reports[i].name, reports[i].help);
+	fputs("\nexample: taskscope query --db rec.db \"SELECT kind, count(*) FROM warnings GROUP BY kind\"\n", out);
 }
 
 int ts_cmd_query(int argc, char **argv)

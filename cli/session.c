@@ -50,6 +50,7 @@ struct session {
 	bool child_exited;
 	char last_log[512];
 	uint64_t unstored_reported;
+	uint64_t unstored_said_ns;
 };
 
 static void on_log(void *ctx, const char *line)
@@ -191,17 +192,20 @@ static void describe_child_exit(const struct session *s, char *buf, size_t len)
 		snprintf(buf, len, "exited");
 }
 
-static void warn_unstored(struct session *s)
+/* Say so when storage falls behind or fails; at most every 2 seconds
+ * (the console shows the count in red instead). */
+static void warn_unstored(struct session *s, uint64_t now)
 {
 	struct ts_storage_stats st;
 
 	ts_storage_get_stats(s->storage, &st);
-	if (st.unstored > s->unstored_reported && !s->console) {
-		fprintf(stderr, "taskscope %s: storage is falling behind: %llu rows not stored so far%s%s\n",
-			s->cmd, (unsigned long long)st.unstored, st.last_error ? ": " : "",
-			st.last_error ? strerror(-st.last_error) : "");
+	if (st.unstored > s->unstored_reported && !s->console && now - s->unstored_said_ns >= 2000000000ull) {
+		fprintf(stderr, "taskscope %s: %llu rows not stored so far: %s\n", s->cmd,
+			(unsigned long long)st.unstored,
+			st.last_error_text[0] ? st.last_error_text : "the storage queue is full (the disk is too slow)");
+		s->unstored_reported = st.unstored;
+		s->unstored_said_ns = now;
 	}
-	s->unstored_reported = st.unstored;
 }
 
 static void render(struct session *s, uint64_t now, double rate)
@@ -247,7 +251,7 @@ static int setup(struct session *s, const sigset_t *blocked)
 	co.model = s->opt->model;
 	ts_storage_sink(s->storage, &co.sink);
 	co.ctx = s;
-	co.process_added = on_process;
+	co.process_changed = on_process;
 	co.drops_changed = on_drops;
 	co.log = on_log;
 	r = ts_collector_new(&co, &s->collector, err, sizeof(err));
@@ -331,7 +335,7 @@ static void loop(struct session *s)
 				rate_t0 = now;
 				rate_events0 = cs.events;
 			}
-			warn_unstored(s);
+			warn_unstored(s, now);
 			last_tick = now;
 			flags |= TS_CONSOLE_REDRAW;
 		}
@@ -357,6 +361,8 @@ static void print_summary(struct session *s)
 	fprintf(stderr, "taskscope %s: %s %s; %llu events, %llu dropped, %llu rows stored, %llu not stored\n",
 		s->cmd, s->label, how, (unsigned long long)cs.events, (unsigned long long)cs.dropped,
 		(unsigned long long)st.committed, (unsigned long long)st.unstored);
+	if (st.last_error_text[0])
+		fprintf(stderr, "taskscope %s: %s\n", s->cmd, st.last_error_text);
 	if (s->had_console)
 		fprintf(stderr, "taskscope %s: the target's output is in %s\n", s->cmd, s->log_path);
 	printf("recording: %s\n", s->db_path);

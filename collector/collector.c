@@ -153,13 +153,24 @@ int ts_collector_fd(const struct ts_collector *c)
 	return c->epoll_fd;
 }
 
+static void process_changed(struct ts_collector *c, uint32_t pid)
+{
+	size_t n;
+	const struct ts_process *ps = ts_model_processes(c->model, &n);
+
+	if (!c->opt.process_changed)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (ps[i].pid == pid)
+			c->opt.process_changed(c->opt.ctx, &ps[i]);
+}
+
 /* Validate a new target's Hello and memfd; answer it either way. */
 static void accept_target(struct ts_collector *c, int conn, uint64_t now_ns)
 {
 	Taskscope__Hello *hello = NULL;
 	struct target *t = NULL;
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
-	struct ts_process proc = { 0 };
 	char err[256] = "";
 	int memfd = -1;
 	int r;
@@ -197,15 +208,7 @@ static void accept_target(struct ts_collector *c, int conn, uint64_t now_ns)
 	c->targets = t;
 	c->stats.targets++;
 	c->stats.targets_seen++;
-	if (c->opt.process_added) {
-		size_t n;
-		const struct ts_process *ps = ts_model_processes(c->model, &n);
-
-		for (size_t i = 0; i < n; i++)
-			if (ps[i].pid == hello->pid)
-				proc = ps[i];
-		c->opt.process_added(c->opt.ctx, &proc);
-	}
+	process_changed(c, hello->pid);
 	logf_(c, "attached to pid %u (%s)", hello->pid, hello->exe ? hello->exe : "?");
 	taskscope__hello__free_unpacked(hello, NULL);
 	return;
@@ -279,6 +282,7 @@ static void remove_target(struct ts_collector *c, struct target *t, uint64_t now
 	apply_batch(c);
 	ts_model_process_exited(c->model, t->pid, now_ns);
 	report_drops(c, t);
+	process_changed(c, t->pid);
 	epoll_ctl(c->epoll_fd, EPOLL_CTL_DEL, t->conn, NULL);
 	for (pp = &c->targets; *pp; pp = &(*pp)->next) {
 		if (*pp == t) {

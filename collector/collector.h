@@ -26,9 +26,10 @@ struct ts_collector_options {
 	struct ts_model_config model;
 	struct ts_model_sink sink;        /* where the model's output goes (storage) */
 	void *ctx;                        /* passed to the three callbacks below */
-	/* Called when a target is accepted, and with its drop total when it
+	/* Called when a target is accepted and when it detaches (with its
+	 * final event and drop counts), and with its drop total whenever that
 	 * changes (may be NULL). */
-	void (*process_added)(void *ctx, const struct ts_process *p);
+	void (*process_changed)(void *ctx, const struct ts_process *p);
 	void (*drops_changed)(void *ctx, uint32_t pid, const char *source, uint64_t total);
 	/* Called with one line for each target refused or lost (may be NULL). */
 	void (*log)(void *ctx, const char *line);
