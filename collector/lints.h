@@ -3,7 +3,10 @@
  *
  * Each takes the thresholds and the object it judges and answers whether
  * the warning applies; the model decides when to call them and emits the
- * warnings (state lints once per task, event lints once per event).
+ * warnings (state lints once per task, event lints once per event;
+ * blocked_worker once per poll). The model does not ask long_poll,
+ * never_yielded or blocked_worker about tasks of kind "blocking": blocking
+ * the thread is their job. Thresholds are inclusive.
  */
 #ifndef TASKSCOPE_LINTS_H
 #define TASKSCOPE_LINTS_H

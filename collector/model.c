@@ -112,6 +112,7 @@ void ts_model_config_default(struct ts_model_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	ts_lint_config_default(&cfg->lints);
 	cfg->retention_ns = 10ull * 1000000000ull;
+	cfg->max_objects = TS_MODEL_MAX_OBJECTS;
 }
 
 int ts_model_new(const struct ts_model_config *cfg, const struct ts_model_sink *sink, struct ts_model **out)
@@ -126,6 +127,8 @@ int ts_model_new(const struct ts_model_config *cfg, const struct ts_model_sink *
 		m->cfg = *cfg;
 	else
 		ts_model_config_default(&m->cfg);
+	if (m->cfg.max_objects == 0)
+		m->cfg.max_objects = TS_MODEL_MAX_OBJECTS;
 	if (sink)
 		m->sink = *sink;
 	r = ts_hashidx_init(&m->task_ix, offsetof(struct ts_task, hash_next), task_hash);
@@ -201,6 +204,8 @@ static struct ts_process *process_get(struct ts_model *m, uint32_t pid)
 
 	if (p)
 		return p;
+	if (m->n_procs >= TS_MODEL_MAX_PROCS)
+		return NULL;
 	if (m->n_procs == m->cap_procs) {
 		size_t ncap = m->cap_procs ? m->cap_procs * 2 : 4;
 
@@ -278,7 +283,8 @@ struct ts_thread *ts_model_thread_get(struct ts_model *m, uint32_t pid, uint32_t
 
 	if (t)
 		return t;
-	if (ts_model_vec_reserve((void ***)&m->threads, m->n_threads, &m->cap_threads) < 0)
+	if (m->n_threads >= TS_MODEL_MAX_THREADS ||
+	    ts_model_vec_reserve((void ***)&m->threads, m->n_threads, &m->cap_threads) < 0)
 		return NULL;
 	t = calloc(1, sizeof(*t));
 	if (!t)

@@ -181,6 +181,9 @@ struct ts_model_sink {
 struct ts_model_config {
 	struct ts_lint_config lints;
 	uint64_t retention_ns;      /* how long completed tasks stay in memory; default 10 s */
+	uint64_t max_objects;       /* cap on tasks and on resources in memory (live + retained);
+				     * default (and when 0) 2,000,000; threads: at most 65,536.
+				     * Past it, events creating new ones are refused and counted. */
 };
 
 #define TS_MODEL_RECENT_WARNINGS 256
@@ -232,14 +235,15 @@ struct ts_model_stats {
 	uint64_t unmatched_poll_ends; /* POLL_END of a task not running */
 	uint64_t lost_poll_ends;    /* POLL_BEGIN of a task already running */
 	uint64_t unmatched_releases;  /* LOCK_RELEASE of a lock not held */
-	uint64_t stale_events;      /* events for a task already done (polls, duplicate drops) */
+	uint64_t stale_events;      /* for a task already done (polls, duplicate drops), or a
+				     * RESOURCE_DROP of an unknown resource */
 	uint64_t late_events;       /* older than the state they close (clamped to 0) */
 	uint64_t bad_values;        /* out-of-range kind/outcome/role, replaced by a default */
 	uint64_t reused_ids;        /* SPAWN for an id still in memory */
 	uint64_t tasks_created_implicitly; /* first seen through a non-spawn event */
 	uint64_t tasks_evicted;     /* done tasks forgotten after the retention */
 	uint64_t ghosts_evicted;    /* never-polled tasks seen only via stray events, forgotten */
-	uint64_t alloc_failures;    /* events lost because memory ran out */
+	uint64_t alloc_failures;    /* events lost because memory ran out or max_objects was hit */
 };
 void ts_model_stats(const struct ts_model *m, struct ts_model_stats *out);
 const struct ts_model_config *ts_model_config(const struct ts_model *m);

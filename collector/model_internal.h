@@ -12,6 +12,9 @@
 #include "collector/model.h"
 
 #define TS_MODEL_FREE_TASKS_MAX 4096  /* task structs kept for re-use */
+#define TS_MODEL_MAX_OBJECTS 2000000  /* default cap on tasks, and on resources */
+#define TS_MODEL_MAX_THREADS 65536    /* a hostile target's made-up tids stop here */
+#define TS_MODEL_MAX_PROCS 4096       /* processes are looked up by a linear scan */
 
 struct ts_model {
 	struct ts_model_config cfg;

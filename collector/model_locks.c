@@ -46,7 +46,8 @@ static struct ts_resource *resource_get(struct ts_model *m, uint32_t pid, uint64
 
 	if (r)
 		return r;
-	if (ts_model_vec_reserve((void ***)&m->res, m->n_res, &m->cap_res) < 0)
+	if (m->n_res >= m->cfg.max_objects ||
+	    ts_model_vec_reserve((void ***)&m->res, m->n_res, &m->cap_res) < 0)
 		return NULL;
 	r = calloc(1, sizeof(*r));
 	if (!r)

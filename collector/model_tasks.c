@@ -21,7 +21,8 @@ static struct ts_task *task_new(struct ts_model *m, uint32_t pid, uint64_t id, u
 {
 	struct ts_task *t;
 
-	if (ts_model_vec_reserve((void ***)&m->tasks, m->n_tasks, &m->cap_tasks) < 0)
+	if (m->n_tasks >= m->cfg.max_objects ||
+	    ts_model_vec_reserve((void ***)&m->tasks, m->n_tasks, &m->cap_tasks) < 0)
 		return NULL;
 	if (m->free_tasks) {
 		t = m->free_tasks;
@@ -325,9 +326,9 @@ static void task_drop(struct ts_model *m, const struct ts_event *ev, struct ts_t
 	task_finish(m, t, end, outcome);
 	if (ts_lint_task_panicked(&m->cfg.lints, t))
 		ts_model_warn(m, TS_WARN_TASK_PANICKED, t->pid, ev->tid, t, end, 0,
-			      "task %llu '%s' (%s) panicked after %llu polls",
+			      "task %llu '%s' (%s) panicked after %llu poll%s",
 			      (unsigned long long)t->id, t->name, t->location,
-			      (unsigned long long)t->polls);
+			      (unsigned long long)t->polls, t->polls == 1 ? "" : "s");
 }
 
 void ts_model_task_apply(struct ts_model *m, const struct ts_event *ev, struct ts_thread *thr)

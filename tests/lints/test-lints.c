@@ -412,7 +412,7 @@ static void test_panicked_and_dropped(void)
 	CHECK_EQ(rec_count(&R, TS_WARN_TASK_PANICKED, 3), 1);
 	w = rec_last(&R, TS_WARN_TASK_PANICKED);
 	CHECK(w && w->ts_ns == 3 * SEC + 2 * MS && w->tid == 2);
-	CHECK(w && strcmp(w->detail, "task 3 'poller' (p.c:1) panicked after 1 polls") == 0);
+	CHECK(w && strcmp(w->detail, "task 3 'poller' (p.c:1) panicked after 1 poll") == 0);
 	CHECK(ts_lint_task_panicked(&ts_model_config(m)->lints, ts_model_find_task(m, PID, 3)));
 	CHECK(!ts_lint_task_panicked(&ts_model_config(m)->lints, ts_model_find_task(m, PID, 2)));
 	/* ticks do not repeat it */

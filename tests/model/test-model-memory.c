@@ -194,8 +194,50 @@ static void test_recent_ring(void)
 	ts_model_free(m);
 }
 
+/* A target inventing ids cannot make the model grow without bound. */
+static void test_caps(void)
+{
+	struct ts_model_config cfg;
+	struct ts_model *m;
+	struct ts_model_stats st;
+
+	ts_model_config_default(&cfg);
+	CHECK_EQ(cfg.max_objects, 2000000);
+	cfg.max_objects = 10;
+	m = model_with(&R, &cfg);
+	for (uint64_t id = 1; id <= 20; id++) {
+		spawn(m, id, 2, id, "flood");
+		lock_ev(m, TS_EV_LOCK_ACQUIRED, id, 2, 1000 + id, 0);
+	}
+	CHECK_EQ(n_tasks(m), 10);
+	{
+		size_t n;
+
+		ts_model_resources(m, &n);
+		CHECK_EQ(n, 10);
+	}
+	ts_model_stats(m, &st);
+	CHECK_EQ(st.alloc_failures, 20);
+	/* room again once done tasks are forgotten */
+	for (uint64_t id = 1; id <= 10; id++)
+		task_drop(m, 100, 2, id, TS_OUTCOME_OK);
+	ts_model_tick(m, 100 + cfg.retention_ns);
+	spawn(m, 200 + cfg.retention_ns, 2, 99, "after");
+	CHECK(ts_model_find_task(m, PID, 99) != NULL);
+	ts_model_free(m);
+
+	/* a zeroed config gets the default cap, not a cap of 0 */
+	memset(&cfg, 0, sizeof(cfg));
+	m = model_with(&R, &cfg);
+	spawn(m, 1, 2, 1, "one");
+	CHECK(ts_model_find_task(m, PID, 1) != NULL);
+	CHECK_EQ(ts_model_config(m)->max_objects, 2000000);
+	ts_model_free(m);
+}
+
 int main(void)
 {
+	test_caps();
 	test_retention();
 	test_strays();
 	test_processes_and_drops();
