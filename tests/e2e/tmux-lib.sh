@@ -50,6 +50,10 @@ tsx_tmux() {
 tsx_start() {
 	local name=$1 cols=$2 rows=$3 lang=$4 cmd
 	shift 4
+	# a relative program path is taken from here, not from tmux's cwd
+	if [[ $1 == */* && $1 != /* ]]; then
+		set -- "$PWD/$1" "${@:2}"
+	fi
 	local base
 	base=$(printf '%q' "$TSX_DIR/$name")
 	cmd="env -u LC_ALL -u LC_CTYPE -u LC_MESSAGES TERM=xterm-256color LANG=$lang"
