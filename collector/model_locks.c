@@ -223,6 +223,10 @@ static void lock_acquired(struct ts_model *m, const struct ts_event *ev, struct 
 
 	if (waiting && *waiting && *wait_res == r->id)
 		*waiting = false;
+	if (waited && wait_start > ev->ts) {
+		m->stats.late_events++;  /* the wait was reported after its end */
+		wait_start = ev->ts;
+	}
 	if (!(ev->flags & TS_EVF_SHARED && r->holders > 0)) {
 		/* a fresh hold (an exclusive one over a hold whose release was
 		 * lost replaces it) */
@@ -236,7 +240,7 @@ static void lock_acquired(struct ts_model *m, const struct ts_event *ev, struct 
 	r->holders++;
 	r->acquisitions++;
 	if (waited) {
-		wait_ns = since(m, wait_start, ev->ts);
+		wait_ns = ev->ts - wait_start;
 		r->contentions++;
 		ts_histogram_record(&r->wait_hist, wait_ns);
 	}

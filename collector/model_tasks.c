@@ -189,8 +189,12 @@ static void spawn(struct ts_model *m, const struct ts_event *ev)
 		t->implicit = false;
 		t->wakers_unknown = false;
 		if (ev->ts < t->spawned_ns) {
-			if (t->state == TS_TASK_SCHEDULED && t->polls == 0)
+			/* it was scheduled from its spawn to the first event we
+			 * saw; keep busy + sched + idle == its lifetime */
+			if (t->state == TS_TASK_SCHEDULED && t->polls == 0 && t->sched_ns == 0)
 				t->state_since_ns = ev->ts;
+			else
+				t->sched_ns += t->spawned_ns - ev->ts;
 			t->spawned_ns = ev->ts;
 		}
 		goto fill;

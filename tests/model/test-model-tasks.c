@@ -216,6 +216,7 @@ static void test_out_of_order(void)
 	spawn(m, 1900, 10, 3, "late-spawn");
 	CHECK(t && !t->implicit && !t->wakers_unknown && strcmp(t->name, "late-spawn") == 0);
 	CHECK(t && t->spawned_ns == 1900 && t->state == TS_TASK_RUNNING);
+	CHECK(t && t->sched_ns == 100); /* spawn to the poll we saw first */
 	CHECK_EQ(ts_model_find_task(m, PID, 3), t);
 
 	ts_model_stats(m, &st);
