@@ -32,18 +32,20 @@ static int parse_positive(const char *cmd, const char *opt, const char *val, dou
 
 void ts_record_options_help(FILE *out)
 {
-	fputs("  --db FILE          record into FILE (default: taskscope-YYYYmmdd-HHMMSS.db here)\n"
-	      "  --headless         no console: record only (for scripts and CI)\n"
-	      "  --duration S       stop after S seconds (may be fractional)\n"
-	      "  --long-poll MS     long_poll threshold in milliseconds (default 10)\n"
-	      "  --never-yielded MS never_yielded threshold in milliseconds (default 1000)\n"
-	      "  --lost-waker MS    idle time with no waker before lost_waker (default 100)\n"
-	      "  --self-wakes PCT   self_wakes when more than PCT% of wakes are self-wakes (default 50)\n"
-	      "  --allow KIND       turn a lint off (e.g. --allow self_wakes); repeatable\n"
-	      "  --warn KIND        turn a lint back on; repeatable\n"
-	      "  --retention S      keep completed tasks in the console for S seconds (default 10)\n"
-	      "  --no-color         no colours (also when NO_COLOR is set)\n"
-	      "  --ascii            ASCII only, even in a UTF-8 locale\n", out);
+	fputs("  --db FILE            record into FILE (default: taskscope-YYYYmmdd-HHMMSS.db here)\n"
+	      "  --headless           no console: record only (for scripts and CI)\n"
+	      "  --duration S         stop after S seconds (may be fractional)\n"
+	      "  --long-poll MS       a poll this long raises long_poll (default 10)\n"
+	      "  --never-yielded MS   a poll still running this long raises never_yielded (default 1000)\n"
+	      "  --blocked-worker MS  a worker inside one poll this long raises blocked_worker (default 100)\n"
+	      "  --lost-waker MS      idle with no live waker this long raises lost_waker (default 100)\n"
+	      "  --contended-lock MS  a lock wait this long raises contended_lock (default 10)\n"
+	      "  --self-wakes PCT     self_wakes above PCT% of a task's wakes (default 50)\n"
+	      "  --allow KIND         turn a lint off (e.g. --allow self_wakes); repeatable; 'all' for all\n"
+	      "  --warn KIND          turn a lint back on; repeatable\n"
+	      "  --retention S        keep completed tasks in the console for S seconds (default 10)\n"
+	      "  --no-color           no colours (also when NO_COLOR is set)\n"
+	      "  --ascii              ASCII only, even in a UTF-8 locale\n", out);
 }
 
 int ts_record_options_parse(int argc, char **argv, int *idx, struct ts_record_options *o, const char *cmd)
@@ -93,6 +95,16 @@ int ts_record_options_parse(int argc, char **argv, int *idx, struct ts_record_op
 			if (parse_positive(cmd, a, val, 1e7, &v) < 0)
 				return -EINVAL;
 			o->model.lints.lost_waker_grace_ns = (uint64_t)(v * 1e6);
+			(*idx)++;
+		} else if (!strcmp(a, "--blocked-worker")) {
+			if (parse_positive(cmd, a, val, 1e7, &v) < 0)
+				return -EINVAL;
+			o->model.lints.blocked_worker_ns = (uint64_t)(v * 1e6);
+			(*idx)++;
+		} else if (!strcmp(a, "--contended-lock")) {
+			if (parse_positive(cmd, a, val, 1e7, &v) < 0)
+				return -EINVAL;
+			o->model.lints.contended_lock_ns = (uint64_t)(v * 1e6);
 			(*idx)++;
 		} else if (!strcmp(a, "--self-wakes")) {
 			if (parse_positive(cmd, a, val, 100, &v) < 0)

@@ -53,5 +53,12 @@ check "long polls are long" test "$(q "SELECT min(duration_ns) FROM warnings WHE
 json=$("$taskscope" query --db "$db" --json "SELECT count(*) AS n FROM warnings WHERE kind = 'task_panicked'")
 check "query --json answers" grep -Eq '"n": ?[1-9]' <<<"$json"
 
+# Lint options are honoured: a lint turned off, and a threshold raised.
+db2=$work/quiet.db
+"$taskscope" demo --headless --duration 3 --db "$db2" --allow long_poll --blocked-worker 5000 >/dev/null 2>&1
+check "--allow long_poll: none raised" test "$(sqlite3 "$db2" "SELECT count(*) FROM warnings WHERE kind = 'long_poll'")" -eq 0
+check "--blocked-worker 5000: none raised" test "$(sqlite3 "$db2" "SELECT count(*) FROM warnings WHERE kind = 'blocked_worker'")" -eq 0
+check "other lints still on" test "$(sqlite3 "$db2" "SELECT count(*) FROM warnings WHERE kind = 'task_panicked'")" -ge 1
+
 echo "$fails failed"
 test "$fails" -eq 0
