@@ -46,7 +46,10 @@ int ts_console_new(const struct ts_console_options *o, struct ts_console **out)
 		return -ENOMEM;
 	ts_state_init(&c->state);
 
-	setlocale(LC_ALL, "");
+	/* LC_CTYPE only: curses needs the character set, but LC_NUMERIC
+	 * would turn "%.2f" into "1,23" for every module of the process
+	 * (warning details, SQL, JSON). */
+	setlocale(LC_CTYPE, "");
 	codeset = nl_langinfo(CODESET);
 	c->ascii = (o && o->ascii) || !codeset || strcmp(codeset, "UTF-8") != 0;
 	c->color = !(o && o->no_color) && !env_no_color();
@@ -106,8 +109,9 @@ void ts_console_render(struct ts_console *c, const struct ts_model *m, const str
 {
 	int h, w, y = 0, warn_h;
 
-	if (m)
-		ts_conn_model_refresh(&c->state, m, st ? st->now_ns : c->state.now_ns);
+	/* without a status there is no `now` to take the task times at */
+	if (m && st)
+		ts_conn_model_refresh(&c->state, m, st->now_ns);
 	getmaxyx(stdscr, h, w);
 	if (c->need_clear) {
 		clearok(curscr, TRUE);

@@ -31,8 +31,9 @@ struct ts_console_status {
 	const char *db_path;
 };
 
-/* Take over the terminal (setlocale, newterm, colors). Fails with -ENOTTY
- * when stdin/stdout is not a terminal or TERM is unusable. */
+/* Take over the terminal (setlocale(LC_CTYPE, ""), newterm, colors).
+ * Fails with -ENOTTY when stdin/stdout is not a terminal or TERM is
+ * unusable. */
 int ts_console_new(const struct ts_console_options *o, struct ts_console **out);
 /* Restore the terminal (endwin) and free everything. NULL is fine. */
 void ts_console_free(struct ts_console *c);
@@ -43,8 +44,9 @@ int ts_console_input_fd(const struct ts_console *c);
 
 /* Read every pending key without blocking; returns TS_CONSOLE_* flags. */
 unsigned ts_console_handle_input(struct ts_console *c);
-/* Refresh the displayed rows from `m` (unless paused) and draw. `m` and
- * `st` may be NULL (nothing to show yet). */
+/* Refresh the displayed rows from `m` (unless paused; task times are
+ * taken at st->now_ns) and draw. `m` and `st` may be NULL (nothing new to
+ * show); `m` is read only when `st` is given. */
 void ts_console_render(struct ts_console *c, const struct ts_model *m, const struct ts_console_status *st);
 
 #endif /* TASKSCOPE_CONSOLE_H */
