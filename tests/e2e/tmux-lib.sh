@@ -43,7 +43,7 @@ tsx_cleanup() {
 # tmux itself always runs in a UTF-8 locale (tmux 3 refuses others); the
 # programs it starts get their own locale from tsx_start.
 tsx_tmux() {
-	LC_ALL=C.UTF-8 tmux -u -S "$TSX_DIR/sock" -f "$TSX_DIR/tmux.conf" "$@"
+	LC_ALL=C.UTF-8 env -u TMUX tmux -u -S "$TSX_DIR/sock" -f "$TSX_DIR/tmux.conf" "$@"
 }
 
 # tsx_start NAME COLS ROWS LANG PROGRAM [ARGS...]
