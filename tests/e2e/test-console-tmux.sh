@@ -70,13 +70,14 @@ sleep 1.2
 
 # 80x24: still coherent, Location dropped first
 tsx_resize utf 80 24
-tsx_wait_gone utf 'Location' || tsx_fail "Location not dropped at 80 columns"
+# the column heads as laid out for 80 columns (not the old line cut short)
+tsx_wait_for utf '^Warn +ID State Name +Total +Busy +Sched +Idle +Polls +Kind *$' \
+	|| tsx_fail "column heads not laid out for 80 columns (Location must go first)"
 screen=$(tsx_capture utf)
+printf '%s\n' "$screen" | grep -q 'Location' && tsx_fail "Location not dropped at 80 columns"
 [ "$(printf '%s\n' "$screen" | wc -l)" -eq 24 ] || tsx_fail "screen is not 24 lines"
 [ "$(printf '%s\n' "$screen" | LC_ALL=C.UTF-8 wc -L)" -le 80 ] || tsx_fail "a line is wider than 80"
 printf '%s\n' "$screen" | head -1 | grep -q '^ taskscope  harness (pid 4242)  live ' || tsx_fail "header after resize"
-printf '%s\n' "$screen" | grep -Eq '^Warn +ID State Name +Total +Busy +Sched +Idle +Polls +Kind' \
-	|| tsx_fail "column heads after resize"
 printf '%s\n' "$screen" | tail -1 | grep -q '^ q quit' || tsx_fail "footer is not the last line"
 [ "$(table_order utf)" = "$by_busy" ] || tsx_fail "rows after resize: $(table_order utf)"
 
