@@ -3,7 +3,7 @@
 #
 # Runs console-harness (a synthetic model behind the real console) in a
 # detached 100x30 tmux session and checks what a user sees: the task
-# names, sorting by Busy and inverting it, pausing, a resize to 80x24
+# names, moving the selection, sorting by Busy and inverting it, pausing, a resize to 80x24
 # (Location dropped, header and table still whole), the help overlay,
 # that `q` exits 0, the dropped-events alert in red; then a second run
 # with LANG=C and NO_COLOR that must show pure ASCII and no colors.
@@ -23,6 +23,21 @@ table_rows() {
 table_order() {
 	table_rows "$1" | grep -Eo '(accept_loop|db_pool|http_handler|metrics_push|cache_evictor|slow_render|stuck_task)' \
 		| tr '\n' ' ' | sed 's/ $//'
+}
+
+# The task on the selected row (drawn on a cyan background: SGR 46).
+selected_name() {
+	tsx_capture "$1" -e | grep -a $'\e\\[46m' \
+		| grep -aEo '(accept_loop|db_pool|http_handler|metrics_push|cache_evictor|slow_render|stuck_task)' | head -1
+}
+
+wait_selected() {
+	local i
+	for ((i = 0; i < TSX_TIMEOUT * 10; i++)); do
+		[ "$(selected_name "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # Every SGR parameter on screen that sets a color.
@@ -45,10 +60,22 @@ tsx_capture utf | grep -q '750µs' || tsx_fail "durations not in µs"
 tsx_capture utf | grep -q '▶ 1 running  ⏫ 1 scheduled  ⏸ 4 idle  ✓ 1 done' || tsx_fail "state counts in the title"
 [ -n "$(color_params utf | grep -x 41)" ] || tsx_fail "dropped events are not on red"
 
+# selection: j/k, G/g; it stays on its task when the order changes
+wait_selected utf accept_loop || tsx_fail "the first task is not selected: $(selected_name utf)"
+tsx_send utf j j
+wait_selected utf http_handler || tsx_fail "j j: $(selected_name utf)"
+tsx_send utf k k k
+wait_selected utf accept_loop || tsx_fail "k past the top: $(selected_name utf)"
+tsx_send utf G
+wait_selected utf stuck_task || tsx_fail "G: $(selected_name utf)"
+tsx_send utf g j j
+wait_selected utf http_handler || tsx_fail "g j j: $(selected_name utf)"
+
 # sort: ID -> State -> Name -> Total -> Busy
 tsx_send utf Right Right Right Right
 tsx_wait_for utf 'sort: Busy ▼' || tsx_fail "sort column did not move to Busy"
 [ "$(table_order utf)" = "$by_busy" ] || tsx_fail "not sorted by Busy: $(table_order utf)"
+[ "$(selected_name utf)" = http_handler ] || tsx_fail "selection did not follow its task: $(selected_name utf)"
 tsx_send utf i
 tsx_wait_for utf 'sort: Busy ▲' || tsx_fail "i did not invert"
 [ "$(table_order utf)" = "$by_busy_inv" ] || tsx_fail "not inverted: $(table_order utf)"
