@@ -14,15 +14,20 @@
 #include "collector/warning.h"
 #include "console/format.h"
 
-/* Draw `s` at *x when something fits, then leave a two-column gap. */
-static void segment(struct ts_console *c, struct ts_rect r, int *x, enum ts_color color, const char *s)
+/* Draw `s` at *x when something fits, then leave a gap of `gap` columns. */
+static void put_at(struct ts_console *c, struct ts_rect r, int *x, enum ts_color color, const char *s, int gap)
 {
 	int room = r.x + r.w - *x;
 
 	if (room <= 0)
 		return;
 	ts_view_put(c, r.y, *x, room, color, s);
-	*x += ts_fmt_width(s, c->ascii) + 2;
+	*x += ts_fmt_width(s, c->ascii) + gap;
+}
+
+static void segment(struct ts_console *c, struct ts_rect r, int *x, enum ts_color color, const char *s)
+{
+	put_at(c, r, x, color, s, 2);
 }
 
 int ts_view_header_draw(struct ts_console *c, struct ts_rect r, const struct ts_console_status *st)
@@ -57,8 +62,7 @@ int ts_view_header_draw(struct ts_console *c, struct ts_rect r, const struct ts_
 		segment(c, r, &x, TS_C_ALERT, buf);
 	}
 	if (st->db_path && st->db_path[0]) {
-		segment(c, r, &x, TS_C_BAR, "db");
-		x -= 1;
+		put_at(c, r, &x, TS_C_BAR, "db", 1);
 		segment(c, r, &x, TS_C_BAR, st->db_path);
 	}
 	return 1;
@@ -103,11 +107,9 @@ static void draw_recent(struct ts_console *c, int y, struct ts_rect r, const str
 	segment(c, line, &x, TS_C_WARN, kind ? kind : "unknown");
 	if (rw->w.task_id) {
 		snprintf(task, sizeof(task), "task %llu", (unsigned long long)rw->w.task_id);
-		segment(c, line, &x, TS_C_NORMAL, task);
-		if (rw->task_name[0]) {
-			x -= 1;
+		put_at(c, line, &x, TS_C_NORMAL, task, rw->task_name[0] ? 1 : 2);
+		if (rw->task_name[0])
 			segment(c, line, &x, TS_C_TITLE, rw->task_name);
-		}
 	} else if (rw->w.tid) {
 		snprintf(task, sizeof(task), "thread %u", rw->w.tid);
 		segment(c, line, &x, TS_C_NORMAL, task);
