@@ -288,8 +288,15 @@ void minirt_shutdown(struct minirt *rt)
 	rt->closing = 1;
 	for (unsigned i = 0; i < rt->nworkers; i++)
 		workers_up |= rt->workers[i].started;
+	pthread_mutex_unlock(&rt->lock);
+
+	/* No timer fires from here on, so no wake is in flight while tasks
+	 * are dropped: each drop function gets its timers' wakers back. */
+	minirt_i_timers_stop(rt);
+
 	/* Cancel everything while the workers still run, so each task is
 	 * dropped where it may run (pinned ones on their own worker). */
+	pthread_mutex_lock(&rt->lock);
 	for (struct minirt_task *t = rt->live; t; t = t->live_next) {
 		atomic_store(&t->cancel, 1);
 		if (task_mark_scheduled(t))
@@ -306,7 +313,6 @@ void minirt_shutdown(struct minirt *rt)
 			pthread_join(rt->workers[i].thread, NULL);
 		rt->workers[i].started = 0;
 	}
-	minirt_i_timers_stop(rt);
 
 	pthread_mutex_lock(&rt->lock);
 	rt->shut = 1;
