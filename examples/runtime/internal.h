@@ -95,6 +95,11 @@ struct minirt {
 /* A process-wide id for tasks and resources (never 0, never reused). */
 uint64_t minirt_i_next_id(void);
 
+/* Drop a reference; the last one frees the task. */
+void minirt_i_task_unref(struct minirt_task *t);
+/* A wake: queue the task if idle, mark it notified if running. */
+void minirt_i_task_schedule(struct minirt_task *t);
+
 int minirt_i_timers_start(struct minirt *rt);
 void minirt_i_timers_stop(struct minirt *rt);
 
