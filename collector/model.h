@@ -36,6 +36,7 @@ struct ts_task {
 	uint32_t pid;
 	uint64_t id;
 	uint64_t parent;
+	uint64_t life;               /* unique per task life in this model: a re-used id gets a new one */
 	const char *name;           /* never NULL: "" when unnamed */
 	const char *location;       /* never NULL: "" when unknown */
 	uint32_t kind;              /* enum ts_task_kind */

@@ -43,6 +43,7 @@ struct ts_model {
 	uint64_t warn_count[TS_WARN_KIND_COUNT];
 
 	uint64_t dropped;
+	uint64_t lives;                  /* last ts_task.life handed out */
 	struct ts_model_stats stats;
 };
 

@@ -37,6 +37,7 @@ static struct ts_task *task_new(struct ts_model *m, uint32_t pid, uint64_t id, u
 	/* calloc/memset left the histograms, counters and flags at zero */
 	t->pid = pid;
 	t->id = id;
+	t->life = ++m->lives;
 	t->name = "";
 	t->location = "";
 	t->kind = TS_KIND_TASK;
@@ -184,8 +185,10 @@ static void spawn(struct ts_model *m, const struct ts_event *ev)
 	struct ts_task *t = ts_model_find_task(m, ev->pid, ev->id);
 	uint32_t kind = valid_or(m, ev->kind, TS_KIND_LOCAL, TS_KIND_TASK);
 
-	if (t && t->state != TS_TASK_DONE && t->implicit) {
-		/* it overtook its spawn (or we attached mid-flight): fill it in */
+	/* It overtook its spawn (or we attached mid-flight): fill it in. A
+	 * done implicit task is this spawn's task too when the spawn is older
+	 * than its first event: its whole life was drained before its spawn. */
+	if (t && t->implicit && (t->state != TS_TASK_DONE || ev->ts <= t->spawned_ns)) {
 		t->implicit = false;
 		t->wakers_unknown = false;
 		if (ev->ts < t->spawned_ns) {

@@ -53,6 +53,7 @@ struct ts_row_task {
 	uint32_t outcome;
 	uint64_t id;
 	uint64_t parent;
+	uint64_t life;              /* ts_task.life: with the session, the row's key */
 	const char *name;           /* pool */
 	const char *location;       /* pool */
 	uint64_t spawned_ns;

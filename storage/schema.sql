@@ -32,10 +32,15 @@ CREATE TABLE IF NOT EXISTS t_threads (
 	PRIMARY KEY (pid, tid)
 ) WITHOUT ROWID;
 
--- One row per task life: a re-used id is a new row (new spawned_ns).
+-- One row per task life: a re-used id is a new row. A life is named by the
+-- recording session (the writer's open time) and the model's life counter,
+-- so that a task's spawn that arrives after its first events updates the
+-- same row rather than starting another one.
 CREATE TABLE IF NOT EXISTS t_tasks (
 	pid          INTEGER NOT NULL,
 	task_id      INTEGER NOT NULL,
+	session      INTEGER NOT NULL,
+	life         INTEGER NOT NULL,
 	spawned_ns   INTEGER NOT NULL,
 	parent_id    INTEGER,
 	name         TEXT NOT NULL,
@@ -52,7 +57,7 @@ CREATE TABLE IF NOT EXISTS t_tasks (
 	waker_clones INTEGER NOT NULL,
 	waker_drops  INTEGER NOT NULL,
 	max_poll_ns  INTEGER NOT NULL,
-	PRIMARY KEY (pid, task_id, spawned_ns)
+	PRIMARY KEY (pid, task_id, session, life)
 ) WITHOUT ROWID;
 
 -- The high-volume tables: rowid tables with no secondary index, so an

@@ -353,6 +353,7 @@ int ts_storage_add_task(struct ts_storage *s, const struct ts_task *t)
 	r->outcome = t->outcome;
 	r->id = t->id;
 	r->parent = t->parent;
+	r->life = t->life;
 	r->name = t->name;
 	r->location = t->location;
 	r->spawned_ns = t->spawned_ns;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "collector/event.h"
 #include "collector/warning.h"
@@ -24,6 +25,7 @@ struct ts_writer {
 	sqlite3_stmt *commit;
 	sqlite3_stmt *rollback;
 	sqlite3_stmt *insert[TS_ROW_TYPE_COUNT];
+	uint64_t session;             /* this open's wall-clock ns: part of a task row's key */
 };
 
 static const char *const insert_sql[TS_ROW_TYPE_COUNT] = {
@@ -39,9 +41,11 @@ static const char *const insert_sql[TS_ROW_TYPE_COUNT] = {
 	[TS_ROW_TASK] =
 		"INSERT INTO t_tasks (pid, task_id, spawned_ns, parent_id, name, location, kind,"
 		" dropped_ns, outcome, polls, busy_ns, sched_ns, idle_ns, wakes, self_wakes,"
-		" waker_clones, waker_drops, max_poll_ns)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
-		" ON CONFLICT (pid, task_id, spawned_ns) DO UPDATE SET parent_id = excluded.parent_id,"
+		" waker_clones, waker_drops, max_poll_ns, session, life)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
+		" ?19, ?20)"
+		" ON CONFLICT (pid, task_id, session, life) DO UPDATE SET spawned_ns = excluded.spawned_ns,"
+		" parent_id = excluded.parent_id,"
 		" name = excluded.name, location = excluded.location, kind = excluded.kind,"
 		" dropped_ns = excluded.dropped_ns, outcome = excluded.outcome, polls = excluded.polls,"
 		" busy_ns = excluded.busy_ns, sched_ns = excluded.sched_ns, idle_ns = excluded.idle_ns,"
@@ -102,6 +106,15 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, s
 	return rc == SQLITE_OK ? 0 : ts_storage_errno(rc);
 }
 
+/* A number that differs between two opens of one recording. */
+static uint64_t session_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 int ts_writer_new(sqlite3 *db, struct ts_writer **out, char *err, size_t errlen)
 {
 	struct ts_writer *w;
@@ -112,6 +125,7 @@ int ts_writer_new(sqlite3 *db, struct ts_writer **out, char *err, size_t errlen)
 	if (!w)
 		return -ENOMEM;
 	w->db = db;
+	w->session = session_now();
 	r = prepare(db, "BEGIN IMMEDIATE", &w->begin, err, errlen);
 	if (r == 0)
 		r = prepare(db, "COMMIT", &w->commit, err, errlen);
@@ -151,7 +165,7 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_null(st, i);
 }
 
-static void bind_row(sqlite3_stmt *st, const struct ts_row *row)
+static void bind_row(sqlite3_stmt *st, const struct ts_row *row, uint64_t session)
 {
 	const struct ts_row_process *p = &row->u.process;
 	const struct ts_row_task *t = &row->u.task;
@@ -193,6 +207,8 @@ static void bind_row(sqlite3_stmt *st, const struct ts_row *row)
 		sqlite3_bind_int64(st, 16, u64(t->waker_clones));
 		sqlite3_bind_int64(st, 17, u64(t->waker_drops));
 		sqlite3_bind_int64(st, 18, u64(t->max_poll_ns));
+		sqlite3_bind_int64(st, 19, u64(session));
+		sqlite3_bind_int64(st, 20, u64(t->life));
 		break;
 	case TS_ROW_POLL:
 		sqlite3_bind_int64(st, 1, row->u.poll.pid);
@@ -260,7 +276,7 @@ int ts_writer_commit(struct ts_writer *w, struct ts_row *rows, size_t cap, size_
 		if (row->type == 0 || row->type >= TS_ROW_TYPE_COUNT)
 			continue;
 		st = w->insert[row->type];
-		bind_row(st, row);
+		bind_row(st, row, w->session);
 		rc = sqlite3_step(st);
 		if (rc != SQLITE_DONE && err && errlen) {
 			/* keep SQLite's own words before reset and rollback replace them */

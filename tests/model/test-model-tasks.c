@@ -219,9 +219,25 @@ static void test_out_of_order(void)
 	CHECK(t && t->sched_ns == 100); /* spawn to the poll we saw first */
 	CHECK_EQ(ts_model_find_task(m, PID, 3), t);
 
+	/* a whole short life drained before its spawn: the spawn still names
+	 * that task (it is older than its first event), not a new one */
+	poll_begin(m, 7000, 13, 4);
+	poll_end(m, 7100, 13, 4, 1);
+	task_drop(m, 7200, 13, 4, TS_OUTCOME_OK);
+	t = find(m, 4);
+	CHECK(t && t->implicit && t->state == TS_TASK_DONE);
+	uint64_t life = t ? t->life : 0;
+	spawn(m, 6900, 10, 4, "short-life");
+	CHECK(find(m, 4) == t);
+	CHECK(t && strcmp(t->name, "short-life") == 0 && t->life == life);
+	CHECK(t && t->spawned_ns == 6900 && t->polls == 1 && t->outcome == TS_OUTCOME_OK);
+	/* a spawn newer than a done task's life is a re-used id */
+	spawn(m, 8000, 10, 4, "next-life");
+	CHECK(find(m, 4) != t && strcmp(find(m, 4)->name, "next-life") == 0 && find(m, 4)->life != life);
+
 	ts_model_stats(m, &st);
 	CHECK(st.late_events >= 2);
-	CHECK_EQ(st.tasks_created_implicitly, 1);
+	CHECK_EQ(st.tasks_created_implicitly, 2);
 	ts_model_free(m);
 }
 

@@ -3,15 +3,17 @@
  *
  * Spawn, update, drop of one task (some in one batch, some across flushes)
  * must leave one task_summary row with the final values; a re-used task id
- * (new spawned_ns) is a second row; a thread renamed keeps one row.
+ * (a new life in the model) is a second row; a spawn that arrives after the
+ * task's first events (it moves spawned_ns earlier) keeps one row; a thread
+ * renamed keeps one row.
  */
 #include "storage/storage.h"
 #include "util.h"
 
-static struct ts_task task(uint64_t id, uint64_t spawned, uint64_t polls, uint32_t outcome,
+static struct ts_task task(uint64_t id, uint64_t life, uint64_t spawned, uint64_t polls, uint32_t outcome,
 			   uint64_t dropped)
 {
-	return (struct ts_task){ .pid = 7, .id = id, .name = "worker", .location = "a.c:1",
+	return (struct ts_task){ .pid = 7, .id = id, .life = life, .name = "worker", .location = "a.c:1",
 				 .kind = TS_KIND_TASK, .outcome = outcome, .spawned_ns = spawned,
 				 .dropped_ns = dropped, .polls = polls, .busy_ns = polls * 100,
 				 .max_poll_ns = polls * 10 };
@@ -30,9 +32,10 @@ int main(void)
 	CHECK_EQ_INT(ts_storage_open_with(path, &opts, &s, err, sizeof(err)), 0);
 
 	/* spawn, then two updates in the same batch as the spawn */
-	t = task(42, 1000, 0, TS_OUTCOME_RUNNING, 0);
+	t = task(42, 1, 1500, 0, TS_OUTCOME_RUNNING, 0);
 	CHECK_EQ_INT(ts_storage_add_task(s, &t), 0);
-	t = task(42, 1000, 3, TS_OUTCOME_RUNNING, 0);
+	/* its spawn arrived late: spawned_ns moves earlier, same life */
+	t = task(42, 1, 1000, 3, TS_OUTCOME_RUNNING, 0);
 	CHECK_EQ_INT(ts_storage_add_task(s, &t), 0);
 	t.name = "worker-renamed";
 	CHECK_EQ_INT(ts_storage_add_task(s, &t), 0);
@@ -45,16 +48,16 @@ int main(void)
 	sqlite3_close(db);
 
 	/* then the drop, in a later transaction */
-	t = task(42, 1000, 5, TS_OUTCOME_CANCELLED, 9000);
+	t = task(42, 1, 1000, 5, TS_OUTCOME_CANCELLED, 9000);
 	t.name = "worker-renamed";
 	CHECK_EQ_INT(ts_storage_add_task(s, &t), 0);
 
 	/* id 42 re-used by a new task */
-	t = task(42, 20000, 1, TS_OUTCOME_RUNNING, 0);
+	t = task(42, 2, 20000, 1, TS_OUTCOME_RUNNING, 0);
 	CHECK_EQ_INT(ts_storage_add_task(s, &t), 0);
 
 	/* the same id in another process is another task */
-	t = task(42, 1000, 8, TS_OUTCOME_OK, 3000);
+	t = task(42, 3, 1000, 8, TS_OUTCOME_OK, 3000);
 	t.pid = 8;
 	CHECK_EQ_INT(ts_storage_add_task(s, &t), 0);
 
