@@ -12,6 +12,7 @@
  * register a target with it.
  */
 #include "collector/handshake.h"
+#include "collector/errline.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -31,18 +32,6 @@
 #define TS_PROTOCOL_VERSION 1u
 #define LISTEN_BACKLOG 16
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int ts_handshake_listen(const char *path, int *out_fd)
 {
@@ -120,18 +109,18 @@ static int check_hello(const Taskscope__Hello *h, const char *who, char *err, si
 	/* Nothing else in a Hello of another version means anything yet,
 	 * so name the peer by the kernel's pid. */
 	if (h->protocol_version != TS_PROTOCOL_VERSION) {
-		set_err(err, errlen, "pid %s speaks control protocol version %u, this collector speaks %u; "
+		ts_errf(err, errlen, "pid %s speaks control protocol version %u, this collector speaks %u; "
 			"use matching taskscope and libtaskscope versions",
 			who, h->protocol_version, TS_PROTOCOL_VERSION);
 		return -EPROTO;
 	}
 	if (h->pid == 0 || h->pid > INT_MAX) {
-		set_err(err, errlen, "Hello names pid %u, which cannot be a process; "
+		ts_errf(err, errlen, "Hello names pid %u, which cannot be a process; "
 			"is the target linked with a matching libtaskscope?", h->pid);
 		return -EPROTO;
 	}
 	if ((h->exe && strlen(h->exe) >= PATH_MAX) || (h->runtime && strlen(h->runtime) > TS_STRING_MAX)) {
-		set_err(err, errlen, "target %u: Hello carries an executable path or runtime name that is too long; "
+		ts_errf(err, errlen, "target %u: Hello carries an executable path or runtime name that is too long; "
 			"is the target linked with a matching libtaskscope?", h->pid);
 		return -EPROTO;
 	}
@@ -151,40 +140,40 @@ int ts_handshake_recv_hello(int conn, int timeout_ms, Taskscope__Hello **hello, 
 	if (err && errlen)
 		err[0] = '\0';
 	if (conn < 0 || !hello || !memfd) {
-		set_err(err, errlen, "internal error: bad arguments to ts_handshake_recv_hello");
+		ts_errf(err, errlen, "internal error: bad arguments to ts_handshake_recv_hello");
 		return -EINVAL;
 	}
 	*hello = NULL;
 	*memfd = -1;
 	buf = malloc(TS_FRAME_MAX);
 	if (!buf) {
-		set_err(err, errlen, "out of memory reading a Hello");
+		ts_errf(err, errlen, "out of memory reading a Hello");
 		return -ENOMEM;
 	}
 	describe_pid(conn, who, sizeof(who));
 
 	r = ts_frame_recv(conn, buf, TS_FRAME_MAX, &len, &fd, timeout_ms);
 	if (r == -ETIMEDOUT) {
-		set_err(err, errlen, "no Hello from pid %s within %d ms; is the target linked with a matching libtaskscope?",
+		ts_errf(err, errlen, "no Hello from pid %s within %d ms; is the target linked with a matching libtaskscope?",
 			who, timeout_ms);
 		goto cleanup;
 	} else if (r == -ECONNRESET) {
-		set_err(err, errlen, "pid %s closed the control connection before sending a whole Hello; "
+		ts_errf(err, errlen, "pid %s closed the control connection before sending a whole Hello; "
 			"did the target exit or crash?", who);
 		goto cleanup;
 	} else if (r == -EMSGSIZE) {
-		set_err(err, errlen, "Hello frame from pid %s is larger than %u bytes: not a taskscope target "
+		ts_errf(err, errlen, "Hello frame from pid %s is larger than %u bytes: not a taskscope target "
 			"or a mismatched libtaskscope", who, TS_FRAME_MAX);
 		goto cleanup;
 	} else if (r < 0) {
-		set_err(err, errlen, "cannot read a Hello from pid %s: %s", who, strerror(-r));
+		ts_errf(err, errlen, "cannot read a Hello from pid %s: %s", who, strerror(-r));
 		goto cleanup;
 	}
 
 	h = taskscope__hello__unpack(NULL, len, buf);
 	if (!h) {
 		r = -EBADMSG;
-		set_err(err, errlen, "malformed Hello from pid %s: not a protobuf message; "
+		ts_errf(err, errlen, "malformed Hello from pid %s: not a protobuf message; "
 			"is the target linked with a matching libtaskscope?", who);
 		goto cleanup;
 	}
@@ -193,7 +182,7 @@ int ts_handshake_recv_hello(int conn, int timeout_ms, Taskscope__Hello **hello, 
 		goto cleanup;
 	if (fd < 0) {
 		r = -EBADMSG;
-		set_err(err, errlen, "target %u: Hello came without its shared-memory fd; "
+		ts_errf(err, errlen, "target %u: Hello came without its shared-memory fd; "
 			"is the target linked with a matching libtaskscope?", h->pid);
 		goto cleanup;
 	}

@@ -180,6 +180,22 @@ static void task_finish(struct ts_model *m, struct ts_task *t, uint64_t end, uin
 	ts_model_locks_task_done(m, t);
 }
 
+/* End a task's life at `ts`: close its open poll or waiting interval, then
+ * mark it done. Returns the end time actually used. */
+static uint64_t task_end(struct ts_model *m, struct ts_task *t, uint64_t ts, uint32_t outcome)
+{
+	uint64_t end;
+
+	if (t->state == TS_TASK_RUNNING) {
+		end = poll_close(m, t, ts, false);
+	} else {
+		end = effective(m, t, ts);
+		close_waiting(t, end, false);
+	}
+	task_finish(m, t, end, outcome);
+	return end;
+}
+
 static void spawn(struct ts_model *m, const struct ts_event *ev)
 {
 	struct ts_task *t = ts_model_find_task(m, ev->pid, ev->id);
@@ -206,15 +222,7 @@ static void spawn(struct ts_model *m, const struct ts_event *ev)
 		m->stats.reused_ids++;
 		if (t->state != TS_TASK_DONE) {
 			/* its drop was lost: it ended some time before this spawn */
-			uint64_t end;
-
-			if (t->state == TS_TASK_RUNNING) {
-				end = poll_close(m, t, ev->ts, false);
-			} else {
-				end = effective(m, t, ev->ts);
-				close_waiting(t, end, false);
-			}
-			task_finish(m, t, end, TS_OUTCOME_RUNNING);
+			task_end(m, t, ev->ts, TS_OUTCOME_RUNNING);
 			t->dirty = true;
 		}
 		task_unhash(m, t);
@@ -322,15 +330,8 @@ static void wake(struct ts_model *m, const struct ts_event *ev, struct ts_task *
 static void task_drop(struct ts_model *m, const struct ts_event *ev, struct ts_task *t)
 {
 	uint32_t outcome = valid_or(m, ev->kind, TS_OUTCOME_PANICKED, TS_OUTCOME_OK);
-	uint64_t end;
+	uint64_t end = task_end(m, t, ev->ts, outcome);
 
-	if (t->state == TS_TASK_RUNNING) {
-		end = poll_close(m, t, ev->ts, false);
-	} else {
-		end = effective(m, t, ev->ts);
-		close_waiting(t, end, false);
-	}
-	task_finish(m, t, end, outcome);
 	if (ts_lint_task_panicked(&m->cfg.lints, t))
 		ts_model_warn(m, TS_WARN_TASK_PANICKED, t->pid, ev->tid, t, end, 0,
 			      "task %llu '%s' (%s) panicked after %llu poll%s",

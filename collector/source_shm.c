@@ -19,6 +19,7 @@
  * become TS_EV_DROPPED events carrying the increase since the last drain.
  */
 #include "collector/source_shm.h"
+#include "collector/errline.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -159,18 +160,6 @@ void ts_event_batch_sort(struct ts_event_batch *b)
 
 /* ---- open ---- */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static bool is_pow2(uint32_t v)
 {
@@ -183,37 +172,37 @@ int ts_shm_source_check_hello(const Taskscope__Hello *h, char *err, size_t errle
 	uint64_t total;
 
 	if (!h) {
-		set_err(err, errlen, "no Hello");
+		ts_errf(err, errlen, "no Hello");
 		return -EINVAL;
 	}
 	if (h->slots == 0 || h->slots > TS_MAX_SLOTS) {
-		set_err(err, errlen, "target %u: Hello says %u ring slots, expected 1..%u: %s",
+		ts_errf(err, errlen, "target %u: Hello says %u ring slots, expected 1..%u: %s",
 			h->pid, h->slots, TS_MAX_SLOTS, hint);
 		return -EINVAL;
 	}
 	if (!is_pow2(h->capacity) || h->capacity > TS_MAX_CAPACITY) {
-		set_err(err, errlen, "target %u: Hello says %u records per ring, expected a power of two up to %u: %s",
+		ts_errf(err, errlen, "target %u: Hello says %u records per ring, expected a power of two up to %u: %s",
 			h->pid, h->capacity, TS_MAX_CAPACITY, hint);
 		return -EINVAL;
 	}
 	if (h->record_size != TS_RING_RECORD_SIZE) {
-		set_err(err, errlen, "target %u: Hello says records are %u bytes, this collector reads %u: %s",
+		ts_errf(err, errlen, "target %u: Hello says records are %u bytes, this collector reads %u: %s",
 			h->pid, h->record_size, TS_RING_RECORD_SIZE, hint);
 		return -EINVAL;
 	}
 	if (h->arena_size < 64 || h->arena_size > TS_MAX_ARENA || h->arena_size % 64) {
-		set_err(err, errlen, "target %u: Hello says the string arena is %u bytes, expected a multiple of 64 in 64..%u: %s",
+		ts_errf(err, errlen, "target %u: Hello says the string arena is %u bytes, expected a multiple of 64 in 64..%u: %s",
 			h->pid, h->arena_size, TS_MAX_ARENA, hint);
 		return -EINVAL;
 	}
 	total = ts_shm_total_size(h->slots, h->arena_size, h->capacity);
 	if (total > TS_MAX_SHM_SIZE) {
-		set_err(err, errlen, "target %u: Hello describes %llu bytes of shared memory, the limit is %llu: %s",
+		ts_errf(err, errlen, "target %u: Hello describes %llu bytes of shared memory, the limit is %llu: %s",
 			h->pid, (unsigned long long)total, (unsigned long long)TS_MAX_SHM_SIZE, hint);
 		return -EINVAL;
 	}
 	if (h->shm_size != total) {
-		set_err(err, errlen, "target %u: Hello says shared memory is %llu bytes but its geometry needs %llu: %s",
+		ts_errf(err, errlen, "target %u: Hello says shared memory is %llu bytes but its geometry needs %llu: %s",
 			h->pid, (unsigned long long)h->shm_size, (unsigned long long)total, hint);
 		return -EINVAL;
 	}
@@ -227,19 +216,19 @@ static int check_header(const struct ts_shm_source *src, const Taskscope__Hello 
 
 	memcpy(&hdr, src->base, sizeof(hdr));
 	if (hdr.magic != TS_SHM_MAGIC) {
-		set_err(err, errlen, "target %u: shared memory has no taskscope header (bad magic); "
+		ts_errf(err, errlen, "target %u: shared memory has no taskscope header (bad magic); "
 			"is the target linked with a matching libtaskscope?", h->pid);
 		return -EBADMSG;
 	}
 	if (hdr.version != TS_SHM_VERSION || hdr.header_size != sizeof(hdr)) {
-		set_err(err, errlen, "target %u: shared memory format %u (header %u bytes), this collector reads "
+		ts_errf(err, errlen, "target %u: shared memory format %u (header %u bytes), this collector reads "
 			"format %u; use matching taskscope and libtaskscope versions",
 			h->pid, hdr.version, hdr.header_size, TS_SHM_VERSION);
 		return -EBADMSG;
 	}
 	if (hdr.slots != h->slots || hdr.capacity != h->capacity || hdr.record_size != h->record_size ||
 	    hdr.arena_size != h->arena_size || hdr.pid != h->pid) {
-		set_err(err, errlen, "target %u: shared memory header (pid %u, %u slots x %u records of %u bytes, "
+		ts_errf(err, errlen, "target %u: shared memory header (pid %u, %u slots x %u records of %u bytes, "
 			"arena %u) disagrees with its Hello; restart the target",
 			h->pid, hdr.pid, hdr.slots, hdr.capacity, hdr.record_size, hdr.arena_size);
 		return -EBADMSG;
@@ -258,7 +247,7 @@ int ts_shm_source_open(int memfd, const Taskscope__Hello *hello, struct ts_strpo
 	if (err && errlen)
 		err[0] = '\0';
 	if (memfd < 0 || !hello || !pool || !out) {
-		set_err(err, errlen, "internal error: bad arguments to ts_shm_source_open");
+		ts_errf(err, errlen, "internal error: bad arguments to ts_shm_source_open");
 		return -EINVAL;
 	}
 	r = ts_shm_source_check_hello(hello, err, errlen);
@@ -266,31 +255,31 @@ int ts_shm_source_open(int memfd, const Taskscope__Hello *hello, struct ts_strpo
 		return r;
 	if (fstat(memfd, &st) < 0) {
 		r = -errno;
-		set_err(err, errlen, "target %u: cannot stat its shared memory: %s", hello->pid, strerror(-r));
+		ts_errf(err, errlen, "target %u: cannot stat its shared memory: %s", hello->pid, strerror(-r));
 		return r;
 	}
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != hello->shm_size) {
-		set_err(err, errlen, "target %u: shared memory is %lld bytes, Hello says %llu: "
+		ts_errf(err, errlen, "target %u: shared memory is %lld bytes, Hello says %llu: "
 			"truncated or wrong memfd; restart the target",
 			hello->pid, (long long)st.st_size, (unsigned long long)hello->shm_size);
 		return -EINVAL;
 	}
 	seals = fcntl(memfd, F_GET_SEALS);
 	if (seals < 0 || !(seals & F_SEAL_SHRINK) || !(seals & F_SEAL_GROW)) {
-		set_err(err, errlen, "target %u: the target's shared memory is not sealed against shrinking "
+		ts_errf(err, errlen, "target %u: the target's shared memory is not sealed against shrinking "
 			"and growing, so mapping it is unsafe; use a libtaskscope that seals its memfd", hello->pid);
 		return -EPERM;
 	}
 
 	src = calloc(1, sizeof(*src));
 	if (!src) {
-		set_err(err, errlen, "target %u: out of memory", hello->pid);
+		ts_errf(err, errlen, "target %u: out of memory", hello->pid);
 		return -ENOMEM;
 	}
 	src->book = calloc(hello->slots, sizeof(*src->book));
 	if (!src->book) {
 		r = -ENOMEM;
-		set_err(err, errlen, "target %u: out of memory", hello->pid);
+		ts_errf(err, errlen, "target %u: out of memory", hello->pid);
 		goto cleanup;
 	}
 	src->size = (size_t)hello->shm_size;
@@ -298,7 +287,7 @@ int ts_shm_source_open(int memfd, const Taskscope__Hello *hello, struct ts_strpo
 	if (src->base == MAP_FAILED) {
 		r = -errno;
 		src->base = NULL;
-		set_err(err, errlen, "target %u: cannot map its shared memory: %s", hello->pid, strerror(-r));
+		ts_errf(err, errlen, "target %u: cannot map its shared memory: %s", hello->pid, strerror(-r));
 		goto cleanup;
 	}
 	r = check_header(src, hello, err, errlen);

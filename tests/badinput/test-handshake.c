@@ -20,7 +20,7 @@
 #include "collector/handshake.h"
 #include "collector/source_shm.h"
 #include "proto/frame.h"
-#include "../decode/check.h"
+#include "tests/check.h"
 #include "region.h"
 
 static char sock_path[108];

@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 
 #include "collector/source_shm.h"
-#include "../decode/check.h"
+#include "tests/check.h"
 #include "region.h"
 
 #define CAP 256u

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "collector/source_shm.h"
-#include "../decode/check.h"
+#include "tests/check.h"
 #include "region.h"
 
 #define CAP 16u

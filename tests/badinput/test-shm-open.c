@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "collector/source_shm.h"
-#include "../decode/check.h"
+#include "tests/check.h"
 #include "region.h"
 
 static struct ts_strpool *pool;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "collector/source_shm.h"
-#include "check.h"
+#include "tests/check.h"
 
 static uint64_t rng_state = 12345;
 

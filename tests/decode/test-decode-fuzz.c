@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "collector/decode.h"
-#include "check.h"
+#include "tests/check.h"
 
 #define ARENA (64u * 1024u)
 #define RECORDS 200000

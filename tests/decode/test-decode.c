@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "collector/decode.h"
-#include "check.h"
+#include "tests/check.h"
 
 #define ARENA 1024u
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "collector/strpool.h"
-#include "check.h"
+#include "tests/check.h"
 
 static void test_dedup(void)
 {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 #include "console/format.h"
-#include "tests/e2e/check.h"
+#include "tests/check.h"
 
 static const char *dur(uint64_t ns, bool ascii)
 {

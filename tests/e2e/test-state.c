@@ -9,7 +9,7 @@
 
 #include "collector/model.h"
 #include "console/state.h"
-#include "tests/e2e/check.h"
+#include "tests/check.h"
 
 static void add(struct ts_state *s, uint64_t id, const char *name, uint64_t busy, uint8_t state)
 {

@@ -1,12 +1,13 @@
 /*
- * check.h: the tiny assertion helper shared by the decode and badinput
- * tests. CHECK records a failure with its location and carries on, so one
- * run reports every broken case; the test exits non-zero at the end.
+ * check.h: the tiny assertion helpers the C tests share. A CHECK records a
+ * failure with its location and carries on, so one run reports every
+ * broken case; the test exits non-zero at the end (check_result).
  */
 #ifndef TASKSCOPE_TESTS_CHECK_H
 #define TASKSCOPE_TESTS_CHECK_H
 
 #include <stdio.h>
+#include <string.h>
 
 static int check_failures;
 
@@ -26,6 +27,15 @@ static int check_failures;
 			fputc('\n', stderr);                                         \
 			check_failures++;                                            \
 		}                                                                    \
+	} while (0)
+
+#define CHECK_STR(got, want)                                                          \
+	do {                                                                          \
+		const char *g_ = (got), *w_ = (want);                                 \
+		if (strcmp(g_, w_) != 0) {                                            \
+			fprintf(stderr, "%s:%d: got \"%s\", want \"%s\"\n", __FILE__, __LINE__, g_, w_); \
+			check_failures++;                                             \
+		}                                                                     \
 	} while (0)
 
 static inline int check_result(const char *name)
