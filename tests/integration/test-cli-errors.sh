@@ -80,6 +80,23 @@ check "killed target: its tasks are there" test "$(sqlite3 "$work/k.db" "SELECT 
 check "killed target: its poll spans are there" \
 	test "$(sqlite3 "$work/k.db" "SELECT sum(polls) FROM task_summary")" = "$(sqlite3 "$work/k.db" "SELECT count(*) FROM poll_spans")"
 
+# SIGTERM and SIGINT of the collector: it stops the target, drains, commits
+# and exits 0 with a complete recording.
+for sig in TERM INT; do
+	"$taskscope" run --headless --db "$work/sig$sig.db" -- "$demo" >"$work/o" 2>"$work/e" &
+	ts=$!
+	sleep 2.5
+	kill -$sig "$ts"
+	wait "$ts"
+	check "SIG$sig: collector exits 0" test $? -eq 0
+	left=$(pgrep -af "^$demo\$"); check "SIG$sig: the target is gone ($left)" test -z "$left"
+	check "SIG$sig: integrity ok" test "$(sqlite3 "$work/sig$sig.db" "PRAGMA integrity_check")" = ok
+	check "SIG$sig: tasks and warnings stored" \
+		test "$(sqlite3 "$work/sig$sig.db" "SELECT (SELECT count(*) FROM task_summary) > 100 AND (SELECT count(*) FROM warnings) > 0")" = 1
+	check "SIG$sig: every poll stored" \
+		test "$(sqlite3 "$work/sig$sig.db" "SELECT sum(polls) FROM task_summary")" = "$(sqlite3 "$work/sig$sig.db" "SELECT count(*) FROM poll_spans")"
+done
+
 echo "not a database" >"$work/text.db"
 "$taskscope" query --db "$work/text.db" "SELECT 1" 2>"$work/e"
 check "query on a non-recording: exit 1" test $? -eq 1
