@@ -16,6 +16,8 @@
 
 #include <sqlite3.h>
 
+#include "collector/model.h"
+
 /* "TSCP": PRAGMA application_id of every taskscope recording. */
 #define TS_STORAGE_APP_ID 0x54534350
 
@@ -91,25 +93,8 @@ struct ts_row {
 		struct ts_row_process process;
 		struct ts_row_thread thread;
 		struct ts_row_task task;
-		struct ts_poll_span_row {
-			uint32_t pid;
-			uint32_t tid;
-			uint64_t task_id;
-			uint64_t start_ns;
-			uint64_t end_ns;
-			int64_t on_cpu_ns;  /* < 0: unknown */
-			bool ready;
-		} poll;
-		struct ts_lock_span_row {
-			uint32_t pid;
-			uint32_t tid;
-			uint64_t lock_id;
-			const char *lock_name; /* pool */
-			uint64_t task_id;
-			uint64_t wait_start_ns;
-			uint64_t acquired_ns;
-			uint64_t released_ns;
-		} lock;
+		struct ts_poll_span poll;   /* as the model emitted it */
+		struct ts_lock_span lock;   /* lock_name: pool */
 		struct ts_row_warning warning;
 		struct ts_row_drops drops;
 	} u;

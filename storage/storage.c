@@ -372,30 +372,15 @@ int ts_storage_add_task(struct ts_storage *s, const struct ts_task *t)
 
 int ts_storage_add_poll_span(struct ts_storage *s, const struct ts_poll_span *span)
 {
-	struct ts_row row = { .type = TS_ROW_POLL };
+	struct ts_row row = { .type = TS_ROW_POLL, .u.poll = *span };
 
-	row.u.poll.pid = span->pid;
-	row.u.poll.tid = span->tid;
-	row.u.poll.task_id = span->task_id;
-	row.u.poll.start_ns = span->start_ns;
-	row.u.poll.end_ns = span->end_ns;
-	row.u.poll.on_cpu_ns = span->on_cpu_ns;
-	row.u.poll.ready = span->ready;
 	return enqueue(s, &row);
 }
 
 int ts_storage_add_lock_span(struct ts_storage *s, const struct ts_lock_span *span)
 {
-	struct ts_row row = { .type = TS_ROW_LOCK };
+	struct ts_row row = { .type = TS_ROW_LOCK, .u.lock = *span };
 
-	row.u.lock.pid = span->pid;
-	row.u.lock.tid = span->tid;
-	row.u.lock.lock_id = span->lock_id;
-	row.u.lock.lock_name = span->lock_name;
-	row.u.lock.task_id = span->task_id;
-	row.u.lock.wait_start_ns = span->wait_start_ns;
-	row.u.lock.acquired_ns = span->acquired_ns;
-	row.u.lock.released_ns = span->released_ns;
 	return enqueue(s, &row);
 }
 
