@@ -3,8 +3,10 @@
  *
  * Targets connect to the control socket and hand over their memfd with a
  * Hello. Each accepted target becomes a shm source; its control connection
- * stays open only so that its hang-up tells us it exited. Draining copies
- * every target's records into one batch, sorts it by time (events of
+ * stays open only so that its hang-up tells us it exited. Other sources
+ * (attach: BPF, a shim found later, kernel context) are added with
+ * ts_collector_add_source() and watched through a pidfd. Draining copies
+ * every source's events into one batch, sorts it by time (events of
  * different threads interleave correctly within a batch) and applies it to
  * the model. Losses of every kind (full rings in the target, records that
  * fail validation, corrupt ring indices) reach the model as TS_EV_DROPPED,
@@ -30,9 +32,12 @@
 #define STRPOOL_BYTES (64u << 20)
 
 struct target {
-	int conn;
-	uint32_t pid;
-	struct ts_shm_source *src;
+	int watch_fd;              /* -1: lives until the end */
+	bool watch_is_pidfd;
+	uint32_t pid;              /* 0: a context-only source */
+	char *kind;
+	const struct ts_source_ops *ops;
+	void *src;
 	uint64_t lost_reported;    /* rejected + corrupt losses already sent to the model */
 	uint64_t dropped_reported; /* total last passed to drops_changed */
 	struct target *next;
@@ -100,16 +105,18 @@ int ts_collector_new(const struct ts_collector_options *o, struct ts_collector *
 		snprintf(err, errlen, "cannot create the model: %s", strerror(-r));
 		goto fail;
 	}
-	r = ts_handshake_listen(o->socket_path, &c->listen_fd);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s", o->socket_path, strerror(-r));
-		goto fail;
-	}
-	ev.data.ptr = NULL; /* NULL: the listening socket */
-	if (epoll_ctl(c->epoll_fd, EPOLL_CTL_ADD, c->listen_fd, &ev) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "epoll_ctl: %s", strerror(-r));
-		goto fail;
+	if (o->socket_path) {
+		r = ts_handshake_listen(o->socket_path, &c->listen_fd);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot listen on %s: %s", o->socket_path, strerror(-r));
+			goto fail;
+		}
+		ev.data.ptr = NULL; /* NULL: the listening socket */
+		if (epoll_ctl(c->epoll_fd, EPOLL_CTL_ADD, c->listen_fd, &ev) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "epoll_ctl: %s", strerror(-r));
+			goto fail;
+		}
 	}
 	*out = c;
 	return 0;
@@ -120,9 +127,11 @@ fail:
 
 static void target_free(struct target *t)
 {
-	if (t->conn >= 0)
-		close(t->conn);
-	ts_shm_source_free(t->src);
+	if (t->watch_fd >= 0)
+		close(t->watch_fd);
+	if (t->src && t->ops->free)
+		t->ops->free(t->src);
+	free(t->kind);
 	free(t);
 }
 
@@ -165,12 +174,84 @@ static void process_changed(struct ts_collector *c, uint32_t pid)
 			c->opt.process_changed(c->opt.ctx, &ps[i]);
 }
 
+/* Register a source whose process (if any) is already in the model. */
+static int link_target(struct ts_collector *c, const struct ts_source_desc *d,
+		       const struct ts_source_ops *ops, void *src, struct target **out)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+	struct target *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	t->kind = strdup(d->kind ? d->kind : "?");
+	if (!t->kind) {
+		free(t);
+		return -ENOMEM;
+	}
+	t->watch_fd = d->watch_fd;
+	t->watch_is_pidfd = d->watch_is_pidfd;
+	t->pid = d->pid;
+	t->ops = ops;
+	t->src = src;
+	if (t->watch_fd >= 0) {
+		ev.data.ptr = t;
+		if (epoll_ctl(c->epoll_fd, EPOLL_CTL_ADD, t->watch_fd, &ev) < 0) {
+			int r = -errno;
+
+			t->watch_fd = -1; /* the caller still owns it */
+			t->src = NULL;
+			target_free(t);
+			return r;
+		}
+	}
+	t->next = c->targets;
+	c->targets = t;
+	if (t->pid) {
+		c->stats.targets++;
+		c->stats.targets_seen++;
+	}
+	*out = t;
+	return 0;
+}
+
+int ts_collector_add_source(struct ts_collector *c, const struct ts_source_desc *d,
+			    const struct ts_source_ops *ops, void *src, uint64_t now_ns,
+			    char *err, size_t errlen)
+{
+	struct target *t;
+	int r = 0;
+
+	if (d->pid) {
+		r = ts_model_process_add(c->model, d->pid, d->exe, d->runtime, d->kind, now_ns);
+		if (r < 0)
+			snprintf(err, errlen, "cannot register pid %u: %s", d->pid, strerror(-r));
+	}
+	if (r == 0) {
+		r = link_target(c, d, ops, src, &t);
+		if (r < 0)
+			snprintf(err, errlen, "cannot watch pid %u: %s", d->pid, strerror(-r));
+	}
+	if (r < 0) {
+		if (d->watch_fd >= 0)
+			close(d->watch_fd);
+		if (src && ops->free)
+			ops->free(src);
+		return r;
+	}
+	if (d->pid) {
+		process_changed(c, d->pid);
+		logf_(c, "attached to pid %u (%s, %s)", d->pid, d->exe ? d->exe : "?", d->kind);
+	}
+	return 0;
+}
+
 /* Validate a new target's Hello and memfd; answer it either way. */
 static void accept_target(struct ts_collector *c, int conn, uint64_t now_ns)
 {
 	Taskscope__Hello *hello = NULL;
-	struct target *t = NULL;
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+	struct ts_shm_source *src = NULL;
+	struct ts_source_desc d = { .kind = "shim", .watch_fd = conn };
+	struct target *t;
 	char err[256] = "";
 	int memfd = -1;
 	int r;
@@ -178,36 +259,26 @@ static void accept_target(struct ts_collector *c, int conn, uint64_t now_ns)
 	r = ts_handshake_recv_hello(conn, HELLO_TIMEOUT_MS, &hello, &memfd, err, sizeof(err));
 	if (r < 0)
 		goto refuse;
-	t = calloc(1, sizeof(*t));
-	if (!t) {
-		snprintf(err, sizeof(err), "out of memory");
-		goto refuse;
-	}
-	r = ts_shm_source_open(memfd, hello, c->pool, &t->src, err, sizeof(err));
+	r = ts_shm_source_open(memfd, hello, c->pool, &src, err, sizeof(err));
 	if (r < 0)
 		goto refuse;
 	memfd = -1; /* owned by the source now */
-	t->conn = conn;
-	t->pid = hello->pid;
 	r = ts_model_process_add(c->model, hello->pid, hello->exe, hello->runtime, "shim", now_ns);
 	if (r < 0) {
 		snprintf(err, sizeof(err), "cannot register pid %u: %s", hello->pid, strerror(-r));
 		goto refuse;
 	}
-	ev.data.ptr = t;
-	if (epoll_ctl(c->epoll_fd, EPOLL_CTL_ADD, conn, &ev) < 0) {
-		snprintf(err, sizeof(err), "epoll_ctl: %s", strerror(errno));
+	d.pid = hello->pid;
+	r = link_target(c, &d, &ts_shm_source_ops, src, &t);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "cannot watch pid %u: %s", hello->pid, strerror(-r));
 		goto refuse;
 	}
+	src = NULL;
 	if (ts_handshake_send_ack(conn, true, NULL, true) < 0) {
-		epoll_ctl(c->epoll_fd, EPOLL_CTL_DEL, conn, NULL);
-		snprintf(err, sizeof(err), "pid %u hung up during the handshake", hello->pid);
-		goto refuse;
+		/* It hung up: the next handle_io notices and removes it. */
+		logf_(c, "pid %u hung up during the handshake", hello->pid);
 	}
-	t->next = c->targets;
-	c->targets = t;
-	c->stats.targets++;
-	c->stats.targets_seen++;
 	process_changed(c, hello->pid);
 	logf_(c, "attached to pid %u (%s)", hello->pid, hello->exe ? hello->exe : "?");
 	taskscope__hello__free_unpacked(hello, NULL);
@@ -216,10 +287,7 @@ refuse:
 	c->stats.refused++;
 	logf_(c, "refused a target: %s", err);
 	ts_handshake_send_ack(conn, false, err, false);
-	if (t) {
-		t->conn = -1;
-		target_free(t);
-	}
+	ts_shm_source_free(src);
 	if (memfd >= 0)
 		close(memfd);
 	if (hello)
@@ -230,34 +298,49 @@ refuse:
 static void report_drops(struct ts_collector *c, struct target *t)
 {
 	size_t n;
-	const struct ts_process *ps = ts_model_processes(c->model, &n);
+	const struct ts_process *ps;
 
 	if (!c->opt.drops_changed)
 		return;
+	if (!t->pid) {
+		/* A context-only source: its own losses, under pid 0. */
+		if (t->lost_reported != t->dropped_reported) {
+			t->dropped_reported = t->lost_reported;
+			c->opt.drops_changed(c->opt.ctx, 0, t->kind, t->lost_reported);
+		}
+		return;
+	}
+	ps = ts_model_processes(c->model, &n);
 	for (size_t i = 0; i < n; i++) {
 		if (ps[i].pid != t->pid || ps[i].dropped == t->dropped_reported)
 			continue;
 		t->dropped_reported = ps[i].dropped;
-		c->opt.drops_changed(c->opt.ctx, t->pid, "shim", ps[i].dropped);
+		c->opt.drops_changed(c->opt.ctx, t->pid, t->kind, ps[i].dropped);
 	}
 }
 
-/* Pull one target's records into the batch; losses become DROPPED events. */
+/* Pull one source's events into the batch; losses become DROPPED events
+ * (or, for a context-only source, a drop total of its own). */
 static void drain_target(struct ts_collector *c, struct target *t, uint64_t now_ns)
 {
-	struct ts_shm_stats st;
 	uint64_t lost;
+	int r;
 
-	ts_shm_source_drain(t->src, &c->batch);
-	ts_shm_source_stats(t->src, &st);
-	lost = st.rejected + st.lost;
-	if (lost > t->lost_reported) {
+	r = t->ops->drain(t->src, &c->batch, now_ns);
+	if (r < 0 && r != -EAGAIN)
+		logf_(c, "reading %s events of pid %u failed: %s", t->kind, t->pid, strerror(-r));
+	lost = t->ops->lost ? t->ops->lost(t->src) : 0;
+	if (lost <= t->lost_reported)
+		return;
+	if (t->pid) {
 		struct ts_event ev = { .ts = now_ns, .pid = t->pid, .type = TS_EV_DROPPED,
 				       .arg = lost - t->lost_reported };
 
 		ts_event_batch_push(&c->batch, &ev);
-		t->lost_reported = lost;
+	} else {
+		c->stats.dropped += lost - t->lost_reported;
 	}
+	t->lost_reported = lost;
 }
 
 static void apply_batch(struct ts_collector *c)
@@ -280,19 +363,39 @@ static void remove_target(struct ts_collector *c, struct target *t, uint64_t now
 
 	drain_target(c, t, now_ns);
 	apply_batch(c);
-	ts_model_process_exited(c->model, t->pid, now_ns);
+	if (t->pid)
+		ts_model_process_exited(c->model, t->pid, now_ns);
 	report_drops(c, t);
-	process_changed(c, t->pid);
-	epoll_ctl(c->epoll_fd, EPOLL_CTL_DEL, t->conn, NULL);
+	if (t->pid)
+		process_changed(c, t->pid);
+	if (t->watch_fd >= 0)
+		epoll_ctl(c->epoll_fd, EPOLL_CTL_DEL, t->watch_fd, NULL);
 	for (pp = &c->targets; *pp; pp = &(*pp)->next) {
 		if (*pp == t) {
 			*pp = t->next;
 			break;
 		}
 	}
-	c->stats.targets--;
-	logf_(c, "pid %u detached", t->pid);
+	if (t->pid) {
+		c->stats.targets--;
+		logf_(c, "pid %u detached", t->pid);
+	}
 	target_free(t);
+}
+
+/* Is the process behind `t` gone? A pidfd is readable once it exited; a
+ * target never sends on its control connection after its Hello, so there
+ * readable means EOF (or junk we discard). */
+static bool target_gone(struct target *t, uint32_t events)
+{
+	char junk[256];
+	ssize_t got;
+
+	if (t->watch_is_pidfd)
+		return true;
+	got = recv(t->watch_fd, junk, sizeof(junk), MSG_DONTWAIT);
+	return got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR) ||
+	       (events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR));
 }
 
 int ts_collector_handle_io(struct ts_collector *c, uint64_t now_ns)
@@ -313,13 +416,7 @@ int ts_collector_handle_io(struct ts_collector *c, uint64_t now_ns)
 				accept_target(c, conn, now_ns);
 			continue;
 		}
-		/* A target never sends after its Hello: readable means EOF,
-		 * or junk we discard; EOF or an error means it is gone. */
-		char junk[256];
-		ssize_t got = recv(t->conn, junk, sizeof(junk), MSG_DONTWAIT);
-
-		if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR) ||
-		    (evs[i].events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)))
+		if (target_gone(t, evs[i].events))
 			remove_target(c, t, now_ns);
 	}
 	return 0;
@@ -346,9 +443,23 @@ void ts_collector_finish(struct ts_collector *c, uint64_t now_ns)
 {
 	ts_collector_drain(c, now_ns);
 	ts_collector_tick(c, now_ns);
-	while (c->targets)
-		remove_target(c, c->targets, now_ns);
+	/* Watched processes first, context sources (pid 0) last: they may
+	 * hold events of the others until their final drain. */
+	for (;;) {
+		struct target *t = c->targets;
+
+		while (t && !t->pid && t->next)
+			t = t->next;
+		if (!t)
+			break;
+		remove_target(c, t, now_ns);
+	}
 	ts_model_flush(c->model);
+}
+
+struct ts_strpool *ts_collector_strpool(struct ts_collector *c)
+{
+	return c->pool;
 }
 
 struct ts_model *ts_collector_model(struct ts_collector *c)

@@ -18,11 +18,14 @@
 #include <stdint.h>
 
 #include "collector/model.h"
+#include "collector/source.h"
+
+struct ts_strpool;
 
 struct ts_collector;
 
 struct ts_collector_options {
-	const char *socket_path;          /* where targets connect */
+	const char *socket_path;          /* where targets connect; NULL: no socket (attach) */
 	struct ts_model_config model;
 	struct ts_model_sink sink;        /* where the model's output goes (storage) */
 	void *ctx;                        /* passed to the three callbacks below */
@@ -49,6 +52,14 @@ void ts_collector_free(struct ts_collector *c);
 /* An fd (epoll) that is readable when a target connects, speaks or hangs up. */
 int ts_collector_fd(const struct ts_collector *c);
 
+/* Add a source (source.h). The collector owns `src` and d->watch_fd from
+ * then on, also when it fails (it frees them). A source with a pid
+ * registers that process (processes.source = d->kind). Fails with -errno
+ * and one line in `err`. */
+int ts_collector_add_source(struct ts_collector *c, const struct ts_source_desc *d,
+			    const struct ts_source_ops *ops, void *src, uint64_t now_ns,
+			    char *err, size_t errlen);
+
 /* Accept new targets and notice departed ones; never blocks for long. */
 int ts_collector_handle_io(struct ts_collector *c, uint64_t now_ns);
 
@@ -63,6 +74,8 @@ void ts_collector_tick(struct ts_collector *c, uint64_t now_ns);
 void ts_collector_finish(struct ts_collector *c, uint64_t now_ns);
 
 struct ts_model *ts_collector_model(struct ts_collector *c);
+/* The string pool events' strings must live in (collector lifetime). */
+struct ts_strpool *ts_collector_strpool(struct ts_collector *c);
 void ts_collector_get_stats(const struct ts_collector *c, struct ts_collector_stats *out);
 
 uint64_t ts_now_ns(void);

@@ -16,20 +16,9 @@
 #include <stdint.h>
 
 #include "collector/event.h"
+#include "collector/source.h"
 #include "collector/strpool.h"
 #include "taskscope.pb-c.h"
-
-struct ts_event_batch {
-	struct ts_event *events;
-	size_t len;
-	size_t cap;
-};
-
-void ts_event_batch_init(struct ts_event_batch *b);
-void ts_event_batch_fini(struct ts_event_batch *b);
-int ts_event_batch_push(struct ts_event_batch *b, const struct ts_event *ev);
-/* Stable sort by timestamp, so events of different threads interleave. */
-void ts_event_batch_sort(struct ts_event_batch *b);
 
 struct ts_shm_stats {
 	uint64_t records;          /* records read */
@@ -54,6 +43,11 @@ void ts_shm_source_free(struct ts_shm_source *src);
 int ts_shm_source_drain(struct ts_shm_source *src, struct ts_event_batch *batch);
 void ts_shm_source_stats(const struct ts_shm_source *src, struct ts_shm_stats *out);
 uint32_t ts_shm_source_pid(const struct ts_shm_source *src);
+
+/* The shm source as a generic source (source.h): drain, and losses from
+ * rejected records and corrupt rings (target-side drops are reported by
+ * drain itself as TS_EV_DROPPED). */
+extern const struct ts_source_ops ts_shm_source_ops;
 
 /* Check a Hello's geometry (slots, capacity, record size, arena size and
  * total size) against the limits in ring_format.h, without any memfd.
