@@ -14,6 +14,7 @@ static void usage(FILE *out)
 	      "commands:\n"
 	      "  demo     run the bundled demo workload in the live console\n"
 	      "  run      start a program linked with libtaskscope and record it\n"
+	      "  attach   watch a running process (Tokio, libtaskscope or any event loop)\n"
 	      "  query    query a recording with SQL or a named report\n\n"
 	      "'taskscope COMMAND --help' describes each. Exit codes: 0 ok, 1 runtime error, 2 usage error.\n",
 	      out);
@@ -27,6 +28,7 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{ "demo", ts_cmd_demo },
 		{ "run", ts_cmd_run },
+		{ "attach", ts_cmd_attach },
 		{ "query", ts_cmd_query },
 	};
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include "collector/attach.h"
 #include "collector/model.h"
 
 #define TS_EXIT_OK 0
@@ -24,6 +25,7 @@ struct ts_record_options {
 	bool ascii;
 	const char *child_log;     /* where the target's stdout/stderr go under the console */
 	struct ts_model_config model;
+	struct ts_context_options context; /* kernel context and lock mode */
 };
 
 /* Parse the recording options at argv[*idx...]; stops at "--" or the first

@@ -48,6 +48,8 @@ struct session {
 	pid_t child;
 	int child_status;
 	bool child_exited;
+	pid_t attached;            /* attach mode: the target, never signalled */
+	bool target_gone;          /* attach mode: it exited while watched */
 	char last_log[512];
 	uint64_t unstored_reported;
 	uint64_t unstored_said_ns;
@@ -182,6 +184,10 @@ static void stop_child(struct session *s)
 
 static void describe_child_exit(const struct session *s, char *buf, size_t len)
 {
+	if (s->attached) {
+		snprintf(buf, len, "%s", s->target_gone ? "exited" : "attached");
+		return;
+	}
 	if (!s->child_exited)
 		snprintf(buf, len, "live");
 	else if (WIFEXITED(s->child_status))
@@ -218,7 +224,7 @@ static void render(struct session *s, uint64_t now, double rate)
 
 	ts_collector_get_stats(s->collector, &cs);
 	ts_storage_get_stats(s->storage, &st);
-	snprintf(target, sizeof(target), "%s (pid %d)", s->label, (int)s->child);
+	snprintf(target, sizeof(target), "%s (pid %d)", s->label, (int)(s->attached ? s->attached : s->child));
 	describe_child_exit(s, mode, sizeof(mode));
 	status = (struct ts_console_status){
 		.now_ns = now, .target = target, .mode = mode, .events_per_s = rate,
@@ -325,6 +331,14 @@ static void loop(struct session *s)
 			ts_collector_handle_io(s->collector, now);
 			break;
 		}
+		if (s->attached && !s->target_gone) {
+			struct ts_collector_stats cs;
+
+			ts_collector_get_stats(s->collector, &cs);
+			s->target_gone = cs.targets == 0;
+			if (s->target_gone && !s->console)
+				break;
+		}
 		if (now - last_tick >= TICK_INTERVAL_NS) {
 			struct ts_collector_stats cs;
 
@@ -355,7 +369,7 @@ static void print_summary(struct session *s)
 	describe_child_exit(s, how, sizeof(how));
 	if (s->last_log[0] && cs.refused)
 		fprintf(stderr, "taskscope %s: %s\n", s->cmd, s->last_log);
-	if (cs.targets_seen == 0)
+	if (cs.targets_seen == 0 && !s->attached)
 		fprintf(stderr, "taskscope %s: %s never connected: is it linked with libtaskscope?\n",
 			s->cmd, s->label);
 	fprintf(stderr, "taskscope %s: %s %s; %llu events, %llu dropped, %llu rows stored, %llu not stored\n",
@@ -363,17 +377,31 @@ static void print_summary(struct session *s)
 		(unsigned long long)st.committed, (unsigned long long)st.unstored);
 	if (st.last_error_text[0])
 		fprintf(stderr, "taskscope %s: %s\n", s->cmd, st.last_error_text);
-	if (s->had_console)
+	if (s->had_console && !s->attached)
 		fprintf(stderr, "taskscope %s: the target's output is in %s\n", s->cmd, s->log_path);
 	printf("recording: %s\n", s->db_path);
 	fflush(stdout);
 }
 
-int ts_session_run(const struct ts_record_options *o, char *const argv[], const char *label, const char *cmd)
+static void remove_recording(const char *path)
 {
-	struct session s = { .opt = o, .cmd = cmd, .label = label, .sigfd = -1 };
+	char aux[4200];
+
+	unlink(path);
+	snprintf(aux, sizeof(aux), "%s-wal", path);
+	unlink(aux);
+	snprintf(aux, sizeof(aux), "%s-shm", path);
+	unlink(aux);
+}
+
+/* The body shared by run and attach: exactly one of argv and attach. */
+static int session_main(const struct ts_record_options *o, char *const argv[], int pid,
+			ts_session_attach_fn attach, void *attach_ctx, const char *label, const char *cmd)
+{
+	struct session s = { .opt = o, .cmd = cmd, .label = label, .sigfd = -1, .attached = pid };
 	sigset_t blocked, old;
 	int code = TS_EXIT_RUNTIME;
+	char err[512] = "";
 	int r;
 
 	if (!o->headless && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
@@ -392,13 +420,19 @@ int ts_session_run(const struct ts_record_options *o, char *const argv[], const 
 	sigprocmask(SIG_BLOCK, &blocked, &old);
 	if (setup(&s, &blocked) < 0)
 		goto cleanup;
-	r = start_child(&s, argv, &blocked);
+	if (attach)
+		r = attach(attach_ctx, s.collector, err, sizeof(err));
+	else
+		r = start_child(&s, argv, &blocked);
 	if (r < 0) {
 		if (s.console) {
 			ts_console_free(s.console);
 			s.console = NULL;
 		}
-		fprintf(stderr, "taskscope %s: cannot run '%s': %s\n", cmd, argv[0], strerror(-r));
+		if (attach)
+			fprintf(stderr, "taskscope %s: %s\n", cmd, err[0] ? err : strerror(-r));
+		else
+			fprintf(stderr, "taskscope %s: cannot run '%s': %s\n", cmd, argv[0], strerror(-r));
 		goto cleanup;
 	}
 	loop(&s);
@@ -423,5 +457,18 @@ cleanup:
 	if (s.sock_dir[0])
 		rmdir(s.sock_dir);
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (code != TS_EXIT_OK && attach && !o->db_path)
+		remove_recording(s.db_path); /* nothing was recorded into a name we made up */
 	return code;
+}
+
+int ts_session_run(const struct ts_record_options *o, char *const argv[], const char *label, const char *cmd)
+{
+	return session_main(o, argv, 0, NULL, NULL, label, cmd);
+}
+
+int ts_session_attach(const struct ts_record_options *o, int pid, ts_session_attach_fn attach, void *ctx,
+		      const char *label, const char *cmd)
+{
+	return session_main(o, NULL, pid, attach, ctx, label, cmd);
 }

@@ -45,6 +45,9 @@ const char *ts_event_type_name(uint32_t type)
 		[TS_EV_RESOURCE_NEW] = "resource_new", [TS_EV_RESOURCE_DROP] = "resource_drop",
 		[TS_EV_LOCK_WAIT] = "lock_wait", [TS_EV_LOCK_ACQUIRED] = "lock_acquired",
 		[TS_EV_LOCK_RELEASE] = "lock_release", [TS_EV_DROPPED] = "dropped",
+		[TS_EV_TASK_SNAPSHOT] = "task_snapshot", [TS_EV_OFFCPU] = "offcpu",
+		[TS_EV_SYSCALL] = "syscall", [TS_EV_LOOP_ITER] = "loop_iter", [TS_EV_STACK] = "stack",
+		[TS_EV_CPU_SAMPLE] = "cpu_sample",
 	};
 
 	return NAME_OF(names, type);

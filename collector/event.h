@@ -27,13 +27,32 @@ enum ts_event_type {
 	TS_EV_LOCK_ACQUIRED,     /* id = resource, flags & TS_EVF_SHARED */
 	TS_EV_LOCK_RELEASE,      /* id = resource */
 	TS_EV_DROPPED,           /* arg = events lost since the last report (tid: the ring's thread) */
-	TS_EV_TYPE_MAX = TS_EV_DROPPED,
+	/* A task alive when the collector attached (the shim's snapshot):
+	 * id = task, name, location, kind = task kind, arg = enum ts_task_state
+	 * (running, scheduled or idle), flags & TS_EVF_WAKER_HELD. */
+	TS_EV_TASK_SNAPSHOT,
+	/* Kernel context (bpf/, issue 4). All carry the thread in tid. */
+	TS_EV_OFFCPU,            /* the thread was off the CPU: arg = when it left, ts = when it ran
+				  * again; id = run-queue delay (woken -> running, ns); kind = the
+				  * syscall number it blocked in + 1 (0: none); name = that syscall;
+				  * flags & TS_EVF_PREEMPTED when it left runnable */
+	TS_EV_SYSCALL,           /* a slow syscall: arg = entry, ts = exit, kind = number, name */
+	TS_EV_LOOP_ITER,         /* generic event loop: one iteration, arg = the wait's return,
+				  * ts = the next wait's entry; name = the wait syscall */
+	TS_EV_STACK,             /* a sampled user stack of tid, symbolized, innermost first:
+				  * name = "f1 (file:line) < f2 < ..."; flags & TS_EVF_ON_CPU */
+	TS_EV_CPU_SAMPLE,        /* per-thread CPU accounting: arg = on-CPU ns since the thread's
+				  * previous CPU_SAMPLE (for busy % without a poll) */
+	TS_EV_TYPE_MAX = TS_EV_CPU_SAMPLE,
 };
 
 enum ts_event_flags {
 	TS_EVF_READY = 1u << 0,
 	TS_EVF_BY_REF = 1u << 1,
 	TS_EVF_SHARED = 1u << 2,
+	TS_EVF_WAKER_HELD = 1u << 3, /* snapshot: the task has a live waker */
+	TS_EVF_PREEMPTED = 1u << 4,  /* offcpu: it left the CPU runnable (involuntary) */
+	TS_EVF_ON_CPU = 1u << 5,     /* stack: sampled on the CPU (else: where it sleeps) */
 };
 
 /* Values of `kind` mirror the public enums in agent/include/taskscope.h. */

@@ -28,6 +28,8 @@ void ts_lint_config_default(struct ts_lint_config *cfg)
 	cfg->enabled = (1u << TS_WARN_KIND_COUNT) - 1;
 	cfg->blocked_worker_ns = 100 * MS;
 	cfg->contended_lock_ns = 10 * MS;
+	cfg->blocking_syscall_ns = 1 * MS;
+	cfg->loop_stall_ns = 100 * MS;
 }
 
 int ts_lint_config_set(struct ts_lint_config *cfg, const char *kind_name, bool enabled)

@@ -28,6 +28,8 @@ struct ts_lint_config {
 	uint32_t enabled;             /* bit (1u << ts_warning_kind) per enabled lint; default all */
 	uint64_t blocked_worker_ns;   /* default 100 ms: a worker still inside one poll after this */
 	uint64_t contended_lock_ns;   /* default 10 ms: a lock acquisition that waited this long */
+	uint64_t blocking_syscall_ns; /* default 1 ms: one syscall inside a poll, off the CPU this long */
+	uint64_t loop_stall_ns;       /* default 100 ms: an event loop iteration this long */
 };
 
 void ts_lint_config_default(struct ts_lint_config *cfg);

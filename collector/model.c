@@ -407,6 +407,16 @@ void ts_model_apply(struct ts_model *m, const struct ts_event *ev)
 		p->dropped = p->dropped + ev->arg < p->dropped ? UINT64_MAX : p->dropped + ev->arg;
 		m->dropped = m->dropped + ev->arg < m->dropped ? UINT64_MAX : m->dropped + ev->arg;
 		break;
+	case TS_EV_TASK_SNAPSHOT:
+		ts_model_task_apply(m, ev, thr);
+		break;
+	case TS_EV_OFFCPU:
+	case TS_EV_SYSCALL:
+	case TS_EV_LOOP_ITER:
+	case TS_EV_STACK:
+	case TS_EV_CPU_SAMPLE:
+		/* Kernel context: not used by the model yet. */
+		break;
 	}
 }
 
