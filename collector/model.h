@@ -225,6 +225,12 @@ struct ts_resource *ts_model_find_resource(const struct ts_model *m, uint32_t pi
  * and the number raised since start per kind. */
 size_t ts_model_recent_warnings(const struct ts_model *m, const struct ts_warning **out, size_t max);
 uint64_t ts_model_warning_count(const struct ts_model *m, uint32_t kind);
+/* The latest poll spans of one task, oldest first (at most max): the
+ * model keeps the last TS_MODEL_RECENT_POLLS spans of all tasks together,
+ * so a rarely polled task may have fewer than it had (model_recent.c). */
+#define TS_MODEL_RECENT_POLLS 65536
+size_t ts_model_recent_polls(const struct ts_model *m, uint32_t pid, uint64_t task_id, struct ts_poll_span *out,
+			     size_t max);
 uint64_t ts_model_events(const struct ts_model *m);
 uint64_t ts_model_dropped(const struct ts_model *m);
 

@@ -45,6 +45,10 @@ struct ts_model {
 	uint64_t dropped;
 	uint64_t lives;                  /* last ts_task.life handed out */
 	struct ts_model_stats stats;
+
+	struct ts_poll_span *poll_ring;  /* model_recent.c: the latest poll spans */
+	size_t poll_ring_next, poll_ring_count;
+	bool poll_ring_failed;
 };
 
 /* Grow a dense pointer array to hold one more; 0 or -ENOMEM. */
@@ -72,6 +76,10 @@ void ts_model_locks_check_await(struct ts_model *m, struct ts_task *task, uint32
 /* `task` is done: it no longer waits for any lock. */
 void ts_model_locks_task_done(struct ts_model *m, struct ts_task *task);
 void ts_model_locks_free(struct ts_model *m);
+
+/* model_recent.c */
+void ts_model_recent_poll_add(struct ts_model *m, const struct ts_poll_span *span);
+void ts_model_recent_free(struct ts_model *m);
 
 static inline uint64_t ts_model_since(uint64_t start, uint64_t end)
 {

@@ -138,13 +138,15 @@ static uint64_t poll_close(struct ts_model *m, struct ts_task *t, uint64_t ts, b
 		thr->polls++;
 		thr->blocked_warned = false;
 	}
-	if (m->sink.poll_span) {
+	{
 		struct ts_poll_span span = {
 			.pid = t->pid, .tid = t->poll_tid, .task_id = t->id,
 			.start_ns = t->state_since_ns, .end_ns = end, .on_cpu_ns = -1, .ready = ready,
 		};
 
-		m->sink.poll_span(m->sink.ctx, &span);
+		ts_model_recent_poll_add(m, &span);
+		if (m->sink.poll_span)
+			m->sink.poll_span(m->sink.ctx, &span);
 	}
 	if (t->kind != TS_KIND_BLOCKING && ts_lint_long_poll(&m->cfg.lints, dur)) {
 		char took[32], limit[32];

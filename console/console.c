@@ -95,13 +95,31 @@ int ts_console_input_fd(const struct ts_console *c)
 	return STDIN_FILENO;
 }
 
+struct ts_state *ts_console_state(struct ts_console *c)
+{
+	return &c->state;
+}
+
+void ts_console_set_keys(struct ts_console *c, ts_console_key_fn fn, void *ctx, const char *const *help)
+{
+	c->key_fn = fn;
+	c->key_ctx = ctx;
+	c->key_help = fn ? help : NULL;
+}
+
 unsigned ts_console_handle_input(struct ts_console *c)
 {
 	unsigned flags = 0;
 	int ch;
 
-	while (!(flags & TS_CONSOLE_QUIT) && (ch = wgetch(stdscr)) != ERR)
-		flags |= ts_input_apply(c, ts_input_lookup(ch));
+	while (!(flags & TS_CONSOLE_QUIT) && (ch = wgetch(stdscr)) != ERR) {
+		enum ts_action a = ts_input_lookup(ch);
+
+		if (a == TS_ACT_NONE && c->key_fn)
+			flags |= c->key_fn(c->key_ctx, ch);
+		else
+			flags |= ts_input_apply(c, a);
+	}
 	return flags;
 }
 

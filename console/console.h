@@ -49,4 +49,16 @@ unsigned ts_console_handle_input(struct ts_console *c);
  * show); `m` is read only when `st` is given. */
 void ts_console_render(struct ts_console *c, const struct ts_model *m, const struct ts_console_status *st);
 
+/* For a conn other than the model (replay, remote): the state the console
+ * draws. Fill it as console/state.h says (skip it while state->paused),
+ * call ts_state_sort(), then ts_console_render(c, NULL, st). */
+struct ts_state *ts_console_state(struct ts_console *c);
+
+/* Keys the console does not bind go to `fn` (e.g. the replay's time
+ * cursor), which returns TS_CONSOLE_* flags. `help` is a NULL-terminated
+ * list of "keys\tmeaning" lines for the help overlay, kept by pointer.
+ * `fn` NULL removes the hook. */
+typedef unsigned (*ts_console_key_fn)(void *ctx, int key);
+void ts_console_set_keys(struct ts_console *c, ts_console_key_fn fn, void *ctx, const char *const *help);
+
 #endif /* TASKSCOPE_CONSOLE_H */

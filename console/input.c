@@ -48,7 +48,8 @@ enum ts_action ts_input_lookup(int key)
 unsigned ts_input_apply(struct ts_console *c, enum ts_action a)
 {
 	struct ts_state *s = &c->state;
-	int64_t page = s->page > 1 ? (int64_t)s->page - 1 : 1;
+	size_t pg = s->cur[s->view < TS_VIEW_COUNT ? s->view : 0].page;
+	int64_t page = pg > 1 ? (int64_t)pg - 1 : 1;
 
 	switch (a) {
 	case TS_ACT_NONE:

@@ -39,6 +39,9 @@ struct ts_console {
 	bool need_clear;      /* repaint everything (after a resize) */
 	attr_t attr[TS_C_COUNT];
 	struct ts_state state;
+	ts_console_key_fn key_fn;      /* keys the table does not bind (replay) */
+	void *key_ctx;
+	const char *const *key_help;
 };
 
 /* theme.c */

@@ -1,9 +1,13 @@
 /*
- * state.c: the console's rows: sorting and selection. See state.h.
+ * state.c: the console's lists: filters, sorting, selection, views. See
+ * state.h.
  *
- * Sorting 100k rows with qsort_r takes a few milliseconds, cheap enough to
- * redo on every refresh; ties are broken by (pid, id) so equal rows never
- * swap places between frames.
+ * Filtering partitions the rows (shown ones first) instead of copying
+ * them, so a paused console can change its filter and get hidden rows
+ * back. Sorting 100k rows with qsort_r takes a few milliseconds, cheap
+ * enough to redo on every refresh; ties are broken by (pid, id) so equal
+ * rows never swap places between frames. Each list's selection follows
+ * its item (task, resource, thread) across refreshes.
  */
 #include "console/state.h"
 
@@ -11,38 +15,100 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collector/model.h"
+
 void ts_state_init(struct ts_state *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->sort_col = TS_COL_ID;
+	s->view = TS_VIEW_TASKS;
+	s->back_view = TS_VIEW_TASKS;
 }
 
 void ts_state_fini(struct ts_state *s)
 {
 	free(s->rows);
+	free(s->resources);
+	free(s->workers);
+	free(s->prev_workers);
 	memset(s, 0, sizeof(*s));
+}
+
+static int grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+	void *p;
+	size_t c;
+
+	if (n <= *cap)
+		return 0;
+	c = *cap ? *cap : 64;
+	while (c < n) {
+		if (c > SIZE_MAX / 2 / size)
+			return -ENOMEM;
+		c *= 2;
+	}
+	p = realloc(*arr, c * size);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = c;
+	return 0;
 }
 
 int ts_state_reserve(struct ts_state *s, size_t n)
 {
-	struct ts_row *rows;
-	size_t cap;
+	return grow((void **)&s->rows, &s->cap, n, sizeof(*s->rows));
+}
 
-	if (n <= s->cap)
-		return 0;
-	cap = s->cap ? s->cap : 64;
-	while (cap < n) {
-		if (cap > SIZE_MAX / 2 / sizeof(*rows))
-			return -ENOMEM;
-		cap *= 2;
-	}
-	rows = realloc(s->rows, cap * sizeof(*rows));
-	if (!rows)
-		return -ENOMEM;
-	s->rows = rows;
-	s->cap = cap;
+int ts_state_reserve_resources(struct ts_state *s, size_t n)
+{
+	return grow((void **)&s->resources, &s->cap_res, n, sizeof(*s->resources));
+}
+
+int ts_state_reserve_workers(struct ts_state *s, size_t n)
+{
+	struct ts_worker_row *tmp;
+	size_t cap;
+	int r;
+
+	/* the previous buffer must hold n too, since it becomes the next
+	 * fill's buffer: grow it before anything moves */
+	r = grow((void **)&s->prev_workers, &s->cap_prev_workers, n, sizeof(*s->prev_workers));
+	if (r < 0)
+		return r;
+	tmp = s->prev_workers;
+	cap = s->cap_prev_workers;
+	s->prev_workers = s->workers;
+	s->cap_prev_workers = s->cap_workers;
+	s->nprev_workers = s->nworkers;
+	s->workers = tmp;
+	s->cap_workers = cap;
+	s->nworkers = 0;
 	return 0;
 }
+
+const struct ts_worker_row *ts_state_prev_worker(const struct ts_state *s, size_t hint, uint32_t pid,
+						 uint32_t tid)
+{
+	if (hint < s->nprev_workers && s->prev_workers[hint].pid == pid && s->prev_workers[hint].tid == tid)
+		return &s->prev_workers[hint];
+	for (size_t i = 0; i < s->nprev_workers; i++)
+		if (s->prev_workers[i].pid == pid && s->prev_workers[i].tid == tid)
+			return &s->prev_workers[i];
+	return NULL;
+}
+
+void ts_state_worker_push(struct ts_worker_row *w, uint8_t pct)
+{
+	if (pct > 100 && pct != TS_BUSY_UNKNOWN)
+		pct = 100;
+	memmove(w->busy_pct, w->busy_pct + 1, TS_SPARK_LEN - 1);
+	w->busy_pct[TS_SPARK_LEN - 1] = pct;
+	if (w->nbusy < TS_SPARK_LEN)
+		w->nbusy++;
+}
+
+/* ---- tasks: filters and sort ---- */
 
 bool ts_state_col_descending(unsigned col)
 {
@@ -84,6 +150,8 @@ static int compare_col(unsigned col, const struct ts_row *a, const struct ts_row
 		return CMP(a->kind, b->kind);
 	case TS_COL_LOCATION:
 		return strcmp(a->location, b->location);
+	case TS_COL_FIELDS:
+		return strcmp(a->fields, b->fields);
 	case TS_COL_ID:
 	default:
 		return 0;           /* the (pid, id) tie-break is the ID order */
@@ -107,32 +175,194 @@ static int compare_qsort(const void *a, const void *b, void *ctx)
 	return ts_state_compare(ctx, a, b);
 }
 
-/* Remember which task is selected so the selection survives a re-sort. */
-static void remember_selection(struct ts_state *s)
+/* ASCII case-insensitive substring: names come from the target and are
+ * not trusted to be valid UTF-8, so no locale-aware folding. */
+static bool contains_nocase(const char *hay, const char *needle)
 {
-	s->have_sel = s->nrows > 0;
-	if (!s->have_sel)
-		return;
-	if (s->selected >= s->nrows)
-		s->selected = s->nrows - 1;
-	s->sel_pid = s->rows[s->selected].pid;
-	s->sel_id = s->rows[s->selected].id;
+	size_t n = strlen(needle);
+
+	if (n == 0)
+		return true;
+	for (; *hay; hay++) {
+		size_t i = 0;
+
+		while (i < n && hay[i]) {
+			char a = hay[i], b = needle[i];
+
+			if (a >= 'A' && a <= 'Z')
+				a = (char)(a - 'A' + 'a');
+			if (b >= 'A' && b <= 'Z')
+				b = (char)(b - 'A' + 'a');
+			if (a != b)
+				break;
+			i++;
+		}
+		if (i == n)
+			return true;
+	}
+	return false;
 }
 
-void ts_state_sort(struct ts_state *s)
+bool ts_state_row_matches(const struct ts_state *s, const struct ts_row *r)
 {
-	if (s->nrows > 1)
-		qsort_r(s->rows, s->nrows, sizeof(*s->rows), compare_qsort, s);
+	if (s->state_filter != TS_FILTER_ALL && r->state != s->state_filter - 1)
+		return false;
+	if (s->warn_only && !r->nwarn)
+		return false;
+	if (s->filter[0] && !contains_nocase(r->name, s->filter) && !contains_nocase(r->location, s->filter))
+		return false;
+	return true;
+}
+
+/* Remember which task is selected so the selection survives a re-sort. */
+static void remember_task(struct ts_state *s)
+{
+	struct ts_cursor *c = &s->cur[TS_VIEW_TASKS];
+
+	s->have_sel = s->nshown > 0;
+	if (!s->have_sel)
+		return;
+	if (c->selected >= s->nshown)
+		c->selected = s->nshown - 1;
+	s->sel_pid = s->rows[c->selected].pid;
+	s->sel_id = s->rows[c->selected].id;
+}
+
+static void sort_tasks(struct ts_state *s)
+{
+	struct ts_cursor *c = &s->cur[TS_VIEW_TASKS];
+	size_t k = 0;
+
+	for (size_t i = 0; i < TS_STATE_NSTATES; i++)
+		s->by_state[i] = 0;
+	/* partition: shown rows to the front (order is restored by the sort) */
+	for (size_t i = 0; i < s->nrows; i++) {
+		if (s->rows[i].state < TS_STATE_NSTATES)
+			s->by_state[s->rows[i].state]++;
+		if (ts_state_row_matches(s, &s->rows[i])) {
+			if (i != k) {
+				struct ts_row t = s->rows[k];
+
+				s->rows[k] = s->rows[i];
+				s->rows[i] = t;
+			}
+			k++;
+		}
+	}
+	s->nshown = k;
+	if (k > 1)
+		qsort_r(s->rows, k, sizeof(*s->rows), compare_qsort, s);
 	if (s->have_sel) {
-		for (size_t i = 0; i < s->nrows; i++) {
+		for (size_t i = 0; i < k; i++) {
 			if (s->rows[i].id == s->sel_id && s->rows[i].pid == s->sel_pid) {
-				s->selected = i;
+				c->selected = i;
 				return;
 			}
 		}
 	}
-	/* the selected task is gone: keep the index, clamped */
-	remember_selection(s);
+	/* the selected task is gone (or hidden): keep the index, clamped */
+	remember_task(s);
+}
+
+/* ---- resources: most contended first; workers: workers first ---- */
+
+static int compare_res(const void *pa, const void *pb)
+{
+	const struct ts_res_row *a = pa, *b = pb;
+	int r = -CMP(a->waiters, b->waiters);
+
+	if (r == 0)
+		r = -CMP(a->contentions, b->contentions);
+	if (r == 0)
+		r = CMP(a->pid, b->pid);
+	if (r == 0)
+		r = CMP(a->id, b->id);
+	return r;
+}
+
+static int role_rank(uint8_t role)
+{
+	return role == TS_ROLE_WORKER ? 0 : role == TS_ROLE_BLOCKING ? 1 : 2;
+}
+
+static int compare_worker(const void *pa, const void *pb)
+{
+	const struct ts_worker_row *a = pa, *b = pb;
+	int r = CMP(role_rank(a->role), role_rank(b->role));
+
+	if (r == 0)
+		r = CMP(a->pid, b->pid);
+	if (r == 0)
+		r = CMP(a->tid, b->tid);
+	return r;
+}
+
+static void sort_resources(struct ts_state *s)
+{
+	struct ts_cursor *c = &s->cur[TS_VIEW_RESOURCES];
+	bool had = c->selected < s->nres && s->sel_res_id;
+
+	if (s->nres > 1)
+		qsort(s->resources, s->nres, sizeof(*s->resources), compare_res);
+	if (had) {
+		for (size_t i = 0; i < s->nres; i++) {
+			if (s->resources[i].id == s->sel_res_id && s->resources[i].pid == s->sel_res_pid) {
+				c->selected = i;
+				return;
+			}
+		}
+	}
+	if (c->selected >= s->nres)
+		c->selected = s->nres ? s->nres - 1 : 0;
+	s->sel_res_pid = s->nres ? s->resources[c->selected].pid : 0;
+	s->sel_res_id = s->nres ? s->resources[c->selected].id : 0;
+}
+
+static void sort_workers(struct ts_state *s)
+{
+	struct ts_cursor *c = &s->cur[TS_VIEW_WORKERS];
+
+	if (s->nworkers > 1)
+		qsort(s->workers, s->nworkers, sizeof(*s->workers), compare_worker);
+	if (s->sel_worker_tid) {
+		for (size_t i = 0; i < s->nworkers; i++) {
+			if (s->workers[i].tid == s->sel_worker_tid && s->workers[i].pid == s->sel_worker_pid) {
+				c->selected = i;
+				return;
+			}
+		}
+	}
+	if (c->selected >= s->nworkers)
+		c->selected = s->nworkers ? s->nworkers - 1 : 0;
+	s->sel_worker_pid = s->nworkers ? s->workers[c->selected].pid : 0;
+	s->sel_worker_tid = s->nworkers ? s->workers[c->selected].tid : 0;
+}
+
+/* Warnings grouped by kind (in kind order), newest first within a kind. */
+static void order_warnings(struct ts_state *s)
+{
+	size_t k = 0;
+
+	if (s->nwarnings > TS_STATE_WARNINGS)
+		s->nwarnings = TS_STATE_WARNINGS;
+	for (uint32_t kind = 0; kind < TS_WARN_KIND_COUNT; kind++)
+		for (size_t i = s->nwarnings; i-- > 0;)
+			if (s->warnings[i].w.kind == kind)
+				s->worder[k++] = (uint16_t)i;
+	/* unknown kinds last, so every warning stays reachable */
+	for (size_t i = s->nwarnings; i-- > 0;)
+		if (s->warnings[i].w.kind >= TS_WARN_KIND_COUNT)
+			s->worder[k++] = (uint16_t)i;
+	if (s->cur[TS_VIEW_WARNINGS].selected >= k)
+		s->cur[TS_VIEW_WARNINGS].selected = k ? k - 1 : 0;
+}
+
+void ts_state_sort(struct ts_state *s)
+{
+	sort_tasks(s);
+	sort_resources(s);
+	sort_workers(s);
+	order_warnings(s);
 }
 
 void ts_state_sort_step(struct ts_state *s, int delta)
@@ -143,46 +373,239 @@ void ts_state_sort_step(struct ts_state *s, int delta)
 		col += TS_COL_COUNT;
 	s->sort_col = (unsigned)col;
 	s->invert = false;
-	remember_selection(s);
+	remember_task(s);
 	ts_state_sort(s);
 }
 
 void ts_state_sort_invert(struct ts_state *s)
 {
 	s->invert = !s->invert;
-	remember_selection(s);
+	remember_task(s);
 	ts_state_sort(s);
+}
+
+void ts_state_set_filter(struct ts_state *s, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (n >= sizeof(s->filter))
+		n = sizeof(s->filter) - 1;
+	memcpy(s->filter, text, n);
+	s->filter[n] = '\0';
+	ts_state_sort(s);
+}
+
+void ts_state_cycle_state_filter(struct ts_state *s)
+{
+	s->state_filter = (s->state_filter + 1) % TS_FILTER_COUNT;
+	ts_state_sort(s);
+}
+
+void ts_state_toggle_warn_only(struct ts_state *s)
+{
+	s->warn_only = !s->warn_only;
+	ts_state_sort(s);
+}
+
+/* ---- selection and views ---- */
+
+size_t ts_state_count(const struct ts_state *s, unsigned view)
+{
+	switch (view) {
+	case TS_VIEW_TASKS:
+		return s->nshown;
+	case TS_VIEW_RESOURCES:
+		return s->nres;
+	case TS_VIEW_WORKERS:
+		return s->nworkers;
+	case TS_VIEW_WARNINGS:
+		return s->nwarnings;
+	default:
+		return 0;
+	}
+}
+
+static void remember(struct ts_state *s)
+{
+	switch (s->view) {
+	case TS_VIEW_TASKS:
+		remember_task(s);
+		break;
+	case TS_VIEW_RESOURCES:
+		if (s->cur[s->view].selected < s->nres) {
+			s->sel_res_pid = s->resources[s->cur[s->view].selected].pid;
+			s->sel_res_id = s->resources[s->cur[s->view].selected].id;
+		}
+		break;
+	case TS_VIEW_WORKERS:
+		if (s->cur[s->view].selected < s->nworkers) {
+			s->sel_worker_pid = s->workers[s->cur[s->view].selected].pid;
+			s->sel_worker_tid = s->workers[s->cur[s->view].selected].tid;
+		}
+		break;
+	default:
+		break;
+	}
 }
 
 void ts_state_move(struct ts_state *s, int64_t delta)
 {
-	int64_t last = (int64_t)s->nrows - 1;
-	int64_t cur = (int64_t)s->selected;
+	struct ts_cursor *c = &s->cur[s->view < TS_VIEW_COUNT ? s->view : 0];
+	size_t n = ts_state_count(s, s->view);
+	int64_t last, cur = (int64_t)c->selected;
 
-	if (s->nrows == 0)
+	if (s->view == TS_VIEW_DETAILS) {
+		/* the details scroll; the view clamps top when it draws */
+		cur = (int64_t)c->top;
+		if (delta < 0)
+			c->top = delta <= -cur ? 0 : (size_t)(cur + delta);
+		else
+			c->top = delta >= 1000 ? 1000 : (size_t)(cur + delta);
 		return;
+	}
+	if (n == 0)
+		return;
+	last = (int64_t)n - 1;
+	if (cur > last)
+		cur = last;
 	if (delta < 0)
 		cur = delta <= -cur ? 0 : cur + delta;
 	else
 		cur = delta >= last - cur ? last : cur + delta;
-	s->selected = (size_t)cur;
-	remember_selection(s);
+	c->selected = (size_t)cur;
+	remember(s);
 }
 
 void ts_state_scroll(struct ts_state *s, size_t rows)
 {
-	s->page = rows;
-	if (s->nrows == 0 || rows == 0) {
-		s->top = 0;
+	struct ts_cursor *c = &s->cur[s->view < TS_VIEW_COUNT ? s->view : 0];
+	size_t n = ts_state_count(s, s->view);
+
+	c->page = rows;
+	if (s->view == TS_VIEW_DETAILS)
+		return;
+	if (n == 0 || rows == 0) {
+		c->top = 0;
 		return;
 	}
-	if (s->selected >= s->nrows)
-		s->selected = s->nrows - 1;
-	if (s->selected < s->top)
-		s->top = s->selected;
-	else if (s->selected >= s->top + rows)
-		s->top = s->selected - rows + 1;
+	if (c->selected >= n)
+		c->selected = n - 1;
+	if (c->selected < c->top)
+		c->top = c->selected;
+	else if (c->selected >= c->top + rows)
+		c->top = c->selected - rows + 1;
 	/* no empty space below the last row when the list shrank */
-	if (s->top + rows > s->nrows)
-		s->top = s->nrows > rows ? s->nrows - rows : 0;
+	if (c->top + rows > n)
+		c->top = n > rows ? n - rows : 0;
+}
+
+const struct ts_row *ts_state_selected_row(const struct ts_state *s)
+{
+	size_t i = s->cur[TS_VIEW_TASKS].selected;
+
+	return i < s->nshown ? &s->rows[i] : NULL;
+}
+
+const struct ts_res_row *ts_state_selected_resource(const struct ts_state *s)
+{
+	size_t i = s->cur[TS_VIEW_RESOURCES].selected;
+
+	return i < s->nres ? &s->resources[i] : NULL;
+}
+
+const struct ts_worker_row *ts_state_selected_worker(const struct ts_state *s)
+{
+	size_t i = s->cur[TS_VIEW_WORKERS].selected;
+
+	return i < s->nworkers ? &s->workers[i] : NULL;
+}
+
+const struct ts_recent_warning *ts_state_selected_warning(const struct ts_state *s)
+{
+	size_t i = s->cur[TS_VIEW_WARNINGS].selected;
+
+	if (i >= s->nwarnings || s->worder[i] >= s->nwarnings)
+		return NULL;
+	return &s->warnings[s->worder[i]];
+}
+
+void ts_state_set_view(struct ts_state *s, unsigned view)
+{
+	if (view >= TS_VIEW_COUNT || view == s->view)
+		return;
+	if (view == TS_VIEW_DETAILS)
+		s->back_view = s->view == TS_VIEW_DETAILS ? TS_VIEW_TASKS : s->view;
+	s->view = view;
+}
+
+void ts_state_back(struct ts_state *s)
+{
+	if (s->view == TS_VIEW_DETAILS)
+		s->view = s->back_view < TS_VIEW_COUNT && s->back_view != TS_VIEW_DETAILS ? s->back_view
+											 : TS_VIEW_TASKS;
+}
+
+void ts_state_open_task(struct ts_state *s, uint32_t pid, uint64_t id)
+{
+	bool found = false;
+
+	s->detail_pid = pid;
+	s->detail_id = id;
+	s->detail.valid = false;            /* until the conn fills it */
+	s->cur[TS_VIEW_DETAILS].top = 0;
+	s->have_sel = true;
+	s->sel_pid = pid;
+	s->sel_id = id;
+	for (size_t i = 0; i < s->nrows && !found; i++)
+		found = s->rows[i].pid == pid && s->rows[i].id == id;
+	/* select it in the tasks view too, showing it if a filter hides it */
+	if (found) {
+		for (size_t i = 0; i < s->nrows; i++) {
+			if (s->rows[i].pid == pid && s->rows[i].id == id) {
+				if (!ts_state_row_matches(s, &s->rows[i])) {
+					s->filter[0] = '\0';
+					s->state_filter = TS_FILTER_ALL;
+					s->warn_only = false;
+				}
+				break;
+			}
+		}
+		ts_state_sort(s);
+	}
+	ts_state_set_view(s, TS_VIEW_DETAILS);
+}
+
+bool ts_state_enter(struct ts_state *s)
+{
+	switch (s->view) {
+	case TS_VIEW_TASKS: {
+		const struct ts_row *r = ts_state_selected_row(s);
+
+		if (!r)
+			return false;
+		ts_state_open_task(s, r->pid, r->id);
+		return true;
+	}
+	case TS_VIEW_RESOURCES: {
+		const struct ts_res_row *r = ts_state_selected_resource(s);
+		uint64_t task = r ? r->holder_task : 0;
+
+		if (!task && r && r->waiters && r->waiting_tasks[0])
+			task = r->waiting_tasks[0];
+		if (!task)
+			return false;
+		ts_state_open_task(s, r->pid, task);
+		return true;
+	}
+	case TS_VIEW_WARNINGS: {
+		const struct ts_recent_warning *w = ts_state_selected_warning(s);
+
+		if (!w || !w->w.task_id)
+			return false;
+		ts_state_open_task(s, w->w.pid, w->w.task_id);
+		return true;
+	}
+	default:
+		return false;
+	}
 }

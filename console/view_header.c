@@ -130,10 +130,10 @@ int ts_view_warnings_draw(struct ts_console *c, struct ts_rect r)
 		return 0;
 	used = draw_counts(c, r);
 	n = r.h - used;
-	if ((size_t)n > s->nrecent)
-		n = (int)s->nrecent;
+	if ((size_t)n > s->nwarnings)
+		n = (int)s->nwarnings;
 	/* newest first */
 	for (int i = 0; i < n; i++)
-		draw_recent(c, r.y + used + i, r, &s->recent[s->nrecent - 1 - (size_t)i]);
+		draw_recent(c, r.y + used + i, r, &s->warnings[s->nwarnings - 1 - (size_t)i]);
 	return used + n;
 }

@@ -40,6 +40,7 @@ static const struct col_spec cols[TS_COL_COUNT] = {
 	[TS_COL_POLLS]    = { "Polls", TS_FMT_NUM_COLS, true, 5 },
 	[TS_COL_KIND]     = { "Kind", 8, false, 2 },
 	[TS_COL_LOCATION] = { "Location", 0, false, 1 },
+	[TS_COL_FIELDS]   = { "Fields", 12, false, 1 },
 };
 
 struct layout {
@@ -152,7 +153,7 @@ static void draw_title(struct ts_console *c, struct ts_rect r)
 	char buf[96];
 	int x = r.x + 1;
 
-	snprintf(buf, sizeof(buf), "Tasks (%zu)", s->nrows);
+	snprintf(buf, sizeof(buf), "Tasks (%zu)", s->nshown);
 	ts_view_put(c, r.y, x, r.w - x, TS_C_TITLE, buf);
 	x += ts_fmt_width(buf, true) + 2;
 	for (size_t i = 0; i < sizeof(order) && x < r.x + r.w; i++) {
@@ -261,6 +262,7 @@ static void draw_row(struct ts_console *c, int y, struct ts_rect r, const struct
 void ts_view_tasks_draw(struct ts_console *c, struct ts_rect r)
 {
 	struct ts_state *s = &c->state;
+	struct ts_cursor *cu = &s->cur[TS_VIEW_TASKS];
 	struct layout lo;
 	size_t nvis;
 
@@ -271,16 +273,16 @@ void ts_view_tasks_draw(struct ts_console *c, struct ts_rect r)
 		return;
 	nvis = (size_t)(r.h - 2);
 	ts_state_scroll(s, nvis);
-	if (nvis > s->nrows - s->top)
-		nvis = s->nrows - s->top;
-	layout_columns(c, r.w, s->top, nvis, &lo);
+	if (nvis > s->nshown - cu->top)
+		nvis = s->nshown - cu->top;
+	layout_columns(c, r.w, cu->top, nvis, &lo);
 	draw_colheads(c, r.y + 1, r, &lo);
 	for (size_t i = 0; i < nvis; i++) {
-		size_t k = s->top + i;
+		size_t k = cu->top + i;
 
-		draw_row(c, r.y + 2 + (int)i, r, &lo, &s->rows[k], k == s->selected);
+		draw_row(c, r.y + 2 + (int)i, r, &lo, &s->rows[k], k == cu->selected);
 	}
-	if (s->nrows == 0)
+	if (s->nshown == 0)
 		ts_view_put(c, r.y + 2, r.x + 1, r.w - 2, TS_C_DIM,
 			    s->filled ? "no tasks yet" : "waiting for data");
 }

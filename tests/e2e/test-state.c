@@ -17,7 +17,7 @@ static void add(struct ts_state *s, uint64_t id, const char *name, uint64_t busy
 
 	CHECK(ts_state_reserve(s, s->nrows + 1) == 0);
 	r = &s->rows[s->nrows++];
-	*r = (struct ts_row){ .id = id, .pid = 1, .name = name, .location = "", .busy_ns = busy,
+	*r = (struct ts_row){ .id = id, .pid = 1, .name = name, .location = "", .fields = "", .busy_ns = busy,
 			      .total_ns = busy * 2, .state = state, .polls = id * 10 };
 }
 
@@ -56,11 +56,11 @@ static void test_sort(void)
 	ts_state_sort_invert(&s);
 	CHECK(ids(&s) == 4321);
 
-	ts_state_sort_step(&s, -6);               /* wraps: Busy - 6 = Location */
+	ts_state_sort_step(&s, -7);               /* wraps: Busy - 7 = Location */
 	CHECK(s.sort_col == TS_COL_LOCATION);
 	CHECK(!s.invert);
 	CHECK(ids(&s) == 1234);                   /* all equal: ties by id */
-	ts_state_sort_step(&s, 1);                /* wraps to Warn */
+	ts_state_sort_step(&s, 2);                /* Fields, then wraps to Warn */
 	CHECK(s.sort_col == TS_COL_WARN);
 	ts_state_fini(&s);
 }
@@ -74,43 +74,43 @@ static void test_selection(void)
 		add(&s, id, "t", id * 100, TS_TASK_IDLE);
 	ts_state_sort(&s);
 	ts_state_move(&s, 2);
-	CHECK(s.selected == 2 && s.rows[2].id == 3);
+	CHECK(s.cur[TS_VIEW_TASKS].selected == 2 && s.rows[2].id == 3);
 	ts_state_sort_step(&s, TS_COL_BUSY - TS_COL_ID); /* biggest first: id 3 moves to index 6 */
 	CHECK(s.sort_col == TS_COL_BUSY);
-	CHECK(s.rows[s.selected].id == 3);
-	CHECK(s.selected == 6);
+	CHECK(s.rows[s.cur[TS_VIEW_TASKS].selected].id == 3);
+	CHECK(s.cur[TS_VIEW_TASKS].selected == 6);
 
 	ts_state_move(&s, INT64_MAX);
-	CHECK(s.selected == 8);
+	CHECK(s.cur[TS_VIEW_TASKS].selected == 8);
 	ts_state_move(&s, 1);
-	CHECK(s.selected == 8);
+	CHECK(s.cur[TS_VIEW_TASKS].selected == 8);
 	ts_state_move(&s, INT64_MIN);
-	CHECK(s.selected == 0);
+	CHECK(s.cur[TS_VIEW_TASKS].selected == 0);
 	ts_state_move(&s, -1);
-	CHECK(s.selected == 0);
+	CHECK(s.cur[TS_VIEW_TASKS].selected == 0);
 
 	/* scrolling keeps the selection in a 4-row window */
 	ts_state_move(&s, 6);
 	ts_state_scroll(&s, 4);
-	CHECK(s.page == 4);
-	CHECK(s.top <= s.selected && s.selected < s.top + 4);
-	CHECK(s.top == 3);
+	CHECK(s.cur[TS_VIEW_TASKS].page == 4);
+	CHECK(s.cur[TS_VIEW_TASKS].top <= s.cur[TS_VIEW_TASKS].selected && s.cur[TS_VIEW_TASKS].selected < s.cur[TS_VIEW_TASKS].top + 4);
+	CHECK(s.cur[TS_VIEW_TASKS].top == 3);
 	ts_state_move(&s, -5);
 	ts_state_scroll(&s, 4);
-	CHECK(s.top == 1);
+	CHECK(s.cur[TS_VIEW_TASKS].top == 1);
 
 	/* the selected task vanishes (a refresh without it): index clamps */
 	ts_state_move(&s, INT64_MAX);
 	s.nrows = 5;                              /* the last four are gone */
 	ts_state_sort(&s);
-	CHECK(s.selected == 4);
+	CHECK(s.cur[TS_VIEW_TASKS].selected == 4);
 	ts_state_scroll(&s, 4);
-	CHECK(s.top == 1);
+	CHECK(s.cur[TS_VIEW_TASKS].top == 1);
 	s.nrows = 0;
 	ts_state_sort(&s);
 	ts_state_move(&s, 1);
 	ts_state_scroll(&s, 4);
-	CHECK(s.top == 0);
+	CHECK(s.cur[TS_VIEW_TASKS].top == 0);
 	ts_state_fini(&s);
 }
 
@@ -123,7 +123,7 @@ static void test_many(void)
 	ts_state_init(&s);
 	CHECK(ts_state_reserve(&s, n) == 0);
 	for (size_t i = 0; i < n; i++)
-		s.rows[i] = (struct ts_row){ .id = i + 1, .pid = 1, .name = "x", .location = "",
+		s.rows[i] = (struct ts_row){ .id = i + 1, .pid = 1, .name = "x", .location = "", .fields = "",
 					     .busy_ns = (uint64_t)(rand_r(&seed) % 1000) };
 	s.nrows = n;
 	ts_state_sort_step(&s, TS_COL_BUSY - TS_COL_ID);
