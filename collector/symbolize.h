@@ -32,6 +32,7 @@ struct ts_frame {
 	uint32_t line;              /* 0 without line info */
 	const char *module;         /* path of the ELF file holding ip; NULL when unmapped */
 	uint64_t offset;            /* ip - start of function (0 when unknown) */
+	uint64_t module_offset;     /* ip as an address in the module's ELF file (for addr2line) */
 };
 
 /* The x86-64 registers an unwind starts from (from pt_regs in BPF). */

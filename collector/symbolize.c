@@ -1,0 +1,364 @@
+/*
+ * symbolize.c: addresses of a target process turned into function,
+ * file:line and module, with libdwfl. The modules are what
+ * /proc/PID/maps lists (reported through dwfl_linux_proc_maps_report from
+ * our own copy of the file, so the mappings the unwinder checks and the
+ * modules dwfl knows come from the same read); ELF files are opened from
+ * /proc/PID/root-relative paths by libdwfl, separate debug info is found
+ * by build-id or .gnu_debuglink under /usr/lib/debug.
+ *
+ * Every answer is cached per address: a collector sees the same spawn
+ * sites, lock call sites and return addresses over and over. The cache
+ * is bounded and starts over when full; the names it points at live in a
+ * string pool until ts_symbolizer_free(), so frames handed out earlier
+ * stay valid across refreshes and cache resets.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collector/errline.h"
+#include "collector/strpool.h"
+#include "collector/symbolize_internal.h"
+
+#define CACHE_MIN 1024u
+#define CACHE_MAX (1u << 16)          /* entries; the cache starts over past this */
+#define STRINGS_MAX (64u << 20)        /* bytes of names */
+#define MAPS_MAX (16u << 20)           /* a larger /proc/PID/maps is refused */
+
+static char *debuginfo_path; /* NULL: libdwfl's default search path */
+
+static const Dwfl_Callbacks proc_callbacks = {
+	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
+};
+
+/* Read /proc/PID/maps whole. */
+static int read_maps(uint32_t pid, char **out, size_t *len)
+{
+	char path[64], *buf = NULL;
+	size_t cap = 0, n = 0;
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/maps", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t r;
+		if (cap - n < 4096) {
+			char *nb;
+			if (cap >= MAPS_MAX) {
+				rc = -EFBIG;
+				goto cleanup;
+			}
+			cap = cap ? cap * 2 : 16384;
+			nb = realloc(buf, cap + 1);
+			if (!nb) {
+				rc = -ENOMEM;
+				goto cleanup;
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			goto cleanup;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	buf = NULL;
+cleanup:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+static int parse_maps(const char *text, struct ts_sym_map **out, size_t *count)
+{
+	struct ts_sym_map *v = NULL;
+	size_t n = 0, cap = 0;
+	const char *p = text;
+
+	while (*p) {
+		unsigned long long a, b;
+		char perms[8];
+		const char *nl = strchr(p, '\n');
+		if (sscanf(p, "%llx-%llx %7s", &a, &b, perms) == 3 && a < b) {
+			if (n == cap) {
+				struct ts_sym_map *nv;
+				cap = cap ? cap * 2 : 64;
+				nv = realloc(v, cap * sizeof(*v));
+				if (!nv) {
+					free(v);
+					return -ENOMEM;
+				}
+				v = nv;
+			}
+			v[n++] = (struct ts_sym_map){ .start = a, .end = b, .readable = perms[0] == 'r' };
+		}
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	*out = v;
+	*count = n;
+	return 0;
+}
+
+size_t ts_symbolizer_find_map(const struct ts_symbolizer *s, uint64_t addr)
+{
+	size_t lo = 0, hi = s->nmaps;
+
+	/* /proc/PID/maps is sorted by address */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (addr < s->maps[mid].start)
+			hi = mid;
+		else if (addr >= s->maps[mid].end)
+			lo = mid + 1;
+		else
+			return mid;
+	}
+	return SIZE_MAX;
+}
+
+static void cache_clear(struct ts_symbolizer *s)
+{
+	if (s->cache)
+		memset(s->cache, 0, s->cache_cap * sizeof(*s->cache));
+	s->cache_used = 0;
+}
+
+int ts_symbolizer_refresh(struct ts_symbolizer *s)
+{
+	struct ts_sym_map *maps = NULL;
+	char *text = NULL;
+	size_t len = 0, nmaps = 0;
+	int rc;
+
+	rc = read_maps(s->pid, &text, &len);
+	if (rc < 0)
+		goto cleanup;
+	if (s->maps_text && len == s->maps_len && memcmp(text, s->maps_text, len) == 0)
+		goto cleanup; /* nothing changed */
+	rc = parse_maps(text, &maps, &nmaps);
+	if (rc < 0)
+		goto cleanup;
+	dwfl_report_begin(s->dwfl);
+	rc = dwfl_linux_proc_report(s->dwfl, (pid_t)s->pid);
+	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0 && rc == 0)
+		rc = -1;
+	if (rc != 0) {
+		rc = rc > 0 ? -rc : -EIO;
+		goto cleanup;
+	}
+	free(s->maps_text);
+	free(s->maps);
+	s->maps_text = text;
+	s->maps_len = len;
+	s->maps = maps;
+	s->nmaps = nmaps;
+	text = NULL;
+	maps = NULL;
+	cache_clear(s); /* an address may now belong to another module */
+cleanup:
+	free(text);
+	free(maps);
+	return rc;
+}
+
+int ts_symbolizer_new(uint32_t pid, struct ts_symbolizer **out, char *err, size_t errlen)
+{
+	struct ts_symbolizer *s;
+	char path[64];
+	int rc;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		ts_errf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->pid = pid;
+	s->mem_fd = -1;
+	rc = ts_strpool_new(STRINGS_MAX, &s->strings);
+	if (rc < 0) {
+		ts_errf(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	s->dwfl = dwfl_begin(&proc_callbacks);
+	if (!s->dwfl) {
+		rc = -ENOMEM;
+		ts_errf(err, errlen, "cannot start libdwfl: %s", dwfl_errmsg(-1));
+		goto cleanup;
+	}
+	rc = ts_symbolizer_refresh(s);
+	if (rc == -ENOENT || rc == -ESRCH) {
+		ts_errf(err, errlen, "no process %" PRIu32, pid);
+		goto cleanup;
+	}
+	if (rc == -EACCES || rc == -EPERM) {
+		ts_errf(err, errlen, "no permission to read /proc/%" PRIu32 "/maps: run as root or as the target's user", pid);
+		goto cleanup;
+	}
+	if (rc < 0) {
+		ts_errf(err, errlen, "cannot read the modules of process %" PRIu32 ": %s", pid, strerror(-rc));
+		goto cleanup;
+	}
+	/* for the unwinder: memory outside a copied stack (optional) */
+	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/mem", pid);
+	s->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	*out = s;
+	return 0;
+cleanup:
+	ts_symbolizer_free(s);
+	return rc;
+}
+
+void ts_symbolizer_free(struct ts_symbolizer *s)
+{
+	if (!s)
+		return;
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	if (s->mem_fd >= 0)
+		close(s->mem_fd);
+	ts_strpool_free(s->strings);
+	free(s->cache);
+	free(s->maps_text);
+	free(s->maps);
+	free(s);
+}
+
+static const char *intern(struct ts_symbolizer *s, const char *str)
+{
+	return str ? ts_strpool_intern(s->strings, str, strlen(str)) : NULL;
+}
+
+/* Resolve one address (no cache). */
+static int resolve(struct ts_symbolizer *s, uint64_t ip, struct ts_frame *f)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, ip);
+	const char *mname, *sym, *src;
+	GElf_Off off = 0;
+	GElf_Sym esym;
+	Dwfl_Line *line;
+	Dwarf_Addr bias = 0, start = 0;
+	int lineno = 0;
+
+	memset(f, 0, sizeof(*f));
+	f->ip = ip;
+	if (!mod)
+		return -ENOENT;
+	mname = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+	f->module = intern(s, mname);
+	if (dwfl_module_getelf(mod, &bias))
+		f->module_offset = ip - bias;
+	else if (dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL))
+		f->module_offset = ip - start;
+
+	sym = dwfl_module_addrinfo(mod, ip, &off, &esym, NULL, NULL, NULL);
+	if (sym && *sym) {
+		char *dm = ts_demangle(sym);
+		f->function = intern(s, dm ? dm : sym);
+		f->offset = off;
+		free(dm);
+	}
+	line = dwfl_module_getsrc(mod, ip);
+	if (line) {
+		src = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+		if (src && lineno > 0) {
+			f->file = intern(s, src);
+			f->line = (uint32_t)lineno;
+		}
+	}
+	return 0;
+}
+
+static int cache_grow(struct ts_symbolizer *s)
+{
+	size_t cap = s->cache_cap ? s->cache_cap * 2 : CACHE_MIN;
+	struct ts_sym_cache_entry *old = s->cache, *nc;
+	size_t oldcap = s->cache_cap;
+
+	nc = calloc(cap, sizeof(*nc));
+	if (!nc)
+		return -ENOMEM;
+	s->cache = nc;
+	s->cache_cap = cap;
+	s->cache_used = 0;
+	for (size_t i = 0; i < oldcap; i++) {
+		if (!old[i].used)
+			continue;
+		size_t j = (size_t)(old[i].ip * 0x9e3779b97f4a7c15ull >> 32) & (cap - 1);
+		while (nc[j].used)
+			j = (j + 1) & (cap - 1);
+		nc[j] = old[i];
+		s->cache_used++;
+	}
+	free(old);
+	return 0;
+}
+
+int ts_symbolizer_lookup(struct ts_symbolizer *s, uint64_t ip, struct ts_frame *out)
+{
+	struct ts_sym_cache_entry *e;
+	size_t j;
+	int rc;
+
+	if (s->cache_cap) {
+		j = (size_t)(ip * 0x9e3779b97f4a7c15ull >> 32) & (s->cache_cap - 1);
+		for (; s->cache[j].used; j = (j + 1) & (s->cache_cap - 1)) {
+			if (s->cache[j].ip == ip) {
+				*out = s->cache[j].frame;
+				return s->cache[j].rc;
+			}
+		}
+	}
+	rc = resolve(s, ip, out);
+	/* keep the load under 1/2; at the cap, start over */
+	if ((s->cache_used + 1) * 2 > s->cache_cap) {
+		if (s->cache_cap >= CACHE_MAX)
+			cache_clear(s);
+		else if (cache_grow(s) < 0)
+			return rc; /* uncached is still an answer */
+	}
+	j = (size_t)(ip * 0x9e3779b97f4a7c15ull >> 32) & (s->cache_cap - 1);
+	while (s->cache[j].used)
+		j = (j + 1) & (s->cache_cap - 1);
+	e = &s->cache[j];
+	e->used = true;
+	e->ip = ip;
+	e->rc = rc;
+	e->frame = *out;
+	s->cache_used++;
+	return rc;
+}
+
+void ts_frame_format(const struct ts_frame *f, char *buf, size_t len)
+{
+	if (!buf || len == 0)
+		return;
+	if (f->function && f->file && f->line)
+		snprintf(buf, len, "%s (%s:%" PRIu32 ")", f->function, f->file, f->line);
+	else if (f->function)
+		snprintf(buf, len, "%s", f->function);
+	else if (f->module) {
+		const char *base = strrchr(f->module, '/');
+		snprintf(buf, len, "%s+0x%" PRIx64, base ? base + 1 : f->module, f->module_offset);
+	} else
+		snprintf(buf, len, "0x%" PRIx64, f->ip);
+}

@@ -1,0 +1,59 @@
+/*
+ * symbolize_internal.h: the symbolizer's state, shared by symbolize.c
+ * (modules, lookups, the cache) and unwind.c (the CFI unwinder, which
+ * needs the Dwfl, the mappings and /proc/PID/mem). Not for other modules.
+ */
+#ifndef TASKSCOPE_SYMBOLIZE_INTERNAL_H
+#define TASKSCOPE_SYMBOLIZE_INTERNAL_H
+
+#include <elfutils/libdwfl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "collector/symbolize.h"
+
+struct ts_strpool;
+
+/* One line of /proc/PID/maps (only what the unwinder needs). */
+struct ts_sym_map {
+	uint64_t start, end;
+	bool readable;
+};
+
+struct ts_sym_cache_entry {
+	uint64_t ip;
+	bool used;
+	int rc;                  /* 0 or -ENOENT */
+	struct ts_frame frame;
+};
+
+/* What one ts_symbolizer_unwind() call is walking (valid during the call). */
+struct ts_sym_unwind {
+	const struct ts_user_regs *regs;
+	const uint8_t *stack;
+	size_t stack_len;
+	uint64_t *ips;
+	size_t max, n;
+	size_t stack_map;        /* index in maps of the mapping holding sp, or SIZE_MAX */
+	bool thread_given;       /* next_thread: the one thread was handed out */
+};
+
+struct ts_symbolizer {
+	uint32_t pid;
+	Dwfl *dwfl;
+	struct ts_strpool *strings;   /* function, file and module names */
+	struct ts_sym_cache_entry *cache;
+	size_t cache_cap, cache_used;
+	char *maps_text;              /* /proc/PID/maps as last reported */
+	size_t maps_len;
+	struct ts_sym_map *maps;
+	size_t nmaps;
+	int mem_fd;                   /* /proc/PID/mem, or -1 */
+	int attach_state;             /* 0 not yet, 1 attached, -1 failed */
+	struct ts_sym_unwind uw;
+};
+
+/* Index of the mapping holding `addr`, or SIZE_MAX. */
+size_t ts_symbolizer_find_map(const struct ts_symbolizer *s, uint64_t addr);
+
+#endif /* TASKSCOPE_SYMBOLIZE_INTERNAL_H */
