@@ -130,6 +130,10 @@ bool ts_dm_suffix(struct ts_dm_buf *b, const char *suffix)
 
 	if (n == 0)
 		return true;
+	if (n == 1) { /* a lone '.' or '$' is no suffix: not a name we know */
+		b->failed = true;
+		return false;
+	}
 	return ts_dm_puts(b, " (") && ts_dm_put(b, suffix, n) && ts_dm_puts(b, ")");
 }
 

@@ -256,19 +256,22 @@ static int resolve(struct ts_symbolizer *s, uint64_t ip, struct ts_frame *f)
 	GElf_Off off = 0;
 	GElf_Sym esym;
 	Dwfl_Line *line;
-	Dwarf_Addr bias = 0, start = 0;
+	Dwarf_Addr bias = 0, low = 0, high = 0;
 	int lineno = 0;
 
 	memset(f, 0, sizeof(*f));
 	f->ip = ip;
 	if (!mod)
 		return -ENOENT;
-	mname = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+	/* libdwfl answers the last module for addresses past every module */
+	mname = dwfl_module_info(mod, NULL, &low, &high, NULL, NULL, NULL, NULL);
+	if (ip < low || ip >= high)
+		return -ENOENT;
 	f->module = intern(s, mname);
 	if (dwfl_module_getelf(mod, &bias))
 		f->module_offset = ip - bias;
-	else if (dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL))
-		f->module_offset = ip - start;
+	else
+		f->module_offset = ip - low;
 
 	sym = dwfl_module_addrinfo(mod, ip, &off, &esym, NULL, NULL, NULL);
 	if (sym && *sym) {

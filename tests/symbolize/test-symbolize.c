@@ -1,0 +1,173 @@
+/*
+ * test-symbolize.c: ts_symbolizer_lookup() on functions whose name and
+ * line this test knows: its own (built with -g), the same address in a
+ * forked child (another process, same layout), a function of a library
+ * loaded with dlopen after the symbolizer was made (found once
+ * ts_symbolizer_refresh() has run), an unmapped address, and the
+ * one-line formats. Also: the cache answers the same frame twice, and a
+ * missing process is a one-line error.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "collector/symbolize.h"
+#include "tests/check.h"
+
+#define THIS_FILE "tests/symbolize/test-symbolize.c"
+
+static const unsigned target_line = __LINE__; __attribute__((noinline, noclone)) int symbolize_target(int x)
+{
+	__asm__ volatile("" ::: "memory");
+	return x * 7 + 3;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* The target function, looked up in process `pid` (ourselves or a fork). */
+static void check_target(struct ts_symbolizer *s, const char *who)
+{
+	uint64_t ip = (uint64_t)(uintptr_t)symbolize_target;
+	struct ts_frame f, again;
+	char line[512];
+
+	CHECK_MSG(ts_symbolizer_lookup(s, ip, &f) == 0, "%s: lookup failed", who);
+	CHECK(f.ip == ip);
+	CHECK_MSG(f.function && strcmp(f.function, "symbolize_target") == 0, "%s: function %s", who,
+		  f.function ? f.function : "(null)");
+	CHECK_MSG(f.file && ends_with(f.file, THIS_FILE), "%s: file %s", who, f.file ? f.file : "(null)");
+	/* optimized: the entry may carry the line of the first statement */
+	CHECK_MSG(f.line >= target_line && f.line <= target_line + 4, "%s: line %u, want %u..%u", who,
+		  f.line, target_line, target_line + 4);
+	CHECK(f.offset == 0);
+	CHECK_MSG(f.module && strstr(f.module, "test-symbolize"), "%s: module %s", who,
+		  f.module ? f.module : "(null)");
+
+	/* a few bytes in: same function, offset counts */
+	CHECK(ts_symbolizer_lookup(s, ip + 2, &f) == 0);
+	CHECK(f.function && strcmp(f.function, "symbolize_target") == 0);
+	CHECK(f.offset == 2);
+
+	/* cached: the same strings come back */
+	CHECK(ts_symbolizer_lookup(s, ip, &f) == 0);
+	CHECK(ts_symbolizer_lookup(s, ip, &again) == 0);
+	CHECK(f.function == again.function && f.file == again.file && f.line == again.line);
+
+	ts_frame_format(&f, line, sizeof(line));
+	CHECK_MSG(strncmp(line, "symbolize_target (", 18) == 0 && strstr(line, THIS_FILE ":"),
+		  "%s: format \"%s\"", who, line);
+}
+
+static void check_unmapped(struct ts_symbolizer *s)
+{
+	struct ts_frame f;
+	char line[64];
+
+	CHECK(ts_symbolizer_lookup(s, 0x10, &f) == -ENOENT);
+	CHECK(f.ip == 0x10 && !f.function && !f.file && !f.module && f.line == 0);
+	ts_frame_format(&f, line, sizeof(line));
+	CHECK_STR(line, "0x10");
+	/* cached negative answer */
+	CHECK(ts_symbolizer_lookup(s, 0x10, &f) == -ENOENT);
+	CHECK(ts_symbolizer_lookup(s, UINT64_MAX, &f) == -ENOENT);
+}
+
+static void check_formats(void)
+{
+	struct ts_frame f = { .ip = 0x1234, .module = "/usr/lib/libfoo.so.1", .module_offset = 0x234 };
+	char line[128], tiny[8];
+
+	ts_frame_format(&f, line, sizeof(line));
+	CHECK_STR(line, "libfoo.so.1+0x234");
+	f.function = "foo::bar";
+	ts_frame_format(&f, line, sizeof(line));
+	CHECK_STR(line, "foo::bar");
+	f.file = "src/lib.rs";
+	f.line = 42;
+	ts_frame_format(&f, line, sizeof(line));
+	CHECK_STR(line, "foo::bar (src/lib.rs:42)");
+	ts_frame_format(&f, tiny, sizeof(tiny));
+	CHECK_STR(tiny, "foo::ba");
+}
+
+/* A library mapped after ts_symbolizer_new(): unknown until a refresh. */
+static void check_dlopen(struct ts_symbolizer *s)
+{
+	const char *lib = "libstdc++.so.6", *fn = "__cxa_demangle";
+	struct ts_frame f;
+	void *h, *sym;
+
+	if (dlopen(lib, RTLD_NOW | RTLD_NOLOAD)) {
+		printf("note: %s already loaded, dlopen refresh not checked\n", lib);
+		return;
+	}
+	h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		printf("note: no %s here, dlopen refresh not checked\n", lib);
+		return;
+	}
+	sym = dlsym(h, fn);
+	CHECK(sym != NULL);
+	CHECK(ts_symbolizer_refresh(s) == 0);
+	CHECK(ts_symbolizer_lookup(s, (uint64_t)(uintptr_t)sym, &f) == 0);
+	CHECK_MSG(f.function && strcmp(f.function, fn) == 0, "function %s", f.function ? f.function : "(null)");
+	CHECK_MSG(f.module && strstr(f.module, "libstdc++"), "module %s", f.module ? f.module : "(null)");
+	/* nothing changed since: a refresh is a no-op and keeps answers */
+	CHECK(ts_symbolizer_refresh(s) == 0);
+	CHECK(ts_symbolizer_lookup(s, (uint64_t)(uintptr_t)sym, &f) == 0);
+	CHECK(f.function && strcmp(f.function, fn) == 0);
+}
+
+int main(void)
+{
+	struct ts_symbolizer *s = NULL;
+	char err[256] = "";
+	pid_t child;
+	int status;
+
+	CHECK(symbolize_target(1) == 10);
+	check_formats();
+
+	CHECK(ts_symbolizer_new((uint32_t)getpid(), &s, err, sizeof(err)) == 0);
+	if (!s)
+		return check_result("test-symbolize");
+	check_dlopen(s);
+	check_target(s, "self");
+	check_unmapped(s);
+	ts_symbolizer_free(s);
+
+	/* another process: a forked child has our layout */
+	child = fork();
+	if (child == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+	CHECK(child > 0);
+	if (child > 0) {
+		s = NULL;
+		CHECK(ts_symbolizer_new((uint32_t)child, &s, err, sizeof(err)) == 0);
+		if (s) {
+			check_target(s, "child");
+			ts_symbolizer_free(s);
+		}
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+		/* and now it is gone */
+		s = NULL;
+		err[0] = '\0';
+		CHECK(ts_symbolizer_new((uint32_t)child, &s, err, sizeof(err)) < 0);
+		CHECK(s == NULL);
+		CHECK_MSG(strstr(err, "no process") != NULL, "err \"%s\"", err);
+	}
+	return check_result("test-symbolize");
+}
