@@ -1,0 +1,404 @@
+/*
+ * locks.bpf.c: pthread lock waits and holds of one watched process.
+ *
+ * Two program sets, loaded one at a time by bpf/locks_source.c:
+ *  - contended (locks_sys_enter/locks_sys_exit): the futex wait path only.
+ *    Uncontended locking stays in user space and is never seen, so it
+ *    costs nothing; a contended wait already costs a syscall and a context
+ *    switch, next to which the probe is small.
+ *  - full (the uprobes): every lock, trylock and unlock call of libc.
+ * Records go to one ring buffer (bpf/locks.h); a record that does not fit
+ * is counted in `lost`, never waited for. Per-thread state lives in LRU
+ * maps, so threads that die mid-call age out instead of leaking.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "bpf/locks.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define NR_FUTEX 202            /* x86-64 */
+#define FUTEX_WAIT 0
+#define FUTEX_WAKE 1
+#define FUTEX_LOCK_PI 6
+#define FUTEX_UNLOCK_PI 7
+#define FUTEX_WAIT_BITSET 9
+#define FUTEX_WAKE_BITSET 10
+#define FUTEX_LOCK_PI2 13
+#define FUTEX_CMD_MASK 127      /* without FUTEX_PRIVATE_FLAG and FUTEX_CLOCK_REALTIME */
+#define FUTEX_TID_MASK 0x3fffffff
+#define LLL_LOCK_WAIT_VALUE 2   /* glibc's "locked, with waiters" */
+
+/* glibc x86-64 layouts read for the holder and for contention (full mode):
+ * pthread_mutex_t { int __lock; unsigned __count; int __owner; ... },
+ * pthread_rwlock_t { unsigned __readers; ...; int __cur_writer at 24 }. */
+#define MUTEX_OWNER_OFF 8
+#define RWLOCK_CUR_WRITER_OFF 24
+#define RW_WRLOCKED 2u
+#define RW_READER_SHIFT 3
+
+const volatile __u32 targ_tgid = 0;
+
+struct inflight {
+	__u64 addr;
+	__u64 start;
+	__u16 flags;
+	__u16 waited;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, TS_LOCKS_RINGBUF_BYTES);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TS_LOCKS_MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct inflight);
+} inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TS_LOCKS_MAX_SEEN);
+	__type(key, __u64);
+	__type(value, __u8);
+} seen SEC(".maps");
+
+static __always_inline void count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/* The calling thread's tid when it belongs to the watched process, else 0. */
+static __always_inline __u32 watched_tid(void)
+{
+	__u64 pt = bpf_get_current_pid_tgid();
+
+	if ((__u32)(pt >> 32) != targ_tgid)
+		return 0;
+	return (__u32)pt;
+}
+
+static __always_inline void emit(__u16 type, __u32 tid, __u64 addr, __u64 ts, __u64 start,
+				 __u32 owner, __u16 flags)
+{
+	struct ts_locks_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+
+	if (!r) {
+		count_lost();
+		return;
+	}
+	r->ts = ts;
+	r->addr = addr;
+	r->start = start;
+	r->pid = targ_tgid;
+	r->tid = tid;
+	r->owner = owner;
+	r->type = type;
+	r->flags = flags;
+	bpf_ringbuf_submit(r, 0);
+}
+
+/* First sight of `addr`: registers and a slice of the stack, for the
+ * loader to unwind and name the lock by its call site. */
+static __always_inline void emit_site(__u32 tid, __u64 addr, __u64 ts, __u16 flags,
+				      const struct ts_locks_regs *regs)
+{
+	struct ts_locks_site *s;
+	__u8 one = 1;
+
+	if (bpf_map_lookup_elem(&seen, &addr))
+		return;
+	if (bpf_map_update_elem(&seen, &addr, &one, BPF_NOEXIST))
+		return;
+	s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
+	if (!s) {
+		count_lost();
+		bpf_map_delete_elem(&seen, &addr); /* try again next time */
+		return;
+	}
+	s->rec.ts = ts;
+	s->rec.addr = addr;
+	s->rec.start = 0;
+	s->rec.pid = targ_tgid;
+	s->rec.tid = tid;
+	s->rec.owner = 0;
+	s->rec.type = TS_LOCKS_REC_SITE;
+	s->rec.flags = flags;
+	s->regs = *regs;
+	s->pad = 0;
+	s->stack_len = TS_LOCKS_STACK_BYTES;
+	if (bpf_probe_read_user(s->stack, TS_LOCKS_STACK_BYTES, (void *)regs->sp)) {
+		/* near the top of a mapping: take less */
+		s->stack_len = 256;
+		if (bpf_probe_read_user(s->stack, 256, (void *)regs->sp))
+			s->stack_len = 0;
+	}
+	bpf_ringbuf_submit(s, 0);
+}
+
+static __always_inline __u32 read_u32(__u64 uaddr)
+{
+	__u32 v = 0;
+
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)uaddr))
+		return 0;
+	return v;
+}
+
+/* ---- contended mode: the futex wait path ---- */
+
+SEC("raw_tracepoint/sys_enter")
+int locks_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *regs;
+	struct ts_locks_regs ur;
+	struct inflight f = {};
+	__u32 tid, op, val, owner = 0;
+	__u64 uaddr, now;
+	__u16 flags = 0;
+
+	if (ctx->args[1] != NR_FUTEX)
+		return 0;
+	tid = watched_tid();
+	if (!tid)
+		return 0;
+	regs = (struct pt_regs *)ctx->args[0];
+	uaddr = BPF_CORE_READ(regs, di);
+	op = (__u32)BPF_CORE_READ(regs, si) & FUTEX_CMD_MASK;
+	val = (__u32)BPF_CORE_READ(regs, dx);
+	now = bpf_ktime_get_ns();
+
+	switch (op) {
+	case FUTEX_WAIT:
+	case FUTEX_WAIT_BITSET:
+		if (val != LLL_LOCK_WAIT_VALUE)
+			return 0;   /* condition variables, semaphores, joins: not a lock */
+		owner = read_u32(uaddr + MUTEX_OWNER_OFF);
+		break;
+	case FUTEX_LOCK_PI:
+	case FUTEX_LOCK_PI2:
+		owner = read_u32(uaddr) & FUTEX_TID_MASK;
+		flags = TS_LOCKS_F_PI;
+		break;
+	case FUTEX_WAKE:
+	case FUTEX_WAKE_BITSET:
+	case FUTEX_UNLOCK_PI:
+		/* a release is only news for a lock some thread waited for */
+		if (bpf_map_lookup_elem(&seen, &uaddr))
+			emit(TS_LOCKS_REC_RELEASE, tid, uaddr, now, 0, 0, 0);
+		return 0;
+	default:
+		return 0;
+	}
+	ur.ip = BPF_CORE_READ(regs, ip);
+	ur.sp = BPF_CORE_READ(regs, sp);
+	ur.bp = BPF_CORE_READ(regs, bp);
+	ur.bx = BPF_CORE_READ(regs, bx);
+	ur.r12 = BPF_CORE_READ(regs, r12);
+	ur.r13 = BPF_CORE_READ(regs, r13);
+	ur.r14 = BPF_CORE_READ(regs, r14);
+	ur.r15 = BPF_CORE_READ(regs, r15);
+	emit_site(tid, uaddr, now, flags, &ur);
+	emit(TS_LOCKS_REC_WAIT, tid, uaddr, now, 0, owner, flags);
+	f.addr = uaddr;
+	f.start = now;
+	f.flags = flags;
+	f.waited = 1;
+	bpf_map_update_elem(&inflight, &tid, &f, BPF_ANY);
+	return 0;
+}
+
+SEC("raw_tracepoint/sys_exit")
+int locks_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct inflight *f;
+	__u32 tid = watched_tid();
+
+	if (!tid)
+		return 0;
+	f = bpf_map_lookup_elem(&inflight, &tid);
+	if (!f)
+		return 0;
+	emit(TS_LOCKS_REC_WAIT_END, tid, f->addr, bpf_ktime_get_ns(), f->start, 0, f->flags);
+	bpf_map_delete_elem(&inflight, &tid);
+	return 0;
+}
+
+/* ---- full mode: uprobes on libc's lock functions ---- */
+
+static __always_inline void user_regs(struct pt_regs *ctx, struct ts_locks_regs *ur)
+{
+	ur->ip = PT_REGS_IP(ctx);
+	ur->sp = PT_REGS_SP(ctx);
+	ur->bp = ctx->bp;
+	ur->bx = ctx->bx;
+	ur->r12 = ctx->r12;
+	ur->r13 = ctx->r13;
+	ur->r14 = ctx->r14;
+	ur->r15 = ctx->r15;
+}
+
+/* Would this lock call have to wait? Read from the lock itself at entry:
+ * exact enough (a racing release may make a "wait" very short). */
+static __always_inline int would_wait(__u64 addr, __u16 flags, __u32 *owner)
+{
+	__u32 word = read_u32(addr);
+
+	if (!(flags & TS_LOCKS_F_RWLOCK)) {
+		if (!word)
+			return 0;
+		*owner = read_u32(addr + MUTEX_OWNER_OFF);
+		return 1;
+	}
+	if (word & RW_WRLOCKED) {
+		*owner = read_u32(addr + RWLOCK_CUR_WRITER_OFF);
+		return 1;
+	}
+	/* readers hold it: only a writer waits */
+	return !(flags & TS_LOCKS_F_SHARED) && (word >> RW_READER_SHIFT) != 0;
+}
+
+static __always_inline int lock_enter(struct pt_regs *ctx, __u64 addr, __u16 flags, int check)
+{
+	struct ts_locks_regs ur;
+	struct inflight f = {};
+	__u32 tid = watched_tid(), owner = 0;
+	__u64 now;
+
+	if (!tid || !addr)
+		return 0;
+	now = bpf_ktime_get_ns();
+	user_regs(ctx, &ur);
+	emit_site(tid, addr, now, flags | TS_LOCKS_F_ENTRY, &ur);
+	f.addr = addr;
+	f.start = now;
+	f.flags = flags;
+	f.waited = check && would_wait(addr, flags, &owner);
+	if (f.waited)
+		emit(TS_LOCKS_REC_WAIT, tid, addr, now, 0, owner, flags);
+	bpf_map_update_elem(&inflight, &tid, &f, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int lock_return(int ret)
+{
+	struct inflight *f;
+	__u32 tid = watched_tid();
+
+	if (!tid)
+		return 0;
+	f = bpf_map_lookup_elem(&inflight, &tid);
+	if (!f)
+		return 0;
+	if (ret == 0)
+		emit(TS_LOCKS_REC_ACQUIRED, tid, f->addr, bpf_ktime_get_ns(), f->waited ? f->start : 0, 0,
+		     f->flags);
+	bpf_map_delete_elem(&inflight, &tid);
+	return 0;
+}
+
+static __always_inline int unlock_enter(__u64 addr, __u16 flags)
+{
+	__u32 tid = watched_tid();
+
+	if (tid && addr)
+		emit(TS_LOCKS_REC_RELEASE, tid, addr, bpf_ktime_get_ns(), 0, 0, flags);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mutex_lock, void *m)
+{
+	return lock_enter(ctx, (__u64)m, 0, 1);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mutex_trylock, void *m)
+{
+	return lock_enter(ctx, (__u64)m, 0, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(mutex_unlock, void *m)
+{
+	return unlock_enter((__u64)m, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(rwlock_rdlock, void *l)
+{
+	return lock_enter(ctx, (__u64)l, TS_LOCKS_F_RWLOCK | TS_LOCKS_F_SHARED, 1);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(rwlock_tryrdlock, void *l)
+{
+	return lock_enter(ctx, (__u64)l, TS_LOCKS_F_RWLOCK | TS_LOCKS_F_SHARED, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(rwlock_wrlock, void *l)
+{
+	return lock_enter(ctx, (__u64)l, TS_LOCKS_F_RWLOCK, 1);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(rwlock_trywrlock, void *l)
+{
+	return lock_enter(ctx, (__u64)l, TS_LOCKS_F_RWLOCK, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(rwlock_unlock, void *l)
+{
+	return unlock_enter((__u64)l, TS_LOCKS_F_RWLOCK);
+}
+
+/* pthread_cond_wait(c, m) and timedwait release m inside libc (through
+ * functions that are not exported) and take it back before returning:
+ * without these two, a condition wait would look like one long hold. */
+SEC("uprobe")
+int BPF_KPROBE(cond_wait, void *c, void *m)
+{
+	struct inflight f = {};
+	__u32 tid = watched_tid();
+
+	if (!tid || !m)
+		return 0;
+	f.addr = (__u64)m;
+	f.start = bpf_ktime_get_ns();
+	emit(TS_LOCKS_REC_RELEASE, tid, f.addr, f.start, 0, 0, 0);
+	bpf_map_update_elem(&inflight, &tid, &f, BPF_ANY);
+	return 0;
+}
+
+/* lock, trylock and cond_wait returns: all end the thread's in-flight call */
+SEC("uretprobe")
+int BPF_KRETPROBE(lock_ret, int ret)
+{
+	return lock_return(ret);
+}
+
+/* a condition wait returns holding its mutex, also when it timed out */
+SEC("uretprobe")
+int BPF_KRETPROBE(cond_ret, int ret)
+{
+	return lock_return(0);
+}

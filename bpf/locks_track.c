@@ -1,0 +1,408 @@
+/*
+ * locks_track.c: bpf/locks.h records in, model lock events out (the rules
+ * are in locks_track.h).
+ *
+ * Two small tables: the locks seen (their last known holder, whether they
+ * are locks at all) and the threads whose futex wait returned but whose
+ * acquisition is held back to merge a re-wait. Both are bounded; when the
+ * lock table is full, locks nobody holds are forgotten (the model keeps
+ * their names and statistics; only our holder bookkeeping restarts).
+ */
+#include "bpf/locks_track.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/hashidx.h"
+#include "collector/strpool.h"
+
+struct lk {
+	uint64_t addr;
+	uint32_t holder;          /* tid of the exclusive holder we know of, 0: none/unknown */
+	uint32_t index;
+	uint64_t acquisitions;    /* seen by us (full mode) */
+	bool ignored;             /* not a lock (a condvar's futex) */
+	bool announced;           /* RESOURCE_NEW sent */
+	struct lk *hash_next;
+};
+
+struct pending {
+	uint32_t tid;
+	uint32_t pid;
+	uint32_t index;
+	uint64_t addr;
+	uint64_t end;             /* when its futex wait returned */
+	struct pending *hash_next;
+};
+
+struct ts_locks_track {
+	struct ts_strpool *pool;
+	enum ts_lock_mode mode;
+	ts_locks_name_fn name;
+	void *name_ctx;
+	struct ts_hashidx lock_ix, pend_ix;
+	struct lk **locks;
+	size_t n_locks;
+	struct pending **pend;
+	size_t n_pend;
+	uint64_t lost;
+	struct ts_locks_site site;  /* copy of the record being named */
+};
+
+static uint64_t lock_hash(const void *node)
+{
+	return ts_hashidx_hash(0, ((const struct lk *)node)->addr);
+}
+
+static uint64_t pend_hash(const void *node)
+{
+	return ts_hashidx_hash(0, ((const struct pending *)node)->tid);
+}
+
+int ts_locks_track_new(struct ts_strpool *pool, enum ts_lock_mode mode, ts_locks_name_fn name,
+		       void *name_ctx, struct ts_locks_track **out)
+{
+	struct ts_locks_track *t = calloc(1, sizeof(*t));
+	int r = -ENOMEM;
+
+	if (!t)
+		return -ENOMEM;
+	t->pool = pool;
+	t->mode = mode;
+	t->name = name;
+	t->name_ctx = name_ctx;
+	t->locks = calloc(TS_LOCKS_TRACK_MAX, sizeof(*t->locks));
+	t->pend = calloc(TS_LOCKS_TRACK_MAX, sizeof(*t->pend));
+	if (!t->locks || !t->pend)
+		goto cleanup;
+	r = ts_hashidx_init(&t->lock_ix, offsetof(struct lk, hash_next), lock_hash);
+	if (r < 0)
+		goto cleanup;
+	r = ts_hashidx_init(&t->pend_ix, offsetof(struct pending, hash_next), pend_hash);
+	if (r < 0) {
+		ts_hashidx_fini(&t->lock_ix);
+		goto cleanup;
+	}
+	*out = t;
+	return 0;
+cleanup:
+	free(t->locks);
+	free(t->pend);
+	free(t);
+	return r;
+}
+
+void ts_locks_track_free(struct ts_locks_track *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n_locks; i++)
+		free(t->locks[i]);
+	for (size_t i = 0; i < t->n_pend; i++)
+		free(t->pend[i]);
+	ts_hashidx_fini(&t->lock_ix);
+	ts_hashidx_fini(&t->pend_ix);
+	free(t->locks);
+	free(t->pend);
+	free(t);
+}
+
+uint64_t ts_locks_track_lost(const struct ts_locks_track *t)
+{
+	return t->lost;
+}
+
+static struct lk *lock_find(struct ts_locks_track *t, uint64_t addr)
+{
+	struct lk *l = ts_hashidx_bucket(&t->lock_ix, ts_hashidx_hash(0, addr));
+
+	while (l && l->addr != addr)
+		l = l->hash_next;
+	return l;
+}
+
+static void lock_remove(struct ts_locks_track *t, struct lk *l)
+{
+	struct lk *last = t->locks[--t->n_locks];
+
+	ts_hashidx_remove(&t->lock_ix, l);
+	t->locks[l->index] = last;
+	last->index = l->index;
+	free(l);
+}
+
+/* Full table: forget the locks nobody holds, except the non-locks (their
+ * verdict needs a SITE record the BPF side will not send again). */
+static void lock_sweep(struct ts_locks_track *t)
+{
+	for (size_t i = t->n_locks; i-- > 0;) {
+		struct lk *l = t->locks[i];
+
+		if (!l->holder && !l->ignored)
+			lock_remove(t, l);
+	}
+}
+
+static struct lk *lock_get(struct ts_locks_track *t, uint64_t addr)
+{
+	struct lk *l = lock_find(t, addr);
+
+	if (l)
+		return l;
+	if (t->n_locks == TS_LOCKS_TRACK_MAX)
+		lock_sweep(t);
+	if (t->n_locks == TS_LOCKS_TRACK_MAX)
+		return NULL;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->addr = addr;
+	l->index = (uint32_t)t->n_locks;
+	t->locks[t->n_locks++] = l;
+	(void)ts_hashidx_insert(&t->lock_ix, l); /* a failed growth only slows lookups */
+	return l;
+}
+
+static struct pending *pend_find(struct ts_locks_track *t, uint32_t tid)
+{
+	struct pending *p = ts_hashidx_bucket(&t->pend_ix, ts_hashidx_hash(0, tid));
+
+	while (p && p->tid != tid)
+		p = p->hash_next;
+	return p;
+}
+
+static void pend_remove(struct ts_locks_track *t, struct pending *p)
+{
+	struct pending *last = t->pend[--t->n_pend];
+
+	ts_hashidx_remove(&t->pend_ix, p);
+	t->pend[p->index] = last;
+	last->index = p->index;
+	free(p);
+}
+
+static void push(struct ts_locks_track *t, struct ts_event_batch *out, uint16_t type, uint32_t pid,
+		 uint32_t tid, uint64_t ts, uint64_t addr, uint16_t flags)
+{
+	struct ts_event ev = {
+		.ts = ts, .pid = pid, .tid = tid, .type = type, .flags = flags, .id = addr,
+	};
+
+	if (ts_event_batch_push(out, &ev) < 0)
+		t->lost++;
+}
+
+/* The held-back acquisition of `p` happened: emit it. */
+static void pend_flush(struct ts_locks_track *t, struct pending *p, struct ts_event_batch *out)
+{
+	struct lk *l = lock_find(t, p->addr);
+
+	push(t, out, TS_EV_LOCK_ACQUIRED, p->pid, p->tid, p->end, p->addr, 0);
+	if (l)
+		l->holder = p->tid;
+	pend_remove(t, p);
+}
+
+void ts_locks_track_flush(struct ts_locks_track *t, uint64_t now_ns, bool all, struct ts_event_batch *out)
+{
+	for (size_t i = t->n_pend; i-- > 0;) {
+		struct pending *p = t->pend[i];
+
+		if (all || p->end + TS_LOCKS_MERGE_NS < now_ns)
+			pend_flush(t, p, out);
+	}
+}
+
+static void announce(struct ts_locks_track *t, struct lk *l, const struct ts_locks_rec *rec,
+		     const struct ts_locks_name *n, struct ts_event_batch *out)
+{
+	struct ts_event ev = {
+		.ts = rec->ts, .pid = rec->pid, .tid = rec->tid, .type = TS_EV_RESOURCE_NEW,
+		.id = l->addr, .kind = rec->flags & TS_LOCKS_F_RWLOCK ? TS_RES_RWLOCK : TS_RES_MUTEX,
+	};
+
+	if (n) {
+		ev.kind = n->kind;
+		if (n->name[0])
+			ev.name = ts_strpool_intern(t->pool, n->name, strnlen(n->name, sizeof(n->name)));
+		if (n->location[0])
+			ev.location = ts_strpool_intern(t->pool, n->location,
+							strnlen(n->location, sizeof(n->location)));
+	}
+	l->announced = true;
+	if (ts_event_batch_push(out, &ev) < 0)
+		t->lost++;
+}
+
+static void on_site(struct ts_locks_track *t, struct lk *l, const void *data, size_t len,
+		    struct ts_event_batch *out)
+{
+	struct ts_locks_name n;
+
+	if (l->announced || l->ignored)
+		return;
+	if (len < sizeof(t->site)) {
+		t->lost++;
+		return;
+	}
+	memcpy(&t->site, data, sizeof(t->site));
+	if (t->site.stack_len > TS_LOCKS_STACK_BYTES)
+		t->site.stack_len = 0;  /* impossible: do not trust the copy */
+	memset(&n, 0, sizeof(n));
+	n.kind = t->site.rec.flags & TS_LOCKS_F_RWLOCK ? TS_RES_RWLOCK : TS_RES_MUTEX;
+	if (!t->name || t->name(t->name_ctx, &t->site, &n) < 0) {
+		announce(t, l, &t->site.rec, NULL, out);
+		return;
+	}
+	n.name[sizeof(n.name) - 1] = '\0';
+	n.location[sizeof(n.location) - 1] = '\0';
+	if (n.kind > TS_RES_TIMER)
+		n.kind = TS_RES_MUTEX;
+	if (n.not_a_lock) {
+		l->ignored = true;
+		return;
+	}
+	announce(t, l, &t->site.rec, &n, out);
+}
+
+/* A waiter saw `owner` holding the lock: report a hold we could not see
+ * begin (contended mode; in full mode only one that began before attach). */
+static void adopt_holder(struct ts_locks_track *t, struct lk *l, const struct ts_locks_rec *rec,
+			 struct ts_event_batch *out)
+{
+	uint32_t owner = rec->owner;
+
+	if (!owner || owner == rec->tid || l->holder == owner)
+		return;
+	if (t->mode == TS_LOCKS_FULL && (l->acquisitions || l->holder))
+		return;
+	if (l->holder)   /* its release went unseen: it no longer holds the lock */
+		push(t, out, TS_EV_LOCK_RELEASE, rec->pid, l->holder, rec->ts, l->addr, 0);
+	push(t, out, TS_EV_LOCK_ACQUIRED, rec->pid, owner, rec->ts, l->addr, 0);
+	l->holder = owner;
+}
+
+static void on_wait(struct ts_locks_track *t, struct lk *l, const struct ts_locks_rec *rec,
+		    struct ts_event_batch *out)
+{
+	struct pending *p = pend_find(t, rec->tid);
+	bool continues = false;
+
+	if (p) {
+		continues = p->addr == rec->addr && rec->ts >= p->end &&
+			    rec->ts - p->end <= TS_LOCKS_MERGE_NS;
+		if (continues)
+			pend_remove(t, p);   /* woken, lost the race, sleeps again */
+		else
+			pend_flush(t, p, out);
+	}
+	adopt_holder(t, l, rec, out);
+	if (!continues)
+		push(t, out, TS_EV_LOCK_WAIT, rec->pid, rec->tid, rec->ts, l->addr, 0);
+}
+
+static void on_wait_end(struct ts_locks_track *t, struct lk *l, const struct ts_locks_rec *rec,
+			struct ts_event_batch *out)
+{
+	struct pending *p = pend_find(t, rec->tid);
+
+	if (p)
+		pend_flush(t, p, out);
+	if (t->n_pend == TS_LOCKS_TRACK_MAX) {
+		t->lost++;
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		t->lost++;
+		return;
+	}
+	p->tid = rec->tid;
+	p->pid = rec->pid;
+	p->addr = l->addr;
+	p->end = rec->ts;
+	p->index = (uint32_t)t->n_pend;
+	t->pend[t->n_pend++] = p;
+	(void)ts_hashidx_insert(&t->pend_ix, p);
+}
+
+static void on_acquired(struct ts_locks_track *t, struct lk *l, const struct ts_locks_rec *rec,
+			struct ts_event_batch *out)
+{
+	bool shared = rec->flags & TS_LOCKS_F_SHARED;
+
+	push(t, out, TS_EV_LOCK_ACQUIRED, rec->pid, rec->tid, rec->ts, l->addr,
+	     shared ? TS_EVF_SHARED : 0);
+	l->acquisitions++;
+	if (!shared)
+		l->holder = rec->tid;
+}
+
+static void on_release(struct ts_locks_track *t, struct lk *l, const struct ts_locks_rec *rec,
+		       struct ts_event_batch *out)
+{
+	struct pending *p = pend_find(t, rec->tid);
+
+	if (p)
+		pend_flush(t, p, out);  /* it acquired before it released */
+	if (t->mode == TS_LOCKS_FULL) {
+		push(t, out, TS_EV_LOCK_RELEASE, rec->pid, rec->tid, rec->ts, l->addr, 0);
+		if (l->holder == rec->tid)
+			l->holder = 0;
+		return;
+	}
+	/* contended mode: only a release by the holder we know of is news;
+	 * another one means a hold we never saw begin (no waiter saw it) */
+	if (l->holder != rec->tid)
+		return;
+	push(t, out, TS_EV_LOCK_RELEASE, rec->pid, rec->tid, rec->ts, l->addr, 0);
+	l->holder = 0;
+}
+
+int ts_locks_track_record(struct ts_locks_track *t, const void *data, size_t len,
+			  struct ts_event_batch *out)
+{
+	struct ts_locks_rec rec;
+	struct lk *l;
+
+	if (len < sizeof(rec)) {
+		t->lost++;
+		return -EINVAL;
+	}
+	memcpy(&rec, data, sizeof(rec));
+	if (rec.type < TS_LOCKS_REC_WAIT || rec.type > TS_LOCKS_REC_SITE || !rec.addr || !rec.tid) {
+		t->lost++;
+		return -EINVAL;
+	}
+	l = lock_get(t, rec.addr);
+	if (!l) {
+		t->lost++;
+		return 0;
+	}
+	if (rec.type == TS_LOCKS_REC_SITE) {
+		on_site(t, l, data, len, out);
+		return 0;
+	}
+	if (l->ignored)
+		return 0;
+	if (!l->announced)
+		announce(t, l, &rec, NULL, out);  /* its SITE was lost: unnamed */
+	switch (rec.type) {
+	case TS_LOCKS_REC_WAIT:
+		on_wait(t, l, &rec, out);
+		break;
+	case TS_LOCKS_REC_WAIT_END:
+		on_wait_end(t, l, &rec, out);
+		break;
+	case TS_LOCKS_REC_ACQUIRED:
+		on_acquired(t, l, &rec, out);
+		break;
+	case TS_LOCKS_REC_RELEASE:
+		on_release(t, l, &rec, out);
+		break;
+	}
+	return 0;
+}

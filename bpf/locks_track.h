@@ -1,0 +1,70 @@
+/*
+ * locks_track.h: turning bpf/locks.h records into model events.
+ *
+ * The BPF side reports raw facts (a futex wait began, a futex wait
+ * returned, a lock call returned, an unlock); this tracker turns them into
+ * the model's vocabulary (TS_EV_RESOURCE_NEW, LOCK_WAIT, LOCK_ACQUIRED,
+ * LOCK_RELEASE). It is plain user-space code with no BPF in it, so the
+ * rules are unit-tested with synthetic records (tests/locks/test-track.c):
+ *
+ *  - naming: a SITE record is handed to a callback (the symbolizer in
+ *    bpf/locks_source.c) that names the lock by its call site, or says the
+ *    futex is not a lock at all (a condition variable); such addresses are
+ *    ignored from then on;
+ *  - contended mode: one acquisition may take several futex waits (a woken
+ *    waiter can lose the lock to a thread that never slept, and sleeps
+ *    again). A wait's return is held back for TS_LOCKS_MERGE_NS: a new wait
+ *    of the same thread on the same lock within it continues the same
+ *    wait; otherwise the return was the acquisition;
+ *  - the holder: a waiter's record carries the holder's tid (read from the
+ *    lock), so a hold that began without contention, which the contended
+ *    mode cannot see, is reported from the first wait that saw it (its
+ *    acquired_ns is then "held at least since").
+ */
+#ifndef TASKSCOPE_BPF_LOCKS_TRACK_H
+#define TASKSCOPE_BPF_LOCKS_TRACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpf/locks.h"
+#include "collector/attach.h"
+#include "collector/source.h"
+
+#define TS_LOCKS_MERGE_NS 200000ull  /* re-wait within this continues the wait */
+#define TS_LOCKS_TRACK_MAX 65536     /* locks and threads tracked, each */
+
+struct ts_strpool;
+
+/* What a call site says about a lock. */
+struct ts_locks_name {
+	char name[128];             /* the caller's function ("" when unknown) */
+	char location[160];         /* "file:line" ("" when unknown) */
+	uint32_t kind;              /* enum ts_resource_kind */
+	bool not_a_lock;            /* the futex belongs to a condvar, semaphore, ...: ignore it */
+};
+
+/* Name the lock a SITE record shows being taken. Returns 0 (out filled),
+ * or -errno (the lock stays unnamed). */
+typedef int (*ts_locks_name_fn)(void *ctx, const struct ts_locks_site *site, struct ts_locks_name *out);
+
+struct ts_locks_track;
+
+int ts_locks_track_new(struct ts_strpool *pool, enum ts_lock_mode mode, ts_locks_name_fn name,
+		       void *name_ctx, struct ts_locks_track **out);
+void ts_locks_track_free(struct ts_locks_track *t);
+
+/* One ring buffer record (`len` bytes, untrusted length); events go to
+ * `out`. Returns 0, or -EINVAL for a malformed record (counted). */
+int ts_locks_track_record(struct ts_locks_track *t, const void *data, size_t len,
+			  struct ts_event_batch *out);
+
+/* Emit held-back acquisitions older than now - TS_LOCKS_MERGE_NS (all of
+ * them when `all`). Call after each drain. */
+void ts_locks_track_flush(struct ts_locks_track *t, uint64_t now_ns, bool all, struct ts_event_batch *out);
+
+/* Records that could not be used: malformed, or tables full. */
+uint64_t ts_locks_track_lost(const struct ts_locks_track *t);
+
+#endif /* TASKSCOPE_BPF_LOCKS_TRACK_H */

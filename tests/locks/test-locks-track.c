@@ -1,0 +1,229 @@
+/*
+ * test-locks-track.c: the rules that turn BPF lock records into model
+ * events (bpf/locks_track.c), with synthetic records and a real model
+ * behind them: naming from the call site, a condition variable's futex
+ * ignored, a hold the contended mode could not see begin reported from
+ * its first waiter, a futex re-wait merged into one wait, full mode's
+ * holds passed through, malformed records counted. No kernel needed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpf/locks_track.h"
+#include "collector/model.h"
+#include "collector/strpool.h"
+#include "tests/check.h"
+
+#define PID 4242u
+#define LOCK 0x7f0000001000ull
+#define CONDVAR 0x7f0000002000ull
+#define US 1000ull
+#define MS 1000000ull
+
+struct spans {
+	struct ts_lock_span s[64];
+	size_t n;
+};
+
+static void on_span(void *ctx, const struct ts_lock_span *span)
+{
+	struct spans *sp = ctx;
+
+	if (sp->n < 64)
+		sp->s[sp->n++] = *span;
+}
+
+/* The fake symbolizer: the lock's site is "take_lock" at pool.c:42; the
+ * condition variable's site says it is not a lock. */
+static int fake_name(void *ctx, const struct ts_locks_site *site, struct ts_locks_name *out)
+{
+	int *calls = ctx;
+
+	(*calls)++;
+	if (site->rec.addr == CONDVAR) {
+		out->not_a_lock = true;
+		return 0;
+	}
+	strcpy(out->name, "take_lock");
+	strcpy(out->location, "pool.c:42");
+	return 0;
+}
+
+static struct ts_locks_rec rec(uint16_t type, uint32_t tid, uint64_t addr, uint64_t ts, uint32_t owner)
+{
+	return (struct ts_locks_rec){ .ts = ts, .addr = addr, .pid = PID, .tid = tid, .owner = owner,
+				      .type = type };
+}
+
+static void feed(struct ts_locks_track *t, struct ts_event_batch *b, struct ts_locks_rec r)
+{
+	CHECK(ts_locks_track_record(t, &r, sizeof(r), b) == 0);
+}
+
+static void site(struct ts_locks_track *t, struct ts_event_batch *b, uint32_t tid, uint64_t addr, uint64_t ts)
+{
+	struct ts_locks_site s;
+
+	memset(&s, 0, sizeof(s));
+	s.rec = rec(TS_LOCKS_REC_SITE, tid, addr, ts, 0);
+	CHECK(ts_locks_track_record(t, &s, sizeof(s), b) == 0);
+}
+
+static size_t count(const struct ts_event_batch *b, uint16_t type, uint32_t tid)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->len; i++)
+		n += b->events[i].type == type && (!tid || b->events[i].tid == tid);
+	return n;
+}
+
+static void apply(struct ts_model *m, struct ts_event_batch *b)
+{
+	ts_event_batch_sort(b);
+	for (size_t i = 0; i < b->len; i++)
+		ts_model_apply(m, &b->events[i]);
+	b->len = 0;
+}
+
+static void test_contended(void)
+{
+	struct ts_strpool *pool;
+	struct ts_locks_track *t;
+	struct ts_model *m;
+	struct ts_model_config cfg;
+	struct spans sp = { .n = 0 };
+	struct ts_model_sink sink = { .ctx = &sp, .lock_span = on_span };
+	struct ts_event_batch b;
+	struct ts_resource *r;
+	int calls = 0;
+
+	ts_event_batch_init(&b);
+	CHECK(ts_strpool_new(1 << 20, &pool) == 0);
+	CHECK(ts_locks_track_new(pool, TS_LOCKS_CONTENDED, fake_name, &calls, &t) == 0);
+	ts_model_config_default(&cfg);
+	cfg.lints.contended_lock_ns = 1 * MS;
+	CHECK(ts_model_new(&cfg, &sink, &m) == 0);
+
+	/* thread 2 waits at 1 ms for the lock thread 1 took unseen */
+	site(t, &b, 2, LOCK, 1 * MS);
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT, 2, LOCK, 1 * MS, 1));
+	CHECK(count(&b, TS_EV_RESOURCE_NEW, 0) == 1);
+	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 1) == 1);   /* the holder, from the waiter's record */
+	CHECK(count(&b, TS_EV_LOCK_WAIT, 2) == 1);
+	CHECK(calls == 1);
+	apply(m, &b);
+	r = ts_model_find_resource(m, PID, LOCK);
+	CHECK(r && !strcmp(r->name, "take_lock") && !strcmp(r->location, "pool.c:42"));
+	CHECK(r && r->holder_tid == 1 && r->waiters == 1 && r->waiting_tids[0] == 2);
+
+	/* thread 1 releases (futex wake) at 4 ms; thread 2's wait returns at 4.1 ms */
+	feed(t, &b, rec(TS_LOCKS_REC_RELEASE, 1, LOCK, 4 * MS, 0));
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT_END, 2, LOCK, 4 * MS + 100 * US, 0));
+	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 2) == 0);   /* held back: it may sleep again */
+	ts_locks_track_flush(t, 4 * MS + 150 * US, false, &b);
+	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 2) == 0);
+	ts_locks_track_flush(t, 5 * MS, false, &b);
+	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 2) == 1);
+	apply(m, &b);
+	CHECK(sp.n == 1 && sp.s[0].tid == 1 && sp.s[0].acquired_ns == 1 * MS && sp.s[0].released_ns == 4 * MS);
+	CHECK(r->holder_tid == 2 && r->waiters == 0 && r->contentions == 1);
+	CHECK(ts_model_warning_count(m, TS_WARN_CONTENDED_LOCK) == 1);   /* waited 3.1 ms > 1 ms */
+
+	/* thread 3 waits; 2 releases; 3 is woken but 4 steals the lock, so 3
+	 * sleeps again 50 us later: one wait, not two */
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT, 3, LOCK, 6 * MS, 2));
+	feed(t, &b, rec(TS_LOCKS_REC_RELEASE, 2, LOCK, 7 * MS, 0));
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT_END, 3, LOCK, 7 * MS + 10 * US, 0));
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT, 3, LOCK, 7 * MS + 60 * US, 4));
+	CHECK(count(&b, TS_EV_LOCK_WAIT, 3) == 1);
+	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 3) == 0);
+	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 4) == 1);   /* the thief, seen by the re-wait */
+	feed(t, &b, rec(TS_LOCKS_REC_RELEASE, 4, LOCK, 8 * MS, 0));
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT_END, 3, LOCK, 8 * MS + 20 * US, 0));
+	/* its own release proves the acquisition without waiting for the flush */
+	feed(t, &b, rec(TS_LOCKS_REC_RELEASE, 3, LOCK, 9 * MS, 0));
+	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 3) == 1);
+	apply(m, &b);
+	CHECK(r->contentions == 2);
+	CHECK(r->acquisitions == 4);   /* 1, 2, 4, 3 */
+	CHECK(sp.n == 4);
+	CHECK(sp.n == 4 && sp.s[3].tid == 3 && sp.s[3].wait_start_ns == 6 * MS &&
+	      sp.s[3].acquired_ns == 8 * MS + 20 * US && sp.s[3].released_ns == 9 * MS);
+	CHECK(r->holders == 0);
+
+	/* a release nobody was seen to hold is not invented */
+	feed(t, &b, rec(TS_LOCKS_REC_RELEASE, 9, LOCK, 10 * MS, 0));
+	CHECK(b.len == 0);
+
+	/* a condition variable's futex: named once, then ignored */
+	site(t, &b, 5, CONDVAR, 11 * MS);
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT, 5, CONDVAR, 11 * MS, 0));
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT_END, 5, CONDVAR, 12 * MS, 0));
+	feed(t, &b, rec(TS_LOCKS_REC_RELEASE, 6, CONDVAR, 12 * MS, 0));
+	ts_locks_track_flush(t, 20 * MS, true, &b);
+	CHECK(b.len == 0);
+	CHECK(calls == 2);
+
+	/* malformed records are refused and counted */
+	{
+		struct ts_locks_rec bad = rec(99, 1, LOCK, 13 * MS, 0);
+		char shortrec[8] = { 0 };
+
+		CHECK(ts_locks_track_record(t, &bad, sizeof(bad), &b) == -EINVAL);
+		CHECK(ts_locks_track_record(t, shortrec, sizeof(shortrec), &b) == -EINVAL);
+		bad = rec(TS_LOCKS_REC_SITE, 1, LOCK + 64, 13 * MS, 0);
+		CHECK(ts_locks_track_record(t, &bad, sizeof(bad), &b) == 0); /* truncated SITE */
+		CHECK(ts_locks_track_lost(t) == 3);
+		CHECK(b.len == 0);
+	}
+	ts_model_free(m);
+	ts_locks_track_free(t);
+	ts_strpool_free(pool);
+	ts_event_batch_fini(&b);
+}
+
+static void test_full(void)
+{
+	struct ts_strpool *pool;
+	struct ts_locks_track *t;
+	struct ts_event_batch b;
+	struct ts_locks_rec a;
+
+	ts_event_batch_init(&b);
+	CHECK(ts_strpool_new(1 << 20, &pool) == 0);
+	CHECK(ts_locks_track_new(pool, TS_LOCKS_FULL, NULL, NULL, &t) == 0);
+	/* attached while thread 1 held it: the first waiter names the holder */
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT, 2, LOCK, 1 * MS, 1));
+	CHECK(count(&b, TS_EV_RESOURCE_NEW, 0) == 1);   /* unnamed: no SITE */
+	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 1) == 1);
+	feed(t, &b, rec(TS_LOCKS_REC_RELEASE, 1, LOCK, 2 * MS, 0));
+	a = rec(TS_LOCKS_REC_ACQUIRED, 2, LOCK, 2 * MS + 5 * US, 0);
+	a.start = 1 * MS;
+	feed(t, &b, a);
+	feed(t, &b, rec(TS_LOCKS_REC_RELEASE, 2, LOCK, 3 * MS, 0));
+	/* from now on every hold is seen: a waiter's owner adds nothing */
+	feed(t, &b, rec(TS_LOCKS_REC_ACQUIRED, 3, LOCK, 4 * MS, 0));
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT, 5, LOCK, 4 * MS + 1, 7));
+	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 7) == 0);
+	/* a shared read lock passes its flag through */
+	a = rec(TS_LOCKS_REC_ACQUIRED, 6, LOCK + 128, 5 * MS, 0);
+	a.flags = TS_LOCKS_F_RWLOCK | TS_LOCKS_F_SHARED;
+	feed(t, &b, a);
+	CHECK(b.len > 0 && b.events[b.len - 1].type == TS_EV_LOCK_ACQUIRED &&
+	      (b.events[b.len - 1].flags & TS_EVF_SHARED));
+	CHECK(count(&b, TS_EV_RESOURCE_NEW, 0) == 2 && b.events[b.len - 2].kind == TS_RES_RWLOCK);
+	CHECK(count(&b, TS_EV_LOCK_RELEASE, 0) == 2);
+	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 0) == 4);
+	ts_locks_track_free(t);
+	ts_strpool_free(pool);
+	ts_event_batch_fini(&b);
+}
+
+int main(void)
+{
+	test_contended();
+	test_full();
+	return check_result("test-locks-track");
+}
