@@ -1,6 +1,409 @@
-/* sched.bpf.c: placeholder so the build chain is exercised; replaced by the real programs. */
+/*
+ * sched.bpf.c: scheduler and syscall context for one watched process.
+ *
+ * Why: a slow poll or a stalled event loop is either burning the CPU or
+ * sitting off it, and when off it, usually inside one syscall. The
+ * scheduler tracepoints say when each thread of the process leaves and
+ * re-enters the CPU (and how long it waited runnable); raw_syscalls say
+ * which syscall it was in. Per-thread state stays in the kernel and only
+ * what crosses a threshold is sent (see bpf/sched.h), so a busy server
+ * sends a handful of records per slow operation, not one per switch.
+ *
+ * Everything is filtered to targ_tgid first; the per-thread map is
+ * bounded and entries are deleted at the thread's exit
+ * (sched_process_exit fires for every exiting thread). Records are
+ * submitted with BPF_RB_NO_WAKEUP: the collector drains every 20 ms.
+ * Programs come in two flavours, tp_btf and raw_tp (fallback for kernels
+ * where tp_btf will not load); the loader enables one set.
+ */
 #include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 #include "bpf/sched.h"
 
 char LICENSE[] SEC("license") = "GPL";
+
+const volatile __u32 targ_tgid = 0;
+const volatile __u64 offcpu_min_ns = 50000;
+const volatile __u64 blocking_ns = 1000000;
+const volatile __u64 loop_stall_ns = 100000000;
+const volatile __u64 cpu_sample_ns = 200000000;   /* 0: no CPU samples */
+const volatile __u64 stack_interval_ns = 10000000;
+
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SCHED_MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct sched_tstate);
+} threads SEC(".maps");
+
+/* tid -> last stack sent (ns): the threads the loader samples. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SCHED_MAX_SAMPLED);
+	__type(key, __u32);
+	__type(value, __u64);
+} sampled SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SCHED_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 which)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &which);
+
+	if (v)
+		__sync_fetch_and_add(v, 1);
+}
+
+static __always_inline void *reserve(__u64 size)
+{
+	void *rec;
+
+	count(SCHED_CNT_RESERVED);
+	rec = bpf_ringbuf_reserve(&events, size, 0);
+	if (!rec)
+		count(SCHED_CNT_LOST);
+	return rec;
+}
+
+static __always_inline void emit(__u32 type, __u32 tid, __u64 ts, __u64 start, __u64 a, __u64 b,
+				 __s32 nr, __s32 top_nr, __u32 flags)
+{
+	struct sched_rec *r = reserve(sizeof(*r));
+
+	if (!r)
+		return;
+	r->type = type;
+	r->tid = tid;
+	r->ts = ts;
+	r->start = start;
+	r->a = a;
+	r->b = b;
+	r->nr = nr;
+	r->top_nr = top_nr;
+	r->flags = flags;
+	r->pad = 0;
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline struct sched_tstate *tstate_get(__u32 tid)
+{
+	struct sched_tstate *s = bpf_map_lookup_elem(&threads, &tid);
+	struct sched_tstate zero = {};
+
+	if (s)
+		return s;
+	zero.sys_nr = -1;
+	zero.iter_top_nr = -1;
+	if (bpf_map_update_elem(&threads, &tid, &zero, BPF_NOEXIST) < 0) {
+		count(SCHED_CNT_UNTRACKED);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&threads, &tid);
+}
+
+/* The wait syscalls of an event loop (x86-64 numbers, asm/unistd_64.h). */
+static __always_inline bool is_wait(long nr)
+{
+	switch (nr) {
+	case 7:    /* poll */
+	case 23:   /* select */
+	case 232:  /* epoll_wait */
+	case 270:  /* pselect6 */
+	case 271:  /* ppoll */
+	case 281:  /* epoll_pwait */
+	case 426:  /* io_uring_enter */
+	case 441:  /* epoll_pwait2 */
+		return true;
+	}
+	return false;
+}
+
+static __always_inline void switch_out(struct task_struct *prev, bool preempt, __u64 now)
+{
+	__u32 tid = BPF_CORE_READ(prev, pid);
+	struct sched_tstate *s = tstate_get(tid);
+
+	if (!s)
+		return;
+	if (s->on_since) {
+		s->cpu_accum += now - s->on_since;
+		s->on_since = 0;
+	}
+	s->off_since = now;
+	s->preempted = preempt;
+	s->wake_ts = preempt ? now : 0;
+	if (cpu_sample_ns && now - s->last_sample >= cpu_sample_ns && s->cpu_accum) {
+		emit(SCHED_REC_CPU_SAMPLE, tid, now, s->last_sample, s->cpu_accum, 0, -1, -1, 0);
+		s->cpu_accum = 0;
+		s->last_sample = now;
+	}
+}
+
+static __always_inline void switch_in(struct task_struct *next, __u64 now)
+{
+	__u32 tid = BPF_CORE_READ(next, pid);
+	struct sched_tstate *s = tstate_get(tid);
+	__u64 off, runq = 0;
+
+	if (!s)
+		return;
+	s->on_since = now;
+	if (!s->last_sample)
+		s->last_sample = now;
+	if (!s->off_since)
+		return;
+	off = now - s->off_since;
+	if (s->wake_ts && s->wake_ts >= s->off_since && s->wake_ts <= now)
+		runq = now - s->wake_ts;
+	if (s->sys_nr >= 0)
+		s->sys_off += off;
+	if (s->iter_start) {
+		s->iter_off += off;
+		s->iter_runq += runq;
+	}
+	if (off >= offcpu_min_ns)
+		emit(SCHED_REC_OFFCPU, tid, now, s->off_since, runq, 0, s->sys_nr, -1,
+		     s->preempted ? SCHED_F_PREEMPTED : 0);
+	s->off_since = 0;
+	s->wake_ts = 0;
+}
+
+static __always_inline int on_switch(bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	if (BPF_CORE_READ(prev, tgid) == targ_tgid)
+		switch_out(prev, preempt, now);
+	if (BPF_CORE_READ(next, tgid) == targ_tgid)
+		switch_in(next, now);
+	return 0;
+}
+
+static __always_inline int on_wakeup(struct task_struct *p)
+{
+	__u32 tid;
+	struct sched_tstate *s;
+
+	if (BPF_CORE_READ(p, tgid) != targ_tgid)
+		return 0;
+	tid = BPF_CORE_READ(p, pid);
+	s = bpf_map_lookup_elem(&threads, &tid);
+	if (s && s->off_since && !s->wake_ts)
+		s->wake_ts = bpf_ktime_get_ns();
+	return 0;
+}
+
+static __always_inline int on_sys_enter(long nr)
+{
+	__u64 id = bpf_get_current_pid_tgid(), now;
+	struct sched_tstate *s;
+	__u32 tid = (__u32)id;
+
+	if ((__u32)(id >> 32) != targ_tgid)
+		return 0;
+	s = tstate_get(tid);
+	if (!s)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (!s->on_since) {
+		/* first sight of a thread already running: it is on the CPU now */
+		s->on_since = now;
+		if (!s->last_sample)
+			s->last_sample = now;
+	}
+	if (is_wait(nr)) {
+		if (!s->loop_seen) {
+			s->loop_seen = 1;
+			emit(SCHED_REC_LOOP_THREAD, tid, now, now, 0, 0, (__s32)nr, -1, 0);
+		}
+		if (s->iter_start && now - s->iter_start >= loop_stall_ns)
+			emit(SCHED_REC_LOOP_ITER, tid, now, s->iter_start, s->iter_off, s->iter_runq,
+			     (__s32)nr, s->iter_top_nr, 0);
+		s->iter_start = 0;
+	}
+	s->sys_nr = (__s32)nr;
+	s->sys_enter = now;
+	s->sys_off = 0;
+	return 0;
+}
+
+static __always_inline int on_sys_exit(void)
+{
+	__u64 id = bpf_get_current_pid_tgid(), now;
+	struct sched_tstate *s;
+	__u32 tid = (__u32)id;
+
+	if ((__u32)(id >> 32) != targ_tgid)
+		return 0;
+	s = bpf_map_lookup_elem(&threads, &tid);
+	if (!s || s->sys_nr < 0)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (is_wait(s->sys_nr)) {
+		s->iter_start = now;
+		s->iter_off = 0;
+		s->iter_runq = 0;
+		s->iter_top_off = 0;
+		s->iter_top_nr = -1;
+	} else {
+		if (s->sys_off >= blocking_ns)
+			emit(SCHED_REC_SYSCALL, tid, now, s->sys_enter, s->sys_off, 0, s->sys_nr, -1, 0);
+		if (s->iter_start && s->sys_off > s->iter_top_off) {
+			s->iter_top_off = s->sys_off;
+			s->iter_top_nr = s->sys_nr;
+		}
+	}
+	s->sys_nr = -1;
+	return 0;
+}
+
+static __always_inline int on_exit(struct task_struct *p)
+{
+	__u32 tid;
+	struct sched_tstate *s;
+
+	if (BPF_CORE_READ(p, tgid) != targ_tgid)
+		return 0;
+	tid = BPF_CORE_READ(p, pid);
+	s = bpf_map_lookup_elem(&threads, &tid);
+	if (s) {
+		__u64 now = bpf_ktime_get_ns();
+		__u64 cpu = s->cpu_accum + (s->on_since ? now - s->on_since : 0);
+
+		if (cpu_sample_ns && cpu)
+			emit(SCHED_REC_CPU_SAMPLE, tid, now, s->last_sample, cpu, 0, -1, -1, SCHED_F_EXITED);
+		bpf_map_delete_elem(&threads, &tid);
+	}
+	bpf_map_delete_elem(&sampled, &tid);
+	return 0;
+}
+
+/* ---- tp_btf flavour ---- */
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(btf_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return on_switch(preempt, prev, next);
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(btf_wakeup, struct task_struct *p)
+{
+	return on_wakeup(p);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(btf_exit, struct task_struct *p)
+{
+	return on_exit(p);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(btf_sys_enter, struct pt_regs *regs, long nr)
+{
+	return on_sys_enter(nr);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(btf_sys_exit, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit();
+}
+
+/* ---- raw_tp flavour (same arguments, read through CO-RE) ---- */
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(raw_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	return on_switch(preempt, prev, next);
+}
+
+SEC("raw_tp/sched_wakeup")
+int BPF_PROG(raw_wakeup, struct task_struct *p)
+{
+	return on_wakeup(p);
+}
+
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(raw_exit, struct task_struct *p)
+{
+	return on_exit(p);
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long nr)
+{
+	return on_sys_enter(nr);
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
+{
+	return on_sys_exit();
+}
+
+/* ---- stack sampling: a cpu-clock perf event per flagged thread ---- */
+
+SEC("perf_event")
+int on_sample(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	__u32 tid = (__u32)id;
+	struct task_struct *task;
+	struct sched_stack_rec *r;
+	struct pt_regs *regs;
+	__u64 *last, sp;
+	long n;
+
+	if ((__u32)(id >> 32) != targ_tgid)
+		return 0;
+	last = bpf_map_lookup_elem(&sampled, &tid);
+	if (!last || (*last && now - *last < stack_interval_ns))
+		return 0;
+	*last = now;
+	r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	r->h.type = SCHED_REC_STACK;
+	r->h.tid = tid;
+	r->h.ts = now;
+	r->h.start = now;
+	r->h.a = 0;
+	r->h.b = 0;
+	r->h.nr = -1;
+	r->h.top_nr = -1;
+	r->h.flags = SCHED_F_ON_CPU;
+	r->h.pad = 0;
+	task = bpf_get_current_task_btf();
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	r->regs[0] = BPF_CORE_READ(regs, ip);
+	r->regs[1] = sp = BPF_CORE_READ(regs, sp);
+	r->regs[2] = BPF_CORE_READ(regs, bp);
+	r->regs[3] = BPF_CORE_READ(regs, bx);
+	r->regs[4] = BPF_CORE_READ(regs, r12);
+	r->regs[5] = BPF_CORE_READ(regs, r13);
+	r->regs[6] = BPF_CORE_READ(regs, r14);
+	r->regs[7] = BPF_CORE_READ(regs, r15);
+	n = bpf_get_stack(ctx, r->ips, sizeof(r->ips), BPF_F_USER_STACK);
+	r->nframes = n < 0 ? (int)n : (int)(n / sizeof(r->ips[0]));
+	r->stack_len = 0;
+	if (bpf_probe_read_user(r->stack, SCHED_STACK_COPY, (void *)sp) == 0)
+		r->stack_len = SCHED_STACK_COPY;
+	else if (bpf_probe_read_user(r->stack, 1024, (void *)sp) == 0)
+		r->stack_len = 1024;
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	return 0;
+}

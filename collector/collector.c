@@ -426,8 +426,15 @@ int ts_collector_drain(struct ts_collector *c, uint64_t now_ns)
 {
 	uint64_t before = c->stats.events;
 
+	/* Context sources (pid 0) after the watched processes' own: a poll
+	 * end read from a target was written after the kernel queued the
+	 * off-CPU intervals inside that poll, so they are in this batch too. */
 	for (struct target *t = c->targets; t; t = t->next)
-		drain_target(c, t, now_ns);
+		if (t->pid)
+			drain_target(c, t, now_ns);
+	for (struct target *t = c->targets; t; t = t->next)
+		if (!t->pid)
+			drain_target(c, t, now_ns);
 	apply_batch(c);
 	return (int)(c->stats.events - before);
 }

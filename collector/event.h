@@ -35,14 +35,24 @@ enum ts_event_type {
 	TS_EV_OFFCPU,            /* the thread was off the CPU: arg = when it left, ts = when it ran
 				  * again; id = run-queue delay (woken -> running, ns); kind = the
 				  * syscall number it blocked in + 1 (0: none); name = that syscall;
-				  * flags & TS_EVF_PREEMPTED when it left runnable */
-	TS_EV_SYSCALL,           /* a slow syscall: arg = entry, ts = exit, kind = number, name */
+				  * flags & TS_EVF_PREEMPTED when it left runnable. Only intervals of
+				  * at least the source's minimum (bpf/sched: 50 us) are sent. */
+	TS_EV_SYSCALL,           /* a slow syscall: arg = entry, ts = exit, kind = number, name;
+				  * id = ns it spent off the CPU (sent when >= blocking_syscall_ns) */
 	TS_EV_LOOP_ITER,         /* generic event loop: one iteration, arg = the wait's return,
-				  * ts = the next wait's entry; name = the wait syscall */
+				  * ts = the next wait's entry; name = the wait syscall; id = ns off
+				  * the CPU in between; kind = the syscall with the most off-CPU
+				  * time in it + 1 (0: none), location = its name; flags &
+				  * TS_EVF_PREEMPTED: the off-CPU time was mostly run-queue wait.
+				  * Sent only for iterations of at least loop_stall_ns. */
 	TS_EV_STACK,             /* a sampled user stack of tid, symbolized, innermost first:
-				  * name = "f1 (file:line) < f2 < ..."; flags & TS_EVF_ON_CPU */
+				  * name = "f1 (file:line) < f2 < ..."; flags & TS_EVF_ON_CPU. Without
+				  * TS_EVF_ON_CPU: the thread is off the CPU now, name = where it
+				  * sleeps (e.g. "clock_nanosleep") */
 	TS_EV_CPU_SAMPLE,        /* per-thread CPU accounting: arg = on-CPU ns since the thread's
-				  * previous CPU_SAMPLE (for busy % without a poll) */
+				  * previous CPU_SAMPLE (for busy % without a poll). With tid 0:
+				  * kernel context starts for pid at ts (arg 0): polls that begin
+				  * from then on get on_cpu_ns. */
 	TS_EV_TYPE_MAX = TS_EV_CPU_SAMPLE,
 };
 

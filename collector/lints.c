@@ -81,6 +81,16 @@ bool ts_lint_contended_lock(const struct ts_lint_config *cfg, uint64_t wait_ns)
 	return on(cfg, TS_WARN_CONTENDED_LOCK) && wait_ns >= cfg->contended_lock_ns;
 }
 
+bool ts_lint_blocking_in_poll(const struct ts_lint_config *cfg, uint64_t offcpu_ns)
+{
+	return on(cfg, TS_WARN_BLOCKING_IN_POLL) && offcpu_ns >= cfg->blocking_syscall_ns;
+}
+
+bool ts_lint_loop_stall(const struct ts_lint_config *cfg, uint64_t iter_ns)
+{
+	return on(cfg, TS_WARN_LOOP_STALL) && iter_ns >= cfg->loop_stall_ns;
+}
+
 bool ts_lint_events_dropped(const struct ts_lint_config *cfg, uint64_t new_drops)
 {
 	return on(cfg, TS_WARN_EVENTS_DROPPED) && new_drops > 0;

@@ -46,6 +46,10 @@ bool ts_lint_lock_held_across_await(const struct ts_lint_config *cfg, const stru
 bool ts_lint_task_panicked(const struct ts_lint_config *cfg, const struct ts_task *task);
 /* An acquisition of a lock waited `wait_ns` before it got it. */
 bool ts_lint_contended_lock(const struct ts_lint_config *cfg, uint64_t wait_ns);
+/* One syscall inside a poll kept the thread off the CPU `offcpu_ns`. */
+bool ts_lint_blocking_in_poll(const struct ts_lint_config *cfg, uint64_t offcpu_ns);
+/* An event loop iteration (a wait's return to the next wait's entry) took `iter_ns`. */
+bool ts_lint_loop_stall(const struct ts_lint_config *cfg, uint64_t iter_ns);
 /* `new_drops` more events were lost since the last report. */
 bool ts_lint_events_dropped(const struct ts_lint_config *cfg, uint64_t new_drops);
 

@@ -65,6 +65,7 @@ struct ts_task {
 	bool dirty;                 /* changed since the last task_changed callback */
 	bool hashed;                /* findable; false for a done task whose id was re-used */
 	bool implicit;              /* first seen through an event other than its spawn */
+	bool snapshot;              /* created or named by an attach snapshot; its spawn was not seen */
 	bool wakers_unknown;        /* wakers is not a full count (we missed its spawn) */
 	bool completed;             /* a poll returned ready; waits for its drop */
 	bool woken_in_poll;         /* woken while RUNNING: SCHEDULED at poll end */
@@ -85,12 +86,21 @@ struct ts_thread {
 	bool polling;
 	uint64_t current_task;      /* 0 when not polling */
 	uint64_t poll_started_ns;
-	uint64_t busy_ns;           /* closed polls only */
+	uint64_t busy_ns;           /* closed polls only; for a thread that never polled (an
+				     * event loop under generic attach): its on-CPU time (cpu_ns) */
 	uint64_t polls;
 	uint64_t last_event_ns;
+	/* Kernel context (model_kernel.c; 0/NULL without it). */
+	uint64_t cpu_ns;            /* on-CPU ns reported by TS_EV_CPU_SAMPLE */
+	const char *stack;          /* latest TS_EV_STACK text, NULL when none */
+	uint64_t stack_ns;          /* when it was taken */
+	bool stack_on_cpu;          /* a sampled user stack (else: where it sleeps) */
 	/* model-private below */
 	uint32_t index;
 	bool blocked_warned;        /* blocked_worker raised for the current poll */
+	bool blocking_warned;       /* blocking_in_poll raised for the current poll */
+	uint64_t poll_offcpu_ns;    /* off-CPU ns in the current poll (kernel context) */
+	uint64_t poll_runq_ns;      /* of which run-queue delay */
 	bool waiting;               /* waits (outside a poll) for lock wait_res */
 	uint64_t wait_res;
 	struct ts_thread *hash_next;
@@ -145,6 +155,7 @@ struct ts_process {
 	uint64_t events;
 	uint64_t dropped;
 	uint64_t dropped_reported;  /* part of `dropped` already warned about */
+	uint64_t kernel_since_ns;   /* kernel context (on/off CPU) since; 0: none */
 	bool exited;
 };
 

@@ -81,6 +81,19 @@ void ts_model_locks_free(struct ts_model *m);
 void ts_model_recent_poll_add(struct ts_model *m, const struct ts_poll_span *span);
 void ts_model_recent_free(struct ts_model *m);
 
+/* model_kernel.c: kernel context (on/off CPU, syscalls, loops, stacks) */
+void ts_model_kernel_apply(struct ts_model *m, const struct ts_event *ev, struct ts_thread *thr);
+/* A poll begins on `thr`: its off-CPU accounting starts from zero. */
+void ts_model_kernel_poll_begin(struct ts_model *m, struct ts_thread *thr);
+/* on_cpu_ns for the poll [start, end] of a task of `pid` on `thr` (may be
+ * NULL): -1 when the process has no kernel context for all of it. */
+int64_t ts_model_kernel_poll_on_cpu(struct ts_model *m, uint32_t pid, const struct ts_thread *thr,
+				    uint64_t start_ns, uint64_t end_ns);
+/* "; on-CPU: f1 < f2" or "; off-CPU in clock_nanosleep" for a blocked
+ * worker's warning, "" when nothing is known. */
+void ts_model_kernel_thread_state(const struct ts_model *m, const struct ts_thread *thr,
+				  char *buf, size_t len);
+
 static inline uint64_t ts_model_since(uint64_t start, uint64_t end)
 {
 	return end > start ? end - start : 0;
