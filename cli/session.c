@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "collector/attach.h"
 #include "collector/collector.h"
 #include "collector/handshake.h"
 #include "console/console.h"
@@ -51,6 +52,9 @@ struct session {
 	pid_t attached;            /* attach mode: the target, never signalled */
 	bool target_gone;          /* attach mode: it exited while watched */
 	char last_log[512];
+	uint32_t context_pids[64];  /* targets given kernel context */
+	size_t n_context;
+	bool context_refused;      /* no privilege: tried and said so once */
 	uint64_t unstored_reported;
 	uint64_t unstored_said_ns;
 };
@@ -65,11 +69,35 @@ static void on_log(void *ctx, const char *line)
 		fprintf(stderr, "taskscope %s: %s\n", s->cmd, line);
 }
 
+/* Kernel context (scheduler, syscalls) for each new target of run/demo,
+ * when allowed; when not, the session log says so once. */
+static void add_kernel_context(struct session *s, const struct ts_process *p)
+{
+	char err[256] = "", line[300];
+
+	if (s->attached || !s->opt->context.kernel || p->exited || strcmp(p->source, "shim") != 0 ||
+	    !s->collector || s->context_refused)
+		return;
+	for (size_t i = 0; i < s->n_context; i++)
+		if (s->context_pids[i] == p->pid)
+			return;
+	if (s->n_context == sizeof(s->context_pids) / sizeof(s->context_pids[0]))
+		return;
+	s->context_pids[s->n_context++] = p->pid;
+	if (ts_attach_check_bpf(err, sizeof(err)) < 0 ||
+	    ts_kernel_context_attach(s->collector, p->pid, &s->opt->context, ts_now_ns(), err, sizeof(err)) < 0) {
+		s->context_refused = true;
+		snprintf(line, sizeof(line), "no kernel context (on/off CPU, syscalls): %s", err);
+		on_log(s, line);
+	}
+}
+
 static void on_process(void *ctx, const struct ts_process *p)
 {
 	struct session *s = ctx;
 
 	ts_storage_add_process(s->storage, p);
+	add_kernel_context(s, p);
 }
 
 static void on_drops(void *ctx, uint32_t pid, const char *source, uint64_t total)
