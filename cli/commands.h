@@ -9,5 +9,6 @@ int ts_cmd_demo(int argc, char **argv);
 int ts_cmd_run(int argc, char **argv);
 int ts_cmd_query(int argc, char **argv);
 int ts_cmd_attach(int argc, char **argv);
+int ts_cmd_console(int argc, char **argv);
 
 #endif /* TASKSCOPE_CLI_COMMANDS_H */

@@ -15,7 +15,8 @@ static void usage(FILE *out)
 	      "  demo     run the bundled demo workload in the live console\n"
 	      "  run      start a program linked with libtaskscope and record it\n"
 	      "  attach   watch a running process (Tokio, libtaskscope or any event loop)\n"
-	      "  query    query a recording with SQL or a named report\n\n"
+	      "  query    query a recording with SQL or a named report\n"
+	      "  console  replay a recording, or watch a live collector from another terminal\n\n"
 	      "'taskscope COMMAND --help' describes each. Exit codes: 0 ok, 1 runtime error, 2 usage error.\n",
 	      out);
 }
@@ -30,6 +31,7 @@ int main(int argc, char **argv)
 		{ "run", ts_cmd_run },
 		{ "attach", ts_cmd_attach },
 		{ "query", ts_cmd_query },
+		{ "console", ts_cmd_console },
 	};
 
 	if (argc < 2) {

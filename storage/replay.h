@@ -126,6 +126,10 @@ const struct ts_replay_span *ts_replay_task_spans(const struct ts_replay *r, con
 						  size_t *count);
 void ts_replay_task_at(const struct ts_replay *r, const struct ts_replay_task *t, uint64_t at_ns,
 		       struct ts_replay_task_at *out);
+/* The life of task (pid, id) to show at T: the one alive at T, else the
+ * latest spawned by T, else the first; NULL when the id is unknown. */
+const struct ts_replay_task *ts_replay_find_task(const struct ts_replay *r, uint32_t pid, uint64_t id,
+						 uint64_t at_ns);
 /* Tasks alive at T. */
 size_t ts_replay_count_alive(const struct ts_replay *r, uint64_t at_ns);
 

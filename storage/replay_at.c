@@ -81,6 +81,33 @@ void ts_replay_task_at(const struct ts_replay *r, const struct ts_replay_task *t
 	}
 }
 
+const struct ts_replay_task *ts_replay_find_task(const struct ts_replay *r, uint32_t pid, uint64_t id,
+						 uint64_t at_ns)
+{
+	size_t lo = 0, hi = r->ntasks;
+	const struct ts_replay_task *best = NULL;
+
+	/* tasks are sorted by (pid, id, spawned_ns): find the first of (pid, id) */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct ts_replay_task *t = &r->tasks[mid];
+
+		if (t->pid < pid || (t->pid == pid && t->id < id))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < r->ntasks && r->tasks[i].pid == pid && r->tasks[i].id == id; i++) {
+		const struct ts_replay_task *t = &r->tasks[i];
+
+		if (!best || t->spawned_ns <= at_ns)
+			best = t;
+		if (t->spawned_ns <= at_ns && at_ns < t->dropped_ns)
+			return t;
+	}
+	return best;
+}
+
 size_t ts_replay_count_alive(const struct ts_replay *r, uint64_t at_ns)
 {
 	size_t n = 0;

@@ -1,0 +1,200 @@
+/*
+ * cmd_console.c: `taskscope console --db FILE` (replay a recording) and
+ * `taskscope console --connect ADDR` (a console on a live collector in
+ * another process).
+ *
+ * Everything that can fail for a reason the user can fix (not a
+ * recording, another schema version, nothing listening at ADDR, a stream
+ * that is not taskscope's) is found before the terminal is taken over, or,
+ * when it happens later (a corrupt stream), the terminal is restored first
+ * and then one line says what went wrong. Signals (SIGINT, SIGTERM,
+ * SIGHUP) come through a signalfd, so every exit restores the terminal.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "cli/options.h"
+#include "console/conn_db.h"
+#include "console/console.h"
+
+#define LOOP_MS 50
+#define REDRAW_NS 100000000ull
+
+struct console_opts {
+	const char *db;
+	const char *connect;
+	bool no_color, ascii;
+};
+
+static void usage(FILE *out)
+{
+	fputs("usage: taskscope console (--db FILE | --connect ADDR) [--no-color] [--ascii]\n"
+	      "Open the console on a recording (replay with a time cursor) or on a live collector\n"
+	      "started elsewhere with --serve ADDR (taskscope demo/run/attach).\n\n"
+	      "options:\n"
+	      "  --db FILE        replay FILE: space plays/pauses, , . step, [ ] seek 1 s,\n"
+	      "                   { } seek a tenth, 0 $ start/end, n N next/previous warning,\n"
+	      "                   + - speed\n"
+	      "  --connect ADDR   a Unix socket path, or HOST:PORT on the loopback interface\n"
+	      "  --no-color       no colours (also when NO_COLOR is set)\n"
+	      "  --ascii          ASCII only, even in a UTF-8 locale\n", out);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int parse(int argc, char **argv, struct console_opts *o)
+{
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			return 1;
+		} else if (!strcmp(a, "--no-color")) {
+			o->no_color = true;
+		} else if (!strcmp(a, "--ascii")) {
+			o->ascii = true;
+		} else if (!strcmp(a, "--db") || !strcmp(a, "--connect")) {
+			if (i + 1 >= argc || !argv[i + 1][0]) {
+				fprintf(stderr, "taskscope console: %s needs a value; see 'taskscope console --help'\n", a);
+				return -EINVAL;
+			}
+			*(a[2] == 'd' ? &o->db : &o->connect) = argv[++i];
+		} else if (!strncmp(a, "--db=", 5)) {
+			o->db = a + 5;
+		} else if (!strncmp(a, "--connect=", 10)) {
+			o->connect = a + 10;
+		} else {
+			fprintf(stderr, "taskscope console: unknown argument '%s'; see 'taskscope console --help'\n", a);
+			return -EINVAL;
+		}
+	}
+	if (!o->db == !o->connect) {
+		fprintf(stderr, "taskscope console: give either --db FILE or --connect ADDR\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* SIGINT/SIGTERM/SIGHUP as an fd: the loop quits cleanly on them. */
+static int block_signals(sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, old);
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static int replay(const struct console_opts *o)
+{
+	struct ts_console_options co = { .no_color = o->no_color, .ascii = o->ascii };
+	struct ts_console *c = NULL;
+	struct ts_conn_db *d = NULL;
+	char err[1024] = "", mode[96], target[256];
+	uint64_t last, last_draw = 0;
+	sigset_t old;
+	int sfd = -1, r, code = TS_EXIT_RUNTIME;
+
+	r = ts_conn_db_open(o->db, &d, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "taskscope console: %s\n", err[0] ? err : strerror(-r));
+		return TS_EXIT_RUNTIME;
+	}
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "taskscope console: the console needs a terminal; to read %s without one use "
+			"'taskscope query'\n", o->db);
+		ts_conn_db_free(d);
+		return TS_EXIT_USAGE;
+	}
+	ts_conn_db_target(d, target, sizeof(target));
+	sfd = block_signals(&old);
+	r = ts_console_new(&co, &c);
+	if (r < 0) {
+		fprintf(stderr, "taskscope console: cannot start the console: %s\n", strerror(-r));
+		goto cleanup;
+	}
+	ts_console_set_keys(c, ts_conn_db_key, d, ts_conn_db_help);
+	ts_console_state(c)->paused = true;     /* start at the beginning, paused */
+	last = now_ns();
+	for (bool dirty = true;;) {
+		struct pollfd pfd[2] = { { .fd = ts_console_input_fd(c), .events = POLLIN },
+					 { .fd = sfd, .events = POLLIN } };
+		struct ts_state *s = ts_console_state(c);
+		struct ts_console_status st;
+		struct signalfd_siginfo si;
+		unsigned flags;
+		uint64_t now;
+		bool at_end;
+
+		poll(pfd, 2, LOOP_MS);
+		if (sfd >= 0 && read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			break;
+		flags = ts_console_handle_input(c);
+		if (flags & TS_CONSOLE_QUIT)
+			break;
+		now = now_ns();
+		if (!s->paused && ts_conn_db_play(d, now - last, &at_end)) {
+			dirty = true;
+			if (at_end)
+				s->paused = true;
+		}
+		last = now;
+		dirty |= (flags & TS_CONSOLE_REDRAW) != 0;
+		if (!dirty && now - last_draw < REDRAW_NS)
+			continue;
+		if (dirty && ts_conn_db_fill(d, s) < 0) {
+			ts_console_free(c);
+			c = NULL;
+			fprintf(stderr, "taskscope console: out of memory while replaying %s\n", o->db);
+			goto cleanup;
+		}
+		ts_conn_db_mode(d, mode, sizeof(mode));
+		st = (struct ts_console_status){ .now_ns = ts_conn_db_cursor(d), .target = target, .mode = mode,
+						 .dropped = ts_conn_db_dropped(d), .db_path = o->db };
+		ts_console_render(c, NULL, &st);
+		last_draw = now;
+		dirty = false;
+	}
+	code = TS_EXIT_OK;
+cleanup:
+	ts_console_free(c);
+	ts_conn_db_free(d);
+	if (sfd >= 0)
+		close(sfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return code;
+}
+
+int ts_cmd_console(int argc, char **argv)
+{
+	struct console_opts o = { 0 };
+	int r = parse(argc, argv, &o);
+
+	if (r == 1)
+		return TS_EXIT_OK;
+	if (r < 0)
+		return TS_EXIT_USAGE;
+	if (o.db)
+		return replay(&o);
+	fprintf(stderr, "taskscope console: --connect is not built yet\n");
+	return TS_EXIT_RUNTIME;
+}
