@@ -22,6 +22,7 @@
 #include <bpf/libbpf.h>
 
 #include "bpf/locks.h"
+#include "bpf/locks_elf.h"
 #include "bpf/locks.skel.h"
 #include "bpf/locks_track.h"
 #include "collector/collector.h"
@@ -259,9 +260,13 @@ static int add_link(struct locks_src *s, struct bpf_link *l)
 static int uprobe(struct locks_src *s, struct bpf_program *prog, const char *libc, const char *fn,
 		  bool ret)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = fn, .retprobe = ret);
+	LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = ret);
+	uint64_t off;
+	int r = ts_locks_elf_func_offset(libc, fn, &off);
 
-	return add_link(s, bpf_program__attach_uprobe_opts(prog, (pid_t)s->pid, libc, 0, &o));
+	if (r < 0)
+		return r;
+	return add_link(s, bpf_program__attach_uprobe_opts(prog, (pid_t)s->pid, libc, (size_t)off, &o));
 }
 
 static int attach_full(struct locks_src *s, char *err, size_t errlen)

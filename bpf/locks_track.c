@@ -274,9 +274,16 @@ static void adopt_holder(struct ts_locks_track *t, struct lk *l, const struct ts
 			 struct ts_event_batch *out)
 {
 	uint32_t owner = rec->owner;
+	struct pending *p;
 
 	if (!owner || owner == rec->tid || l->holder == owner)
 		return;
+	p = pend_find(t, owner);
+	if (p && p->addr == l->addr) {
+		/* the owner's held-back wait did end in the acquisition */
+		pend_flush(t, p, out);
+		return;
+	}
 	if (t->mode == TS_LOCKS_FULL && (l->acquisitions || l->holder))
 		return;
 	if (l->holder)   /* its release went unseen: it no longer holds the lock */

@@ -1,0 +1,74 @@
+/*
+ * lockpool.c: the target the lock tests attach to: a pool of worker
+ * threads fighting over one pthread mutex, each holding it for a while.
+ *
+ * usage: lockpool THREADS ITERATIONS HOLD_US
+ * It prints "ready PID ADDR LINE" (the mutex's address and the source line
+ * of the pthread_mutex_lock call that takes it), waits for one byte on
+ * stdin (the test attaches its probes meanwhile), runs, prints "done
+ * COUNT" and exits 0. Built with frame pointers omitted on purpose: the
+ * call site must come from the CFI unwinder, not from a frame chain.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static long iterations, hold_us;
+static long counter;
+static int lock_line;
+
+static void hold_for(long us)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = us * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Take the pool's lock, do the "work" under it, let it go. */
+__attribute__((noinline)) static void pool_take(void)
+{
+	lock_line = __LINE__; pthread_mutex_lock(&pool_lock);
+	counter++;
+	hold_for(hold_us);
+	pthread_mutex_unlock(&pool_lock);
+}
+
+static void *worker(void *arg)
+{
+	for (long i = 0; i < iterations; i++) {
+		pool_take();
+		hold_for(hold_us / 4);  /* a short gap: the others get their turn */
+	}
+	return arg;
+}
+
+int main(int argc, char **argv)
+{
+	pthread_t th[64];
+	long n;
+	char go;
+
+	if (argc != 4)
+		return 2;
+	n = strtol(argv[1], NULL, 10);
+	iterations = strtol(argv[2], NULL, 10);
+	hold_us = strtol(argv[3], NULL, 10);
+	if (n < 1 || n > 64 || iterations < 0 || hold_us < 0 || hold_us > 999999)
+		return 2;
+	pool_take();   /* sets lock_line; counted */
+	printf("ready %d %#" PRIxPTR " %d\n", (int)getpid(), (uintptr_t)&pool_lock, lock_line);
+	fflush(stdout);
+	if (read(0, &go, 1) != 1)
+		return 1;
+	for (long i = 0; i < n; i++)
+		pthread_create(&th[i], NULL, worker, NULL);
+	for (long i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	printf("done %ld\n", counter);
+	fflush(stdout);
+	return 0;
+}
