@@ -131,10 +131,29 @@ static __always_inline bool is_wait(long nr)
 	return false;
 }
 
+/* Kernels before 5.14 name the state field `state` (a long). */
+struct task_struct___old {
+	long state;
+} __attribute__((preserve_access_index));
+
+/* Did prev leave the CPU runnable (preempted, or its time slice ended)?
+ * The tracepoint's `preempt` argument is false for a slice that ends on
+ * the way back to user space, so the state is what tells. */
+static __always_inline bool left_runnable(struct task_struct *prev, bool preempt)
+{
+	if (preempt)
+		return true;
+	if (bpf_core_field_exists(prev->__state))
+		return BPF_CORE_READ(prev, __state) == 0;
+	return BPF_CORE_READ((struct task_struct___old *)prev, state) == 0;
+}
+
 static __always_inline void switch_out(struct task_struct *prev, bool preempt, __u64 now)
 {
 	__u32 tid = BPF_CORE_READ(prev, pid);
-	struct sched_tstate *s = tstate_get(tid);
+	/* lookup only: an exiting thread switches out once more after
+	 * sched_process_exit removed its entry */
+	struct sched_tstate *s = bpf_map_lookup_elem(&threads, &tid);
 
 	if (!s)
 		return;
@@ -186,7 +205,7 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev, str
 	__u64 now = bpf_ktime_get_ns();
 
 	if (BPF_CORE_READ(prev, tgid) == targ_tgid)
-		switch_out(prev, preempt, now);
+		switch_out(prev, left_runnable(prev, preempt), now);
 	if (BPF_CORE_READ(next, tgid) == targ_tgid)
 		switch_in(next, now);
 	return 0;
