@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bpf/locks_source.h"
 #include "cli/commands.h"
 #include "cli/session.h"
 #include "collector/attach.h"
@@ -122,6 +123,18 @@ static int plan(struct attach_plan *p, enum mode forced)
 	return 0;
 }
 
+/* Lock tracing (--locks, bpf/locks_source.c) beside whichever source, when
+ * BPF is allowed: a bonus too. */
+static void attach_locks(const struct attach_plan *p, struct ts_collector *c, uint64_t now)
+{
+	char err[512] = "";
+
+	if (p->opt->context.locks == TS_LOCKS_OFF || ts_attach_check_bpf(err, sizeof(err)) < 0)
+		return;
+	if (ts_locks_attach(c, p->pid, p->opt->context.locks, now, err, sizeof(err)) < 0)
+		fprintf(stderr, "taskscope attach: no lock tracing: %s\n", err);
+}
+
 static int do_attach(void *ctx, struct ts_collector *c, char *err, size_t errlen)
 {
 	struct attach_plan *p = ctx;
@@ -137,13 +150,17 @@ static int do_attach(void *ctx, struct ts_collector *c, char *err, size_t errlen
 		r = ts_tokio_attach(c, p->pid, now, err, errlen);
 		break;
 	default:
-		return ts_generic_attach(c, p->pid, &p->opt->context, now, err, errlen);
+		r = ts_generic_attach(c, p->pid, &p->opt->context, now, err, errlen);
+		if (r == 0)
+			attach_locks(p, c, now);
+		return r;
 	}
-	if (r < 0 || !p->context)
+	if (r < 0)
 		return r;
 	/* Context is a bonus: without it the tasks are still there. */
-	if (ts_kernel_context_attach(c, p->pid, &p->opt->context, now, ctx_err, sizeof(ctx_err)) < 0)
+	if (p->context && ts_kernel_context_attach(c, p->pid, &p->opt->context, now, ctx_err, sizeof(ctx_err)) < 0)
 		fprintf(stderr, "taskscope attach: no kernel context: %s\n", ctx_err);
+	attach_locks(p, c, now);
 	return 0;
 }
 

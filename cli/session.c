@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bpf/locks_source.h"
 #include "collector/attach.h"
 #include "collector/collector.h"
 #include "collector/handshake.h"
@@ -75,7 +76,9 @@ static void add_kernel_context(struct session *s, const struct ts_process *p)
 {
 	char err[256] = "", line[300];
 
-	if (s->attached || !s->opt->context.kernel || p->exited || strcmp(p->source, "shim") != 0 ||
+	bool locks = s->opt->context.locks != TS_LOCKS_OFF;
+
+	if (s->attached || !(s->opt->context.kernel || locks) || p->exited || strcmp(p->source, "shim") != 0 ||
 	    !s->collector || s->context_refused)
 		return;
 	for (size_t i = 0; i < s->n_context; i++)
@@ -88,6 +91,12 @@ static void add_kernel_context(struct session *s, const struct ts_process *p)
 	    ts_kernel_context_attach(s->collector, p->pid, &s->opt->context, ts_now_ns(), err, sizeof(err)) < 0) {
 		s->context_refused = true;
 		snprintf(line, sizeof(line), "no kernel context (on/off CPU, syscalls): %s", err);
+		on_log(s, line);
+		return;
+	}
+	/* lock tracing (--locks), a bonus like the rest of the context */
+	if (locks && ts_locks_attach(s->collector, p->pid, s->opt->context.locks, ts_now_ns(), err, sizeof(err)) < 0) {
+		snprintf(line, sizeof(line), "no lock tracing: %s", err);
 		on_log(s, line);
 	}
 }
