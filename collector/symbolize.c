@@ -28,112 +28,30 @@
 #define CACHE_MIN 1024u
 #define CACHE_MAX (1u << 16)          /* entries; the cache starts over past this */
 #define STRINGS_MAX (64u << 20)        /* bytes of names */
-#define MAPS_MAX (16u << 20)           /* a larger /proc/PID/maps is refused */
 
 static char *debuginfo_path; /* NULL: libdwfl's default search path */
 
+/* libdwfl's own finder, given /proc/PID/root/<path>; when that is gone
+ * (the target exited) the same path in our namespace. */
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base, char **file_name,
+		    Elf **elfp)
+{
+	int fd = dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp);
+	const char *root;
+
+	if (fd >= 0 || *elfp || strncmp(name, "/proc/", 6) != 0)
+		return fd;
+	root = strstr(name + 6, "/root/");
+	if (!root)
+		return fd;
+	return dwfl_linux_proc_find_elf(mod, userdata, root + 5, base, file_name, elfp);
+}
+
 static const Dwfl_Callbacks proc_callbacks = {
-	.find_elf = dwfl_linux_proc_find_elf,
+	.find_elf = find_elf,
 	.find_debuginfo = dwfl_standard_find_debuginfo,
 	.debuginfo_path = &debuginfo_path,
 };
-
-/* Read /proc/PID/maps whole. */
-static int read_maps(uint32_t pid, char **out, size_t *len)
-{
-	char path[64], *buf = NULL;
-	size_t cap = 0, n = 0;
-	int fd, rc = 0;
-
-	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/maps", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t r;
-		if (cap - n < 4096) {
-			char *nb;
-			if (cap >= MAPS_MAX) {
-				rc = -EFBIG;
-				goto cleanup;
-			}
-			cap = cap ? cap * 2 : 16384;
-			nb = realloc(buf, cap + 1);
-			if (!nb) {
-				rc = -ENOMEM;
-				goto cleanup;
-			}
-			buf = nb;
-		}
-		r = read(fd, buf + n, cap - n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			goto cleanup;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	buf = NULL;
-cleanup:
-	free(buf);
-	close(fd);
-	return rc;
-}
-
-static int parse_maps(const char *text, struct ts_sym_map **out, size_t *count)
-{
-	struct ts_sym_map *v = NULL;
-	size_t n = 0, cap = 0;
-	const char *p = text;
-
-	while (*p) {
-		unsigned long long a, b;
-		char perms[8];
-		const char *nl = strchr(p, '\n');
-		if (sscanf(p, "%llx-%llx %7s", &a, &b, perms) == 3 && a < b) {
-			if (n == cap) {
-				struct ts_sym_map *nv;
-				cap = cap ? cap * 2 : 64;
-				nv = realloc(v, cap * sizeof(*v));
-				if (!nv) {
-					free(v);
-					return -ENOMEM;
-				}
-				v = nv;
-			}
-			v[n++] = (struct ts_sym_map){ .start = a, .end = b, .readable = perms[0] == 'r' };
-		}
-		if (!nl)
-			break;
-		p = nl + 1;
-	}
-	*out = v;
-	*count = n;
-	return 0;
-}
-
-size_t ts_symbolizer_find_map(const struct ts_symbolizer *s, uint64_t addr)
-{
-	size_t lo = 0, hi = s->nmaps;
-
-	/* /proc/PID/maps is sorted by address */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (addr < s->maps[mid].start)
-			hi = mid;
-		else if (addr >= s->maps[mid].end)
-			lo = mid + 1;
-		else
-			return mid;
-	}
-	return SIZE_MAX;
-}
 
 static void cache_clear(struct ts_symbolizer *s)
 {
@@ -149,22 +67,20 @@ int ts_symbolizer_refresh(struct ts_symbolizer *s)
 	size_t len = 0, nmaps = 0;
 	int rc;
 
-	rc = read_maps(s->pid, &text, &len);
+	rc = ts_symbolizer_maps_read(s->pid, &text, &len);
 	if (rc < 0)
 		goto cleanup;
 	if (s->maps_text && len == s->maps_len && memcmp(text, s->maps_text, len) == 0)
 		goto cleanup; /* nothing changed */
-	rc = parse_maps(text, &maps, &nmaps);
+	rc = ts_symbolizer_maps_parse(text, len, &maps, &nmaps);
 	if (rc < 0)
 		goto cleanup;
 	dwfl_report_begin(s->dwfl);
-	rc = dwfl_linux_proc_report(s->dwfl, (pid_t)s->pid);
+	rc = ts_symbolizer_maps_report(s->dwfl, s->pid, text, len);
 	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0 && rc == 0)
-		rc = -1;
-	if (rc != 0) {
-		rc = rc > 0 ? -rc : -EIO;
+		rc = -EIO;
+	if (rc < 0)
 		goto cleanup;
-	}
 	free(s->maps_text);
 	free(s->maps);
 	s->maps_text = text;
@@ -267,7 +183,7 @@ static int resolve(struct ts_symbolizer *s, uint64_t ip, struct ts_frame *f)
 	mname = dwfl_module_info(mod, NULL, &low, &high, NULL, NULL, NULL, NULL);
 	if (ip < low || ip >= high)
 		return -ENOENT;
-	f->module = intern(s, mname);
+	f->module = intern(s, ts_symbolizer_module_path(s->pid, mname));
 	if (dwfl_module_getelf(mod, &bias))
 		f->module_offset = ip - bias;
 	else

@@ -53,6 +53,13 @@ struct ts_symbolizer {
 	struct ts_sym_unwind uw;
 };
 
+/* symbolize_maps.c: /proc/PID/maps read whole (-errno), parsed into
+ * ranges, and reported to libdwfl as modules (see that file). */
+int ts_symbolizer_maps_read(uint32_t pid, char **text, size_t *len);
+int ts_symbolizer_maps_parse(const char *text, size_t len, struct ts_sym_map **out, size_t *count);
+int ts_symbolizer_maps_report(Dwfl *dwfl, uint32_t pid, const char *text, size_t len);
+/* A module name as the target sees it (without our /proc/PID/root). */
+const char *ts_symbolizer_module_path(uint32_t pid, const char *name);
 /* Index of the mapping holding `addr`, or SIZE_MAX. */
 size_t ts_symbolizer_find_map(const struct ts_symbolizer *s, uint64_t addr);
 

@@ -2,8 +2,9 @@
  * test-symbolize.c: ts_symbolizer_lookup() on functions whose name and
  * line this test knows: its own (built with -g), the same address in a
  * forked child (another process, same layout), a function of a library
- * loaded with dlopen after the symbolizer was made (found once
- * ts_symbolizer_refresh() has run), an unmapped address, and the
+ * loaded with dlopen after the symbolizer was made (argv[1]: found once
+ * ts_symbolizer_refresh() has run, gone after dlclose), a libc function
+ * (no DWARF: a name only), an unmapped address, and the
  * one-line formats. Also: the cache answers the same frame twice, and a
  * missing process is a one-line error.
  */
@@ -12,6 +13,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -100,34 +102,68 @@ static void check_formats(void)
 }
 
 /* A library mapped after ts_symbolizer_new(): unknown until a refresh. */
-static void check_dlopen(struct ts_symbolizer *s)
+static void check_dlopen(struct ts_symbolizer *s, const char *lib)
 {
-	const char *lib = "libstdc++.so.6", *fn = "__cxa_demangle";
+	int (*fn)(int), (*line_of_fn)(void);
 	struct ts_frame f;
-	void *h, *sym;
+	void *h;
 
-	if (dlopen(lib, RTLD_NOW | RTLD_NOLOAD)) {
-		printf("note: %s already loaded, dlopen refresh not checked\n", lib);
-		return;
-	}
 	h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		printf("note: no %s here, dlopen refresh not checked\n", lib);
+	CHECK_MSG(h != NULL, "dlopen %s: %s", lib, dlerror());
+	if (!h)
 		return;
+	fn = (int (*)(int))(uintptr_t)dlsym(h, "tsym_fixture_fn");
+	line_of_fn = (int (*)(void))(uintptr_t)dlsym(h, "tsym_fixture_line_of_fn");
+	CHECK(fn && line_of_fn);
+	if (!fn || !line_of_fn)
+		return;
+	/* before the refresh the symbolizer has not heard of it */
+	CHECK(ts_symbolizer_lookup(s, (uint64_t)(uintptr_t)fn, &f) == -ENOENT);
+	CHECK(ts_symbolizer_refresh(s) == 0);
+	CHECK(ts_symbolizer_lookup(s, (uint64_t)(uintptr_t)fn, &f) == 0);
+	CHECK_MSG(f.function && strcmp(f.function, "tsym_fixture_fn") == 0, "function %s",
+		  f.function ? f.function : "(null)");
+	CHECK_MSG(f.module && strstr(f.module, "tsym-fixture"), "module %s", f.module ? f.module : "(null)");
+	CHECK_MSG(f.file && ends_with(f.file, "tests/symbolize/fixture-lib.c"), "file %s", f.file ? f.file : "(null)");
+	CHECK_MSG(f.line >= (uint32_t)line_of_fn() && f.line <= (uint32_t)line_of_fn() + 2, "line %u, want %d",
+		  f.line, line_of_fn());
+	/* nothing changed since: a refresh keeps the answers */
+	CHECK(ts_symbolizer_refresh(s) == 0);
+	CHECK(ts_symbolizer_lookup(s, (uint64_t)(uintptr_t)fn, &f) == 0);
+	CHECK(f.function && strcmp(f.function, "tsym_fixture_fn") == 0);
+	/* unloaded: gone after the next refresh */
+	dlclose(h);
+	if (!dlopen(lib, RTLD_NOW | RTLD_NOLOAD)) {
+		CHECK(ts_symbolizer_refresh(s) == 0);
+		CHECK(ts_symbolizer_lookup(s, (uint64_t)(uintptr_t)fn, &f) == -ENOENT);
 	}
-	sym = dlsym(h, fn);
-	CHECK(sym != NULL);
-	CHECK(ts_symbolizer_refresh(s) == 0);
-	CHECK(ts_symbolizer_lookup(s, (uint64_t)(uintptr_t)sym, &f) == 0);
-	CHECK_MSG(f.function && strcmp(f.function, fn) == 0, "function %s", f.function ? f.function : "(null)");
-	CHECK_MSG(f.module && strstr(f.module, "libstdc++"), "module %s", f.module ? f.module : "(null)");
-	/* nothing changed since: a refresh is a no-op and keeps answers */
-	CHECK(ts_symbolizer_refresh(s) == 0);
-	CHECK(ts_symbolizer_lookup(s, (uint64_t)(uintptr_t)sym, &f) == 0);
-	CHECK(f.function && strcmp(f.function, fn) == 0);
 }
 
-int main(void)
+/* A library without DWARF (Debian's libc): a name, no line. */
+static void check_libc(struct ts_symbolizer *s)
+{
+	struct ts_frame f;
+
+	CHECK(ts_symbolizer_lookup(s, (uint64_t)(uintptr_t)getppid, &f) == 0);
+	CHECK_MSG(f.module && strstr(f.module, "libc.so"), "module %s", f.module ? f.module : "(null)");
+	CHECK_MSG(f.function && strstr(f.function, "getppid"), "function %s", f.function ? f.function : "(null)");
+}
+
+/* The vDSO is a module too (read from the target's memory). */
+static void check_vdso(struct ts_symbolizer *s)
+{
+	uint64_t base = getauxval(AT_SYSINFO_EHDR);
+	struct ts_frame f;
+
+	if (!base) {
+		printf("note: no vDSO here\n");
+		return;
+	}
+	CHECK(ts_symbolizer_lookup(s, base + 0x10, &f) == 0);
+	CHECK_MSG(f.module && strcmp(f.module, "[vdso]") == 0, "vdso module %s", f.module ? f.module : "(null)");
+}
+
+int main(int argc, char **argv)
 {
 	struct ts_symbolizer *s = NULL;
 	char err[256] = "";
@@ -140,7 +176,12 @@ int main(void)
 	CHECK(ts_symbolizer_new((uint32_t)getpid(), &s, err, sizeof(err)) == 0);
 	if (!s)
 		return check_result("test-symbolize");
-	check_dlopen(s);
+	if (argc > 1)
+		check_dlopen(s, argv[1]);
+	else
+		printf("note: no fixture library given, dlopen refresh not checked\n");
+	check_libc(s);
+	check_vdso(s);
 	check_target(s, "self");
 	check_unmapped(s);
 	ts_symbolizer_free(s);

@@ -1,0 +1,224 @@
+/*
+ * test-unwind.c: ts_symbolizer_unwind() on a stack copied the way BPF
+ * copies one. Built -O2 -fomit-frame-pointer -fasynchronous-unwind-tables
+ * (tests/symbolize/meson.build), so only CFI can walk it: main -> a -> b
+ * -> c, and c reads its own registers (inline asm: rip, rsp, rbp, rbx,
+ * r12-r15 at one instruction) and copies the stack from rsp up. The
+ * unwinder must name c, b, a, main in that order. Then: a copy cut short
+ * stops early with a prefix of the same frames, an empty copy gives the
+ * one frame the registers name, and garbage registers and bytes give
+ * unknown frames and no crash (this test is meant to run under ASan).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "collector/symbolize.h"
+#include "tests/check.h"
+
+#define STACK_COPY (32 * 1024)
+#define MAX_FRAMES 32
+
+struct capture {
+	struct ts_user_regs regs;
+	uint8_t stack[STACK_COPY];
+	size_t len;
+};
+
+static struct capture cap;
+static uintptr_t stack_top; /* end of this thread's stack mapping */
+
+/* Copies stack bytes that belong to other frames: ASan would call that
+ * an overflow, so this loop is not instrumented (and is not memcpy, which
+ * ASan intercepts). */
+__attribute__((no_sanitize_address, noinline)) static void copy_stack(uint8_t *dst, const volatile uint8_t *src,
+								       size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = src[i];
+}
+
+__attribute__((noinline, noclone)) int unwind_c(int x)
+{
+	struct ts_user_regs *r = &cap.regs;
+
+	/* one instruction's view: the ip is the lea's successor, in this function */
+	__asm__ volatile("lea 0(%%rip), %%rax\n\t"
+			 "mov %%rax, 0(%0)\n\t"
+			 "mov %%rsp, 8(%0)\n\t"
+			 "mov %%rbp, 16(%0)\n\t"
+			 "mov %%rbx, 24(%0)\n\t"
+			 "mov %%r12, 32(%0)\n\t"
+			 "mov %%r13, 40(%0)\n\t"
+			 "mov %%r14, 48(%0)\n\t"
+			 "mov %%r15, 56(%0)\n\t"
+			 :
+			 : "r"(r)
+			 : "rax", "memory");
+	cap.len = stack_top - r->sp < STACK_COPY ? stack_top - r->sp : STACK_COPY;
+	copy_stack(cap.stack, (const volatile uint8_t *)(uintptr_t)r->sp, cap.len);
+	return x + 1;
+}
+
+__attribute__((noinline, noclone)) int unwind_b(int x)
+{
+	volatile int v = unwind_c(x * 2);
+	return v + 2;
+}
+
+__attribute__((noinline, noclone)) int unwind_a(int x)
+{
+	volatile int v = unwind_b(x + 3);
+	return v * 3;
+}
+
+/* The name of frame i (a return address for i > 0: look up ip - 1). */
+static const char *frame_name(struct ts_symbolizer *s, const uint64_t *ips, int i)
+{
+	struct ts_frame f;
+
+	if (ts_symbolizer_lookup(s, i ? ips[i] - 1 : ips[i], &f) < 0 || !f.function)
+		return "?";
+	return f.function;
+}
+
+static void dump(struct ts_symbolizer *s, const uint64_t *ips, int n)
+{
+	for (int i = 0; i < n; i++)
+		fprintf(stderr, "  #%d 0x%llx %s\n", i, (unsigned long long)ips[i], frame_name(s, ips, i));
+}
+
+static void check_full(struct ts_symbolizer *s)
+{
+	static const char *const want[] = { "unwind_c", "unwind_b", "unwind_a", "main" };
+	uint64_t ips[MAX_FRAMES];
+	int n = ts_symbolizer_unwind(s, &cap.regs, cap.stack, cap.len, ips, MAX_FRAMES);
+
+	CHECK_MSG(n >= 4, "only %d frames", n);
+	CHECK(n <= MAX_FRAMES);
+	if (n > 0)
+		CHECK(ips[0] == cap.regs.ip);
+	for (int i = 0; i < 4 && i < n; i++)
+		CHECK_MSG(strcmp(frame_name(s, ips, i), want[i]) == 0, "frame %d is %s, want %s", i,
+			  frame_name(s, ips, i), want[i]);
+	if (check_failures)
+		dump(s, ips, n);
+
+	/* max caps the walk */
+	CHECK(ts_symbolizer_unwind(s, &cap.regs, cap.stack, cap.len, ips, 2) == 2);
+	CHECK(strcmp(frame_name(s, ips, 1), "unwind_b") == 0);
+	CHECK(ts_symbolizer_unwind(s, &cap.regs, cap.stack, cap.len, ips, 0) == 0);
+}
+
+/* Cut the copy at every 8 bytes up to where main's frame starts: each
+ * result is a prefix of the full walk, never longer. */
+static void check_truncated(struct ts_symbolizer *s)
+{
+	uint64_t full[MAX_FRAMES], ips[MAX_FRAMES];
+	int nfull = ts_symbolizer_unwind(s, &cap.regs, cap.stack, cap.len, full, MAX_FRAMES);
+	int n, shorter = 0;
+
+	for (size_t len = 0; len <= cap.len && len <= 4096; len += 8) {
+		n = ts_symbolizer_unwind(s, &cap.regs, cap.stack, len, ips, MAX_FRAMES);
+		CHECK_MSG(n >= 1 && n <= nfull, "len %zu: %d frames (full %d)", len, n, nfull);
+		for (int i = 0; i < n && i < nfull; i++)
+			CHECK_MSG(ips[i] == full[i], "len %zu: frame %d differs", len, i);
+		if (n < nfull)
+			shorter++;
+	}
+	CHECK(shorter > 0);
+	/* nothing copied: the frame the registers name, and only that */
+	n = ts_symbolizer_unwind(s, &cap.regs, NULL, 0, ips, MAX_FRAMES);
+	CHECK_MSG(n == 1 && ips[0] == cap.regs.ip, "empty copy: %d frames", n);
+	CHECK(strcmp(frame_name(s, ips, 0), "unwind_c") == 0);
+}
+
+static uint64_t xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* Garbage: random registers and bytes; random bytes under a real ip and
+ * sp; real bytes under a random sp. Any frames are fine; no crash. */
+static void check_garbage(struct ts_symbolizer *s)
+{
+	static uint8_t junk[8192];
+	uint64_t x = 0x2545f4914f6cdd1dull, ips[MAX_FRAMES];
+
+	for (int round = 0; round < 300; round++) {
+		struct ts_user_regs r;
+		uint64_t *w = (uint64_t *)(void *)&r;
+		int n;
+
+		for (size_t i = 0; i < sizeof(junk) / 8; i++) {
+			uint64_t v = xorshift(&x);
+			memcpy(junk + i * 8, &v, 8);
+		}
+		for (size_t i = 0; i < sizeof(r) / 8; i++)
+			w[i] = xorshift(&x);
+		switch (round % 3) {
+		case 0:
+			break;
+		case 1: /* a real place, garbage stack */
+			r = cap.regs;
+			break;
+		case 2: /* a real stack seen from a wrong sp */
+			r = cap.regs;
+			r.sp += (xorshift(&x) % 64) * 8;
+			break;
+		}
+		n = ts_symbolizer_unwind(s, &r, round % 3 == 2 ? cap.stack : junk,
+					 round % 3 == 2 ? cap.len : sizeof(junk), ips, MAX_FRAMES);
+		CHECK(n >= 1 && n <= MAX_FRAMES);
+		CHECK(ips[0] == r.ip);
+		for (int i = 0; i < n; i++) {
+			struct ts_frame f;
+			int rc = ts_symbolizer_lookup(s, ips[i], &f);
+			CHECK(rc == 0 || rc == -ENOENT);
+			CHECK(f.ip == ips[i]);
+		}
+		if (round % 3 == 0) {
+			/* a random ip maps nowhere: an unknown frame */
+			struct ts_frame f;
+			if (ts_symbolizer_lookup(s, r.ip, &f) == -ENOENT)
+				CHECK(f.function == NULL && f.module == NULL);
+		}
+	}
+}
+
+int main(void)
+{
+	struct ts_symbolizer *s = NULL;
+	pthread_attr_t attr;
+	void *base;
+	size_t size;
+	char err[256];
+
+	if (pthread_getattr_np(pthread_self(), &attr) != 0 || pthread_attr_getstack(&attr, &base, &size) != 0) {
+		printf("SKIP: cannot find this thread's stack\n");
+		return 77;
+	}
+	pthread_attr_destroy(&attr);
+	stack_top = (uintptr_t)base + size;
+
+	CHECK(unwind_a(1) == 3 * (((1 + 3) * 2 + 1) + 2));
+	CHECK(cap.len > 64);
+
+	CHECK(ts_symbolizer_new((uint32_t)getpid(), &s, err, sizeof(err)) == 0);
+	if (!s) {
+		fprintf(stderr, "%s\n", err);
+		return check_result("test-unwind");
+	}
+	check_full(s);
+	check_truncated(s);
+	check_garbage(s);
+	/* the real walk still works after all that */
+	check_full(s);
+	ts_symbolizer_free(s);
+	return check_result("test-unwind");
+}
