@@ -146,7 +146,8 @@ static int copy_resources(struct ts_state *s, const struct ts_model *m, uint64_t
 		row->contentions = x->contentions;
 		row->wait_p99_ns = p99_or_unknown(&x->wait_hist);
 		row->hold_p99_ns = p99_or_unknown(&x->hold_hist);
-		row->max_hold_ns = x->max_hold_ns;
+		/* the longest hold so far includes the one still going on */
+		row->max_hold_ns = x->max_hold_ns > row->held_ns ? x->max_hold_ns : row->held_ns;
 	}
 	return 0;
 }

@@ -20,8 +20,8 @@
 #include "console/conn.h"
 #include "console/internal.h"
 
-#define MIN_ROWS 8
-#define MIN_COLS 30
+#define MIN_ROWS 10
+#define MIN_COLS 40
 #define TABLE_MIN_ROWS 7        /* title, column heads and five tasks */
 #define RECENT_MAX_LINES 3
 
@@ -113,7 +113,13 @@ unsigned ts_console_handle_input(struct ts_console *c)
 	int ch;
 
 	while (!(flags & TS_CONSOLE_QUIT) && (ch = wgetch(stdscr)) != ERR) {
-		enum ts_action a = ts_input_lookup(ch);
+		enum ts_action a;
+
+		if (c->state.editing_filter) {
+			flags |= ts_input_filter_key(c, ch);
+			continue;
+		}
+		a = ts_input_lookup(ch);
 
 		if (a == TS_ACT_NONE && c->key_fn)
 			flags |= c->key_fn(c->key_ctx, ch);
@@ -125,11 +131,13 @@ unsigned ts_console_handle_input(struct ts_console *c)
 
 void ts_console_render(struct ts_console *c, const struct ts_model *m, const struct ts_console_status *st)
 {
+	struct ts_state *s = &c->state;
 	int h, w, y = 0, warn_h;
+	struct ts_rect body;
 
 	/* without a status there is no `now` to take the task times at */
 	if (m && st)
-		ts_conn_model_refresh(&c->state, m, st->now_ns);
+		ts_conn_model_refresh(s, m, st->now_ns);
 	getmaxyx(stdscr, h, w);
 	if (c->need_clear) {
 		clearok(curscr, TRUE);
@@ -141,14 +149,35 @@ void ts_console_render(struct ts_console *c, const struct ts_model *m, const str
 		goto out;
 	}
 	y += ts_view_header_draw(c, (struct ts_rect){ y, 0, 1, w }, st);
-	/* the strip gets its counts line and up to three warnings, never
-	 * squeezing the table below TABLE_MIN_ROWS */
-	warn_h = h - 1 - y - TABLE_MIN_ROWS;
-	if (warn_h > 1 + RECENT_MAX_LINES)
-		warn_h = 1 + RECENT_MAX_LINES;
-	if (warn_h > 0)
-		y += ts_view_warnings_draw(c, (struct ts_rect){ y, 0, warn_h, w });
-	ts_view_tasks_draw(c, (struct ts_rect){ y, 0, h - 1 - y, w });
+	ts_view_tabs_draw(c, (struct ts_rect){ y, 0, 1, w });
+	y++;
+	if (s->view == TS_VIEW_TASKS) {
+		/* the strip gets its counts line and up to three warnings,
+		 * never squeezing the table below TABLE_MIN_ROWS */
+		warn_h = h - 1 - y - TABLE_MIN_ROWS;
+		if (warn_h > 1 + RECENT_MAX_LINES)
+			warn_h = 1 + RECENT_MAX_LINES;
+		if (warn_h > 0)
+			y += ts_view_warnings_draw(c, (struct ts_rect){ y, 0, warn_h, w });
+	}
+	body = (struct ts_rect){ y, 0, h - 1 - y, w };
+	switch (s->view) {
+	case TS_VIEW_DETAILS:
+		ts_view_details_draw(c, body);
+		break;
+	case TS_VIEW_RESOURCES:
+		ts_view_resources_draw(c, body);
+		break;
+	case TS_VIEW_WORKERS:
+		ts_view_workers_draw(c, body);
+		break;
+	case TS_VIEW_WARNINGS:
+		ts_view_warnlist_draw(c, body);
+		break;
+	default:
+		ts_view_tasks_draw(c, body);
+		break;
+	}
 	ts_view_footer_draw(c, (struct ts_rect){ h - 1, 0, 1, w });
 	if (c->help)
 		ts_view_help_draw(c, (struct ts_rect){ 0, 0, h, w });

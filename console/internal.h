@@ -62,8 +62,16 @@ enum ts_action {
 	TS_ACT_TOP,
 	TS_ACT_BOTTOM,
 	TS_ACT_HELP,
-	TS_ACT_CLOSE,         /* Esc: close the overlay */
+	TS_ACT_CLOSE,         /* Esc: close the overlay, cancel, go back */
 	TS_ACT_RESIZE,
+	TS_ACT_ENTER,         /* open the details / jump to the task */
+	TS_ACT_VIEW_TASKS,
+	TS_ACT_VIEW_RESOURCES,
+	TS_ACT_VIEW_WORKERS,
+	TS_ACT_VIEW_WARNINGS,
+	TS_ACT_FILTER,        /* `/`: type a name or location filter */
+	TS_ACT_STATE_FILTER,  /* cycle the state filter */
+	TS_ACT_WARN_ONLY,     /* only tasks with warnings */
 };
 
 struct ts_key_binding {
@@ -78,6 +86,8 @@ const struct ts_key_binding *ts_input_bindings(size_t *count);
 enum ts_action ts_input_lookup(int key);
 /* Apply one action to the console's state; returns TS_CONSOLE_* flags. */
 unsigned ts_input_apply(struct ts_console *c, enum ts_action a);
+/* A key while the filter is being typed; returns TS_CONSOLE_* flags. */
+unsigned ts_input_filter_key(struct ts_console *c, int key);
 
 /* views: draw into stdscr from state only. Each returns the rows it used. */
 struct ts_rect {
@@ -85,9 +95,35 @@ struct ts_rect {
 };
 
 void ts_view_put(struct ts_console *c, int y, int x, int maxw, enum ts_color color, const char *s);
+/* Draw `text` fitted to exactly w columns (flags: enum ts_fit_flags). */
+void ts_view_cell(struct ts_console *c, int y, int x, int w, unsigned flags, enum ts_color color, const char *text);
+/* Fill a line of r with the color's background. */
+void ts_view_fill(struct ts_console *c, int y, struct ts_rect r, enum ts_color color);
+/* Draw `s` at *x when something fits, then advance *x past it and `gap`. */
+void ts_view_seg(struct ts_console *c, int y, struct ts_rect r, int *x, enum ts_color color, const char *s, int gap);
 int ts_view_header_draw(struct ts_console *c, struct ts_rect r, const struct ts_console_status *st);
 int ts_view_warnings_draw(struct ts_console *c, struct ts_rect r);
+/* A table column for ts_view_layout: width 0 is the one flexible column
+ * (takes what is left, at least flex_min); drop > 0: hidden, in increasing
+ * order, while the flexible column would be narrower than flex_min. */
+struct ts_colspec {
+	const char *title;
+	int width;
+	bool right;
+	int drop;
+};
+void ts_view_layout(const struct ts_colspec *cols, int n, int w, int flex_min, int *widths);
+void ts_view_colheads(struct ts_console *c, int y, struct ts_rect r, const struct ts_colspec *cols,
+		      const int *widths, int n);
+
+/* "parent=3 panicked key=value": the Fields cell of a task. */
+void ts_view_task_fields(char *buf, size_t n, const struct ts_row *row);
+void ts_view_tabs_draw(struct ts_console *c, struct ts_rect r);
 void ts_view_tasks_draw(struct ts_console *c, struct ts_rect r);
+void ts_view_details_draw(struct ts_console *c, struct ts_rect r);
+void ts_view_resources_draw(struct ts_console *c, struct ts_rect r);
+void ts_view_workers_draw(struct ts_console *c, struct ts_rect r);
+void ts_view_warnlist_draw(struct ts_console *c, struct ts_rect r);
 void ts_view_footer_draw(struct ts_console *c, struct ts_rect r);
 void ts_view_help_draw(struct ts_console *c, struct ts_rect r);
 

@@ -609,3 +609,22 @@ bool ts_state_enter(struct ts_state *s)
 		return false;
 	}
 }
+
+uint64_t ts_state_hist_outliers(const struct ts_histogram *h)
+{
+	uint64_t q1, q3, fence, n = 0;
+
+	if (!h->count)
+		return 0;
+	q1 = ts_histogram_quantile(h, 0.25);
+	q3 = ts_histogram_quantile(h, 0.75);
+	fence = q3 + (q3 - q1) + (q3 - q1) / 2;
+	for (unsigned b = 0; b < TS_HIST_BUCKETS; b++) {
+		uint64_t lo, hi;
+
+		ts_histogram_bucket_range(b, &lo, &hi);
+		if (lo > fence)
+			n += h->buckets[b];
+	}
+	return n;
+}

@@ -337,6 +337,11 @@ void ts_state_open_task(struct ts_state *s, uint32_t pid, uint64_t id);
  * probably is (its index in this fill: the order rarely changes). */
 const struct ts_worker_row *ts_state_prev_worker(const struct ts_state *s, size_t hint, uint32_t pid,
 						 uint32_t tid);
+/* Samples of a histogram past the upper outlier fence (Tukey: above
+ * p75 + 1.5 x (p75 - p25)), counted by whole buckets whose lower bound is
+ * past the fence. */
+uint64_t ts_state_hist_outliers(const struct ts_histogram *h);
+
 /* Push one busy % sample (0..100, or TS_BUSY_UNKNOWN) onto a row's sparkline. */
 void ts_state_worker_push(struct ts_worker_row *w, uint8_t pct);
 

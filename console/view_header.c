@@ -30,6 +30,34 @@ static void segment(struct ts_console *c, struct ts_rect r, int *x, enum ts_colo
 	put_at(c, r, x, color, s, 2);
 }
 
+/* "via shim", "via shim+tokio-bpf", "3 processes via shim" */
+static void source_segment(struct ts_console *c, struct ts_rect r, int *x)
+{
+	const struct ts_state *s = &c->state;
+	char buf[128];
+	size_t len = 0;
+
+	if (s->nprocs == 0)
+		return;
+	buf[0] = '\0';
+	if (s->nprocs_total > 1)
+		len += (size_t)snprintf(buf, sizeof(buf), "%zu processes ", s->nprocs_total);
+	for (size_t i = 0; i < s->nprocs && len < sizeof(buf); i++) {
+		bool seen = false;
+
+		if (!s->procs[i].source[0])
+			continue;
+		for (size_t k = 0; k < i; k++)
+			seen = seen || strcmp(s->procs[k].source, s->procs[i].source) == 0;
+		if (seen)
+			continue;
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", strstr(buf, "via ") ? "+" : "via ",
+					s->procs[i].source);
+	}
+	if (buf[0])
+		segment(c, r, x, TS_C_BAR, buf);
+}
+
 int ts_view_header_draw(struct ts_console *c, struct ts_rect r, const struct ts_console_status *st)
 {
 	char buf[128], num[32];
@@ -50,6 +78,7 @@ int ts_view_header_draw(struct ts_console *c, struct ts_rect r, const struct ts_
 	segment(c, r, &x, TS_C_BAR, st->mode ? st->mode : "live");
 	if (c->state.paused)
 		segment(c, r, &x, TS_C_ALERT, "PAUSED");
+	source_segment(c, r, &x);
 	ts_fmt_rate(num, sizeof(num), st->events_per_s);
 	snprintf(buf, sizeof(buf), "%s ev/s", num);
 	segment(c, r, &x, TS_C_BAR, buf);

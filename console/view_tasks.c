@@ -1,9 +1,10 @@
 /*
  * view_tasks.c: the tasks table, in tokio-console's columns.
  *
- * Warn, ID, State, Name, Total, Busy, Sched, Idle, Polls, Kind, Location.
- * Columns have fixed widths except Name and Location, which share what is
- * left; when the terminal is too narrow, Location goes first, then the
+ * Warn, ID, State, Name, Total, Busy, Sched, Idle, Polls, Kind, Location,
+ * Fields. Columns have fixed widths except Name and Location, which share
+ * what is left; when the terminal is too narrow, Fields goes first, then
+ * Location, then the
  * less useful numbers (drop_rank). Only the visible rows are formatted,
  * so 100k tasks cost a copy and a sort (state.c), not 100k draws.
  */
@@ -29,18 +30,18 @@ struct col_spec {
 };
 
 static const struct col_spec cols[TS_COL_COUNT] = {
-	[TS_COL_WARN]     = { "Warn", 4, false, 7 },
+	[TS_COL_WARN]     = { "Warn", 4, false, 8 },
 	[TS_COL_ID]       = { "ID", 0, true, 0 },
 	[TS_COL_STATE]    = { "State", 5, false, 0 },
 	[TS_COL_NAME]     = { "Name", 0, false, 0 },
-	[TS_COL_TOTAL]    = { "Total", TS_FMT_NUM_COLS, true, 6 },
+	[TS_COL_TOTAL]    = { "Total", TS_FMT_NUM_COLS, true, 7 },
 	[TS_COL_BUSY]     = { "Busy", TS_FMT_NUM_COLS, true, 0 },
-	[TS_COL_SCHED]    = { "Sched", TS_FMT_NUM_COLS, true, 3 },
-	[TS_COL_IDLE]     = { "Idle", TS_FMT_NUM_COLS, true, 4 },
-	[TS_COL_POLLS]    = { "Polls", TS_FMT_NUM_COLS, true, 5 },
-	[TS_COL_KIND]     = { "Kind", 8, false, 2 },
-	[TS_COL_LOCATION] = { "Location", 0, false, 1 },
-	[TS_COL_FIELDS]   = { "Fields", 12, false, 1 },
+	[TS_COL_SCHED]    = { "Sched", TS_FMT_NUM_COLS, true, 4 },
+	[TS_COL_IDLE]     = { "Idle", TS_FMT_NUM_COLS, true, 5 },
+	[TS_COL_POLLS]    = { "Polls", TS_FMT_NUM_COLS, true, 6 },
+	[TS_COL_KIND]     = { "Kind", 8, false, 3 },
+	[TS_COL_LOCATION] = { "Location", 0, false, 2 },
+	[TS_COL_FIELDS]   = { "Fields", 16, false, 1 },
 };
 
 struct layout {
@@ -58,6 +59,22 @@ static const enum ts_color state_color[TS_STATE_NSTATES] = {
 	[TS_TASK_RUNNING] = TS_C_RUNNING, [TS_TASK_SCHEDULED] = TS_C_SCHEDULED,
 	[TS_TASK_IDLE] = TS_C_IDLE, [TS_TASK_DONE] = TS_C_DIM,
 };
+
+void ts_view_task_fields(char *buf, size_t n, const struct ts_row *row)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (row->parent)
+		len += (size_t)snprintf(buf, n, "parent=%llu ", (unsigned long long)row->parent);
+	if (len < n && row->state == TS_TASK_DONE && row->outcome != TS_OUTCOME_OK &&
+	    row->outcome != TS_OUTCOME_RUNNING)
+		len += (size_t)snprintf(buf + len, n - len, "%s ", ts_outcome_name(row->outcome));
+	if (len < n && row->fields[0])
+		len += (size_t)snprintf(buf + len, n - len, "%s", row->fields);
+	if (len > 0 && len <= n && buf[len - 1] == ' ')
+		buf[len - 1] = '\0';
+}
 
 static int digits(uint64_t v)
 {
@@ -153,7 +170,10 @@ static void draw_title(struct ts_console *c, struct ts_rect r)
 	char buf[96];
 	int x = r.x + 1;
 
-	snprintf(buf, sizeof(buf), "Tasks (%zu)", s->nshown);
+	if (s->nshown == s->nrows)
+		snprintf(buf, sizeof(buf), "Tasks (%zu)", s->nrows);
+	else
+		snprintf(buf, sizeof(buf), "Tasks (%zu of %zu)", s->nshown, s->nrows);
 	ts_view_put(c, r.y, x, r.w - x, TS_C_TITLE, buf);
 	x += ts_fmt_width(buf, true) + 2;
 	for (size_t i = 0; i < sizeof(order) && x < r.x + r.w; i++) {
@@ -194,7 +214,7 @@ static void draw_colheads(struct ts_console *c, int y, struct ts_rect r, const s
 static void draw_row(struct ts_console *c, int y, struct ts_rect r, const struct layout *lo,
 		     const struct ts_row *row, bool selected)
 {
-	char buf[64];
+	char buf[192];
 	int x = r.x;
 	enum ts_color base = selected ? TS_C_SELECTED : row->state == TS_TASK_DONE ? TS_C_DIM : TS_C_NORMAL;
 
@@ -252,6 +272,9 @@ static void draw_row(struct ts_console *c, int y, struct ts_rect r, const struct
 		case TS_COL_LOCATION:
 			text = row->location;
 			flags |= TS_FIT_KEEP_TAIL;
+			break;
+		case TS_COL_FIELDS:
+			ts_view_task_fields(buf, sizeof(buf), row);
 			break;
 		}
 		cell(c, y, x, clip(lo->width[i], r.x + r.w - x), flags, color, text);

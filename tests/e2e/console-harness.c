@@ -4,7 +4,10 @@
  * hand (`console-harness --tasks 100000` shows how it copes with many).
  *
  * It builds a model from a fixed event sequence (named tasks with
- * distinct busy times, one still inside a poll, one woken, one done) and
+ * distinct busy times, one still inside a poll, one woken, one done, one
+ * polled eleven times; a worker polling, one idle, a blocking thread that
+ * waits for a lock the stuck task holds; an rwlock with contended
+ * acquisitions) and
  * runs the loop the embedded collector runs: poll the terminal with a
  * 100 ms timeout, handle input, tick the model, render. `q` exits 0; the
  * --timeout (default 60 s) exits 3 so a broken test never hangs.
@@ -45,6 +48,11 @@ static const struct spec specs[] = {
 	{ 6, "slow_render", "src/render/template.rs:9", 350 * MS },
 };
 #define STUCK_ID 7              /* polled since base + 8 s: the busiest */
+#define HIST_ID 3               /* polled eleven times (details histogram) */
+#define TID_IDLE 102            /* a worker that polls nothing */
+#define TID_OTHER 103           /* a blocking-pool thread taking locks outside polls */
+#define CONFIG_ID 900           /* rwlock: five acquisitions, all contended */
+#define DB_LOCK_ID 901          /* mutex: held by the stuck task, thread 103 waits */
 
 static uint64_t now_ns(void)
 {
@@ -54,13 +62,19 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * S + (uint64_t)ts.tv_nsec;
 }
 
-static void apply(struct ts_model *m, uint64_t ts, uint16_t type, uint64_t id, const char *name,
-		  const char *location, uint32_t kind)
+static void apply_tid(struct ts_model *m, uint64_t ts, uint32_t tid, uint16_t type, uint64_t id, const char *name,
+		      const char *location, uint32_t kind)
 {
-	struct ts_event ev = { .ts = ts, .pid = PID, .tid = TID, .type = type, .kind = kind,
+	struct ts_event ev = { .ts = ts, .pid = PID, .tid = tid, .type = type, .kind = kind,
 			       .id = id, .name = name, .location = location };
 
 	ts_model_apply(m, &ev);
+}
+
+static void apply(struct ts_model *m, uint64_t ts, uint16_t type, uint64_t id, const char *name,
+		  const char *location, uint32_t kind)
+{
+	apply_tid(m, ts, TID, type, id, name, location, kind);
 }
 
 /* The fixed history: everything happened in the 10 s before `now`. */
@@ -79,12 +93,40 @@ static void build(struct ts_model *m, uint64_t now, char **bulk_names, size_t bu
 	for (size_t i = 0; i < n; i++) {
 		uint64_t begin = base + 100 * MS + i * S;
 
+		if (specs[i].id == HIST_ID) {
+			/* eleven polls: 100 us .. 1 ms, then 1.5 ms (7 ms in all),
+			 * for the details histogram */
+			for (uint64_t k = 0; k < 11; k++) {
+				uint64_t t = begin + k * 10 * MS;
+
+				apply(m, t, TS_EV_POLL_BEGIN, specs[i].id, NULL, NULL, 0);
+				apply(m, t + (k < 10 ? (k + 1) * 100 * US : 1500 * US), TS_EV_POLL_END, specs[i].id,
+				      NULL, NULL, 0);
+			}
+			continue;
+		}
 		apply(m, begin, TS_EV_POLL_BEGIN, specs[i].id, NULL, NULL, 0);
 		apply(m, begin + specs[i].busy_ns, TS_EV_POLL_END, specs[i].id, NULL, NULL, 0);
+	}
+	/* a lock with a history: thread 103 took "config" five times, outside
+	 * any poll, waiting 1..4 ms and once 12 ms (a contended_lock warning) */
+	apply_tid(m, base, TID_OTHER, TS_EV_THREAD, 0, "blocking-0", NULL, TS_ROLE_BLOCKING);
+	apply_tid(m, base, TID_IDLE, TS_EV_THREAD, 0, "worker-1", NULL, TS_ROLE_WORKER);
+	apply(m, base + 2 * MS, TS_EV_RESOURCE_NEW, CONFIG_ID, "config", "src/config.rs:20", TS_RES_RWLOCK);
+	apply(m, base + 2 * MS, TS_EV_RESOURCE_NEW, DB_LOCK_ID, "db_lock", "src/db/pool.rs:31", TS_RES_MUTEX);
+	for (uint64_t k = 0; k < 5; k++) {
+		uint64_t t = base + 200 * MS + k * 100 * MS, wait = k < 4 ? (k + 1) * MS : 12 * MS;
+
+		apply_tid(m, t, TID_OTHER, TS_EV_LOCK_WAIT, CONFIG_ID, NULL, NULL, 0);
+		apply_tid(m, t + wait, TID_OTHER, TS_EV_LOCK_ACQUIRED, CONFIG_ID, NULL, NULL, 0);
+		apply_tid(m, t + wait + (k + 2) * MS, TID_OTHER, TS_EV_LOCK_RELEASE, CONFIG_ID, NULL, NULL, 0);
 	}
 	apply(m, base + 7 * S, TS_EV_WAKE, 3, NULL, NULL, 0);                 /* scheduled */
 	apply(m, base + 7 * S + MS, TS_EV_TASK_DROP, 5, NULL, NULL, TS_OUTCOME_OK); /* done */
 	apply(m, base + 8 * S, TS_EV_POLL_BEGIN, STUCK_ID, NULL, NULL, 0);      /* running */
+	/* the stuck task holds db_lock; thread 103 waits for it (outside a poll) */
+	apply(m, base + 8 * S + MS, TS_EV_LOCK_ACQUIRED, DB_LOCK_ID, NULL, NULL, 0);
+	apply_tid(m, base + 9 * S, TID_OTHER, TS_EV_LOCK_WAIT, DB_LOCK_ID, NULL, NULL, 0);
 }
 
 static int parse_u64(const char *s, uint64_t *out)
