@@ -24,6 +24,8 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+#define PF_EXITING 0x00000004  /* include/linux/sched.h; not in BTF (a macro) */
+
 const volatile __u32 targ_tgid = 0;
 const volatile __u64 offcpu_min_ns = 50000;
 const volatile __u64 blocking_ns = 1000000;
@@ -174,9 +176,15 @@ static __always_inline void switch_out(struct task_struct *prev, bool preempt, _
 static __always_inline void switch_in(struct task_struct *next, __u64 now)
 {
 	__u32 tid = BPF_CORE_READ(next, pid);
-	struct sched_tstate *s = tstate_get(tid);
+	struct sched_tstate *s;
 	__u64 off, runq = 0;
 
+	/* An exiting thread may sleep (and run again) after
+	 * sched_process_exit removed its entry: never re-create it then. */
+	if (BPF_CORE_READ(next, flags) & PF_EXITING)
+		s = bpf_map_lookup_elem(&threads, &tid);
+	else
+		s = tstate_get(tid);
 	if (!s)
 		return;
 	s->on_since = now;
