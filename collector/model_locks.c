@@ -352,18 +352,27 @@ void ts_model_lock_apply(struct ts_model *m, const struct ts_event *ev, struct t
 	}
 }
 
-/* "task 17, task 18, tid 4242" for the first waiters of `r`. */
-static void format_waiters(const struct ts_resource *r, char *buf, size_t len)
+/* "task 17 'fetch', task 18 'store', thread 4242" for the first waiters of
+ * `r`: the tasks (named, when the model knows them) and the threads that
+ * wait outside a poll. */
+static void format_waiters(struct ts_model *m, const struct ts_resource *r, char *buf, size_t len)
 {
 	size_t used = 0;
 
 	buf[0] = '\0';
 	for (uint32_t i = 0; i < r->wait_len && i < TS_RESOURCE_WAITERS_MAX && used < len; i++) {
 		const struct ts_lock_waiter *w = &r->wait_list[i];
-		int n = w->task ? snprintf(buf + used, len - used, "%stask %llu", i ? ", " : "",
-					   (unsigned long long)w->task)
-				: snprintf(buf + used, len - used, "%stid %u", i ? ", " : "", w->tid);
+		const struct ts_task *t = w->task ? ts_model_find_task(m, r->pid, w->task) : NULL;
+		int n;
 
+		if (t && t->name[0])
+			n = snprintf(buf + used, len - used, "%stask %llu '%s'", i ? ", " : "",
+				     (unsigned long long)w->task, t->name);
+		else if (w->task)
+			n = snprintf(buf + used, len - used, "%stask %llu", i ? ", " : "",
+				     (unsigned long long)w->task);
+		else
+			n = snprintf(buf + used, len - used, "%sthread %u", i ? ", " : "", w->tid);
 		if (n < 0)
 			break;
 		used += (size_t)n;
@@ -373,20 +382,28 @@ static void format_waiters(const struct ts_resource *r, char *buf, size_t len)
 			 (unsigned)(r->wait_len - TS_RESOURCE_WAITERS_MAX));
 }
 
+/* lock_held_across_await names the holder task and the tasks waiting; its
+ * duration is the hold so far (acquisition to this pending return), not
+ * the poll's length. */
 void ts_model_locks_check_await(struct ts_model *m, struct ts_task *task, uint32_t tid,
 				uint64_t end_ns, bool ready)
 {
 	for (uint32_t i = 0; i < task->n_poll_locks; i++) {
 		struct ts_resource *r = ts_model_find_resource(m, task->pid, task->poll_locks[i]);
-		char waiting[96], what[96];
+		char waiting[112], what[96], holder[64];
 
 		if (!r || !ts_lint_lock_held_across_await(&m->cfg.lints, task, r, ready))
 			continue;
-		format_waiters(r, waiting, sizeof(waiting));
+		format_waiters(m, r, waiting, sizeof(waiting));
 		describe(r, what, sizeof(what));
+		if (task->name[0])
+			snprintf(holder, sizeof(holder), "task %llu '%s'", (unsigned long long)task->id,
+				 task->name);
+		else
+			snprintf(holder, sizeof(holder), "task %llu", (unsigned long long)task->id);
 		ts_model_warn(m, TS_WARN_LOCK_HELD_ACROSS_AWAIT, task->pid, tid, task, end_ns,
-			      ts_model_since(r->acquired_ns, end_ns), "holds %s across await%s%s", what,
-			      waiting[0] ? "; waiting: " : "", waiting);
+			      ts_model_since(r->acquired_ns, end_ns), "%s holds %s across await%s%s", holder,
+			      what, waiting[0] ? "; waiting: " : "", waiting);
 	}
 }
 

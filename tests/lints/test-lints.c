@@ -359,7 +359,7 @@ static void test_locks(void)
 	lock_poll(m, 1, 1000, false);
 	CHECK_EQ(rec_count(&R, TS_WARN_LOCK_HELD_ACROSS_AWAIT, 1), 1);
 	w = rec_last(&R, TS_WARN_LOCK_HELD_ACROSS_AWAIT);
-	CHECK(w && strcmp(w->detail, "holds mutex 'db' (demo.c:88) across await") == 0);
+	CHECK(w && strcmp(w->detail, "task 1 'locker' holds mutex 'db' (demo.c:88) across await") == 0);
 	CHECK(w && w->duration_ns == 20);
 	lock_poll(m, 2, 2000, true);
 	CHECK_EQ(rec_count(&R, TS_WARN_LOCK_HELD_ACROSS_AWAIT, 2), 0);

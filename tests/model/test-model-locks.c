@@ -55,7 +55,7 @@ static void test_mutex_in_polls(void)
 	CHECK_EQ(rec_count(&R, TS_WARN_LOCK_HELD_ACROSS_AWAIT, 1), 1);
 	w = rec_last(&R, TS_WARN_LOCK_HELD_ACROSS_AWAIT);
 	CHECK(w && w->pid == PID && w->tid == 11 && w->ts_ns == 1500 && w->duration_ns == 400);
-	CHECK(w && strcmp(w->detail, "holds mutex 'db' (demo.c:88) across await; waiting: task 2") == 0);
+	CHECK(w && strcmp(w->detail, "task 1 'holder' holds mutex 'db' (demo.c:88) across await; waiting: task 2 'waiter'") == 0);
 	if (w)
 		printf("detail: %s\n", w->detail);
 
