@@ -164,47 +164,101 @@ static const char *intern(struct ts_symbolizer *s, const char *str)
 	return str ? ts_strpool_intern(s->strings, str, strlen(str)) : NULL;
 }
 
-/* Resolve one address (no cache). */
-static int resolve(struct ts_symbolizer *s, uint64_t ip, struct ts_frame *f)
+/* The module holding ip, with the frame's module fields filled; NULL
+ * when none does. */
+static Dwfl_Module *module_of(struct ts_symbolizer *s, uint64_t ip, struct ts_frame *f)
 {
 	Dwfl_Module *mod = dwfl_addrmodule(s->dwfl, ip);
-	const char *mname, *sym, *src;
-	GElf_Off off = 0;
-	GElf_Sym esym;
-	Dwfl_Line *line;
 	Dwarf_Addr bias = 0, low = 0, high = 0;
-	int lineno = 0;
+	const char *mname;
 
 	memset(f, 0, sizeof(*f));
 	f->ip = ip;
 	if (!mod)
-		return -ENOENT;
+		return NULL;
 	/* libdwfl answers the last module for addresses past every module */
 	mname = dwfl_module_info(mod, NULL, &low, &high, NULL, NULL, NULL, NULL);
 	if (ip < low || ip >= high)
-		return -ENOENT;
+		return NULL;
 	f->module = intern(s, ts_symbolizer_module_path(s->pid, mname));
 	if (dwfl_module_getelf(mod, &bias))
 		f->module_offset = ip - bias;
 	else
 		f->module_offset = ip - low;
+	return mod;
+}
 
-	sym = dwfl_module_addrinfo(mod, ip, &off, &esym, NULL, NULL, NULL);
+/* The symbol table's name for the function holding ip (demangled). */
+static void symbol_of(struct ts_symbolizer *s, Dwfl_Module *mod, uint64_t ip, struct ts_frame *f)
+{
+	GElf_Off off = 0;
+	GElf_Sym esym;
+	const char *sym = dwfl_module_addrinfo(mod, ip, &off, &esym, NULL, NULL, NULL);
+
 	if (sym && *sym) {
 		char *dm = ts_demangle(sym);
 		f->function = intern(s, dm ? dm : sym);
 		f->offset = off;
 		free(dm);
 	}
+}
+
+/* Resolve one address (no cache): the physical function, and its own
+ * line (where the code at ip was inlined into it, if it was). */
+static int resolve(struct ts_symbolizer *s, uint64_t ip, struct ts_frame *f)
+{
+	Dwfl_Module *mod = module_of(s, ip, f);
+	struct ts_frame outer;
+	Dwfl_Line *line;
+	int lineno = 0;
+
+	if (!mod)
+		return -ENOENT;
+	symbol_of(s, mod, ip, f);
+	if (ts_symbolizer_inline_levels(s, mod, ip, &outer, 1) == 1) {
+		f->file = outer.file;
+		f->line = outer.line;
+		if (!f->function)
+			f->function = outer.function; /* DWARF without a symbol table */
+		return 0;
+	}
 	line = dwfl_module_getsrc(mod, ip);
 	if (line) {
-		src = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+		const char *src = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
 		if (src && lineno > 0) {
 			f->file = intern(s, src);
 			f->line = (uint32_t)lineno;
 		}
 	}
 	return 0;
+}
+
+int ts_symbolizer_lookup_inline(struct ts_symbolizer *s, uint64_t ip, struct ts_frame *frames, size_t max)
+{
+	struct ts_frame base;
+	Dwfl_Module *mod;
+	int n;
+
+	if (max == 0)
+		return 0;
+	mod = module_of(s, ip, &base);
+	if (!mod) {
+		frames[0] = base;
+		return -ENOENT;
+	}
+	symbol_of(s, mod, ip, &base);
+	n = ts_symbolizer_inline_levels(s, mod, ip, frames, max);
+	if (n <= 0)
+		return ts_symbolizer_lookup(s, ip, &frames[0]) == 0 ? 1 : -ENOENT;
+	for (int i = 0; i < n; i++) {
+		frames[i].module = base.module;
+		frames[i].module_offset = base.module_offset;
+	}
+	/* the physical function: named as ts_symbolizer_lookup names it */
+	if (base.function)
+		frames[n - 1].function = base.function;
+	frames[n - 1].offset = base.offset;
+	return n;
 }
 
 static int cache_grow(struct ts_symbolizer *s)

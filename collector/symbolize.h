@@ -50,8 +50,24 @@ void ts_symbolizer_free(struct ts_symbolizer *s);
 int ts_symbolizer_refresh(struct ts_symbolizer *s);
 
 /* Fill `out` for one address. Returns 0, or -ENOENT when no module maps
- * it (out->ip set, the rest NULL/0). Results are cached per address. */
+ * it (out->ip set, the rest NULL/0). Results are cached per address.
+ * The function is the one the code at ip physically belongs to; when the
+ * instruction comes from a function inlined into it, file:line is the
+ * line in that function where the inlining happened (so function and
+ * line always belong together). For a return address (ips[i], i > 0,
+ * from ts_symbolizer_unwind) look up ips[i] - 1: the call instruction,
+ * which also keeps a call at the very end of a function in it. */
 int ts_symbolizer_lookup(struct ts_symbolizer *s, uint64_t ip, struct ts_frame *out);
+
+/* The same address with its inlined functions spelled out: frames[0] is
+ * the innermost inlined function at the line of ip, each next one the
+ * function it was inlined into at the line where that happened, the last
+ * one what ts_symbolizer_lookup() says. Returns how many frames (1 when
+ * nothing is inlined there or there is no DWARF), or -ENOENT. With more
+ * levels than `max`, the innermost max-1 and the last are kept. Not
+ * cached: meant for the few addresses a user looks at closely (a spawn
+ * site whose innermost frames are the runtime's own, inlined). */
+int ts_symbolizer_lookup_inline(struct ts_symbolizer *s, uint64_t ip, struct ts_frame *frames, size_t max);
 
 /* Unwind a stack copied at `regs->sp` (stack[0] is the byte at sp).
  * Writes up to `max` return addresses, innermost first (ips[0] =

@@ -60,6 +60,10 @@ int ts_symbolizer_maps_parse(const char *text, size_t len, struct ts_sym_map **o
 int ts_symbolizer_maps_report(Dwfl *dwfl, uint32_t pid, const char *text, size_t len);
 /* A module name as the target sees it (without our /proc/PID/root). */
 const char *ts_symbolizer_module_path(uint32_t pid, const char *name);
+/* symbolize_inline.c: the functions inlined at ip, innermost first,
+ * the physical function last (function, file, line only); 0 without DWARF. */
+int ts_symbolizer_inline_levels(struct ts_symbolizer *s, Dwfl_Module *mod, uint64_t ip, struct ts_frame *out,
+				size_t max);
 /* Index of the mapping holding `addr`, or SIZE_MAX. */
 size_t ts_symbolizer_find_map(const struct ts_symbolizer *s, uint64_t addr);
 

@@ -5,7 +5,9 @@
  * loaded with dlopen after the symbolizer was made (argv[1]: found once
  * ts_symbolizer_refresh() has run, gone after dlclose), a libc function
  * (no DWARF: a name only), an unmapped address, and the
- * one-line formats. Also: the cache answers the same frame twice, and a
+ * one-line formats, code inlined into another function (named by that
+ * function at the call's line; both levels through
+ * ts_symbolizer_lookup_inline). Also: the cache answers the same frame twice, and a
  * missing process is a one-line error.
  */
 #include <dlfcn.h>
@@ -27,6 +29,21 @@ static const unsigned target_line = __LINE__; __attribute__((noinline, noclone))
 {
 	__asm__ volatile("" ::: "memory");
 	return x * 7 + 3;
+}
+
+/* An inlined function and the function it is inlined into; each knows
+ * its line. The address is that of the asm instruction itself. */
+static unsigned inner_line, call_line;
+static inline __attribute__((always_inline)) uint64_t inlined_here(void)
+{
+	uint64_t ip;
+	inner_line = __LINE__; __asm__ volatile("1: lea 1b(%%rip), %0" : "=r"(ip));
+	return ip;
+}
+
+__attribute__((noinline, noclone)) uint64_t inline_outer(void)
+{
+	call_line = __LINE__; return inlined_here();
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -99,6 +116,38 @@ static void check_formats(void)
 	CHECK_STR(line, "foo::bar (src/lib.rs:42)");
 	ts_frame_format(&f, tiny, sizeof(tiny));
 	CHECK_STR(tiny, "foo::ba");
+}
+
+/* Code inlined into a function is named by the function it is in, at the
+ * line of the call; ts_symbolizer_lookup_inline() spells out both. */
+static void check_inline(struct ts_symbolizer *s)
+{
+	uint64_t ip = inline_outer();
+	struct ts_frame f, lv[4];
+	int n;
+
+	CHECK(ts_symbolizer_lookup(s, ip, &f) == 0);
+	CHECK_MSG(f.function && strcmp(f.function, "inline_outer") == 0, "function %s", f.function ? f.function : "(null)");
+	CHECK_MSG(f.file && ends_with(f.file, THIS_FILE), "file %s", f.file ? f.file : "(null)");
+	CHECK_MSG(f.line == call_line, "line %u, want the call's %u", f.line, call_line);
+
+	n = ts_symbolizer_lookup_inline(s, ip, lv, 4);
+	CHECK_MSG(n == 2, "%d levels", n);
+	if (n == 2) {
+		CHECK(lv[0].function && strcmp(lv[0].function, "inlined_here") == 0);
+		CHECK_MSG(lv[0].line == inner_line, "inner line %u, want %u", lv[0].line, inner_line);
+		CHECK(lv[0].file && ends_with(lv[0].file, THIS_FILE));
+		CHECK(lv[1].function && strcmp(lv[1].function, "inline_outer") == 0);
+		CHECK(lv[1].line == call_line);
+		CHECK(lv[0].module && lv[0].module == lv[1].module && lv[0].ip == ip);
+	}
+	/* max 1: only the physical function */
+	CHECK(ts_symbolizer_lookup_inline(s, ip, lv, 1) == 1);
+	CHECK(lv[0].function && strcmp(lv[0].function, "inline_outer") == 0 && lv[0].line == call_line);
+	/* nothing inlined at the entry of symbolize_target: one level */
+	CHECK(ts_symbolizer_lookup_inline(s, (uint64_t)(uintptr_t)symbolize_target, lv, 4) == 1);
+	CHECK(lv[0].function && strcmp(lv[0].function, "symbolize_target") == 0);
+	CHECK(ts_symbolizer_lookup_inline(s, 0x10, lv, 4) == -ENOENT);
 }
 
 /* A library mapped after ts_symbolizer_new(): unknown until a refresh. */
@@ -183,6 +232,7 @@ int main(int argc, char **argv)
 	check_libc(s);
 	check_vdso(s);
 	check_target(s, "self");
+	check_inline(s);
 	check_unmapped(s);
 	ts_symbolizer_free(s);
 
