@@ -1,14 +1,19 @@
 /*
- * hello.c: the shim's registration with a collector, run once from the
- * constructor when TASKSCOPE_SOCKET names a Unix socket.
+ * hello.c: the shim's side of the handshake with a collector, in both
+ * directions: the constructor connects to TASKSCOPE_SOCKET (`taskscope
+ * run`), and the control thread accepts `taskscope attach` on its
+ * listener (control.c). Either way the same code runs on the connected
+ * socket: make sure the region exists, send one Hello frame carrying the
+ * memfd, and wait (bounded) for the HelloAck. On success recording
+ * starts if the collector asks for it. The collector's side is one piece
+ * of code too (collector/handshake.c), whichever end connected.
  *
- * It creates the region, connects, sends one Hello frame carrying the
- * memfd, and waits (bounded) for the HelloAck. On success the region
- * becomes current and, if the collector asks for it, recording starts.
- * The socket stays open (close-on-exec) so the collector sees the target
- * go away; nothing reads it yet. Any failure prints exactly one line
- * starting "taskscope: " and the program runs untraced: this code never
- * aborts and never lets a collector's answer crash the target.
+ * Nothing the collector sends can crash the target: the answer is read
+ * into a bounded buffer, parsed by protobuf-c, and its one string is made
+ * printable before it is shown. On the constructor's path a failure
+ * prints exactly one line starting "taskscope: " and the program runs
+ * untraced; on the attach path (a peer we did not start, maybe hostile)
+ * failures are silent, so a peer cannot write into the target's stderr.
  */
 #include "agent/shim_internal.h"
 
@@ -20,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -81,36 +85,15 @@ static int connect_to(const char *path, int *out)
 	return 0;
 }
 
-void ts_shim_hello(const char *path)
+/* Pack our Hello into buf; returns its length or -EMSGSIZE. */
+static int pack_hello(uint8_t *buf, size_t cap)
 {
 	Taskscope__Hello hello = TASKSCOPE__HELLO__INIT;
-	Taskscope__HelloAck *ack = NULL;
-	uint8_t buf[8192];
 	char exe[PATH_MAX];
 	char runtime[TS_STRING_MAX + 1];
 	const char *env;
-	const char *what = NULL;
-	const char *detail = NULL;
-	uint8_t *base = NULL;
-	uint64_t size = 0;
 	size_t len;
 	ssize_t n;
-	int memfd = -1;
-	int sock = -1;
-	int r;
-
-	r = ts_shim_region_create(TS_DEFAULT_SLOTS, TS_DEFAULT_CAPACITY, TS_DEFAULT_ARENA, &base, &size,
-				  &memfd);
-	if (r < 0) {
-		what = "cannot create the shared-memory rings";
-		goto cleanup;
-	}
-	r = connect_to(path, &sock);
-	if (r < 0) {
-		what = "cannot connect to the collector at";
-		detail = path;
-		goto cleanup;
-	}
 
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = '\0';
@@ -120,22 +103,42 @@ void ts_shim_hello(const char *path)
 	hello.pid = (uint32_t)getpid();
 	hello.exe = exe;
 	hello.runtime = runtime;
-	hello.shm_size = size;
-	hello.slots = TS_DEFAULT_SLOTS;
-	hello.capacity = TS_DEFAULT_CAPACITY;
+	hello.shm_size = ts_shim.size;
+	hello.slots = ts_shim.slots;
+	hello.capacity = ts_shim.capacity;
 	hello.record_size = TS_RING_RECORD_SIZE;
-	hello.arena_size = TS_DEFAULT_ARENA;
+	hello.arena_size = ts_shim.arena_size;
 	hello.clock_offset_ns = 0;
 	len = taskscope__hello__get_packed_size(&hello);
-	if (len > sizeof(buf)) {
-		r = -EMSGSIZE;
+	if (len > cap)
+		return -EMSGSIZE;
+	taskscope__hello__pack(&hello, buf);
+	return (int)len;
+}
+
+int ts_shim_handshake(int sock, bool quiet, const char *where)
+{
+	Taskscope__HelloAck *ack = NULL;
+	uint8_t buf[8192];
+	const char *what = NULL;
+	const char *detail = NULL;
+	size_t len;
+	int r;
+
+	r = ts_shim_region_ensure();
+	if (r < 0) {
+		what = "cannot create the shared-memory rings";
+		goto cleanup;
+	}
+	r = pack_hello(buf, sizeof(buf));
+	if (r < 0) {
 		what = "the registration message is too large";
 		goto cleanup;
 	}
-	taskscope__hello__pack(&hello, buf);
-	r = ts_frame_send(sock, buf, len, memfd);
+	r = ts_frame_send(sock, buf, (size_t)r, ts_shim.memfd);
 	if (r < 0) {
-		what = "cannot register with the collector";
+		what = "cannot register with the collector at";
+		detail = where;
 		goto cleanup;
 	}
 
@@ -147,33 +150,43 @@ void ts_shim_hello(const char *path)
 	}
 	ack = taskscope__hello_ack__unpack(NULL, len, buf);
 	if (!ack) {
-		r = 0;
+		r = -EBADMSG;
 		what = "the collector's answer is malformed";
 		goto cleanup;
 	}
 	if (!ack->accepted) {
-		r = 0;
+		r = -ECONNREFUSED;
 		what = "the collector refused this process:";
 		detail = ack->error;
 		goto cleanup;
 	}
-
-	close(memfd);
-	ts_shim_install(base, size, TS_DEFAULT_SLOTS, TS_DEFAULT_CAPACITY, TS_DEFAULT_ARENA);
-	ts_shim.sock = sock;
 	if (ack->recording)
 		__atomic_store_n(&taskscope_recording_, 1, __ATOMIC_RELEASE);
 	taskscope__hello_ack__free_unpacked(ack, NULL);
-	return;
+	return 0;
 
 cleanup:
-	say_off(what, detail, r);
+	if (!quiet)
+		say_off(what, detail, r == -EBADMSG || r == -ECONNREFUSED ? 0 : r);
 	if (ack)
 		taskscope__hello_ack__free_unpacked(ack, NULL);
-	if (sock >= 0)
+	return r;
+}
+
+int ts_shim_hello(const char *path)
+{
+	int sock = -1;
+	int r;
+
+	r = connect_to(path, &sock);
+	if (r < 0) {
+		say_off("cannot connect to the collector at", path, r);
+		return -1;
+	}
+	r = ts_shim_handshake(sock, false, path);
+	if (r < 0) {
 		close(sock);
-	if (memfd >= 0)
-		close(memfd);
-	if (base)
-		munmap(base, size);
+		return -1;
+	}
+	return sock;
 }

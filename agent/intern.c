@@ -9,8 +9,9 @@
  *
  * A struct taskscope_site caches its two ids. Because a process may map
  * more than one region in its life (tests attach and detach; fork() drops
- * the parent's), a cached id carries the region's epoch in its top 8 bits
- * and is re-interned when the epoch changed. Arena offsets are below
+ * the parent's), a cached id carries the region's number in its top 8
+ * bits and is re-interned when the region changed. A collector attaching
+ * again to the same region reads the same arena, so the ids stay good. Arena offsets are below
  * TS_MAX_ARENA = 2^24, so the low 24 bits always hold the whole id.
  */
 #include "agent/shim_internal.h"
@@ -64,7 +65,7 @@ uint32_t taskscope_intern(const char *s)
 
 static uint32_t site_tag(void)
 {
-	return (__atomic_load_n(&ts_shim.epoch, __ATOMIC_ACQUIRE) % 255u) + 1u;
+	return (__atomic_load_n(&ts_shim.region, __ATOMIC_ACQUIRE) % 255u) + 1u;
 }
 
 /* "file:line" into buf (TS_STRING_MAX + 1 bytes). A path too long keeps

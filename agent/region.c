@@ -4,8 +4,10 @@
  * it under the other, holding the header, the string arena and the rings
  * laid out as agent/ring_format.h says.
  *
- * Only the shim's startup path and the test hooks create a region; nothing
- * here runs on the hot path.
+ * Only the shim's handshake and the test hooks create a region, and it
+ * lives as long as the process (or until fork / a test hook drops it).
+ * Between two collectors the shim rewinds it. Nothing here runs on the
+ * hot path.
  */
 #include "agent/shim_internal.h"
 
@@ -90,4 +92,32 @@ cleanup:
 	if (fd >= 0)
 		close(fd);
 	return r;
+}
+
+/* Why this is safe with threads running: recording is off, so producers
+ * do not write (one that tested the flag just before it went off may
+ * publish one last record, which is then delivered or discarded, never
+ * torn: head is published after the record). The shim is the only
+ * consumer while no collector is attached, so moving tail and freeing
+ * retired slots is the consumer's job done by us. The counters restart
+ * at 0 because the next collector starts its baseline at 0. */
+void ts_shim_region_rewind(void)
+{
+	struct ts_shm_header *h = ts_shim_header();
+
+	if (!h)
+		return;
+	for (uint32_t i = 0; i < ts_shim.slots; i++) {
+		uint64_t off = ts_shm_ring_offset(ts_shim.arena_size, ts_shim.capacity, i);
+		struct ts_ring_header *r = (struct ts_ring_header *)(ts_shim.base + off);
+		uint32_t retired = TS_SLOT_RETIRED;
+
+		__atomic_store_n(&r->tail, __atomic_load_n(&r->head, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+		__atomic_store_n(&r->dropped, 0, __ATOMIC_RELAXED);
+		(void)__atomic_compare_exchange_n(&r->state, &retired, TS_SLOT_FREE, 0, __ATOMIC_ACQ_REL,
+						  __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&h->noslot_dropped, 0, __ATOMIC_RELAXED);
+	/* Every thread re-sends its THREAD record for the new collector. */
+	ts_shim_bump_epoch();
 }

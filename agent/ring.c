@@ -32,17 +32,19 @@ static int retire_key_ok;
 
 /* Thread exit: hand the slot to the collector to drain. Only if the slot
  * still belongs to the current region (not one detached or inherited
- * across fork()). */
+ * across fork()), even if the thread has not re-announced itself since
+ * the last attach. */
 static void retire_slot(void *arg)
 {
 	struct ts_shim_tls *t = &ts_shim_tls;
 
 	(void)arg;
-	if (t->hdr && t->epoch == __atomic_load_n(&ts_shim.epoch, __ATOMIC_ACQUIRE))
+	if (t->hdr && t->region == __atomic_load_n(&ts_shim.region, __ATOMIC_ACQUIRE))
 		__atomic_store_n(&t->hdr->state, TS_SLOT_RETIRED, __ATOMIC_RELEASE);
 	t->hdr = NULL;
 	t->recs = NULL;
 	t->epoch = 0;
+	t->region = 0;
 }
 
 int ts_shim_key_init(void)
@@ -106,13 +108,36 @@ static inline void publish(struct ts_shim_tls *t, const struct ts_ring_record *r
 	__atomic_store_n(&t->hdr->head, head + 1, __ATOMIC_RELEASE);
 }
 
+/* A collector attached again to the region this thread already has a
+ * slot in: keep the slot (the shim rewound it, our head is still ours)
+ * and announce the thread to the new collector. */
+static int reclaim_slot(struct ts_shim_tls *t, uint32_t epoch)
+{
+	struct ts_ring_header *h = t->hdr;
+
+	if (__atomic_load_n(&h->state, __ATOMIC_ACQUIRE) != TS_SLOT_ACTIVE ||
+	    __atomic_load_n(&h->tid, __ATOMIC_RELAXED) != (uint32_t)gettid())
+		return -1;
+	t->epoch = epoch;
+	t->retry = TS_NOSLOT_RETRY;
+	t->tail_seen = __atomic_load_n(&h->tail, __ATOMIC_ACQUIRE);
+	if (t->tail_seen > t->head)
+		t->tail_seen = t->head - t->mask - 1; /* nonsense: assume full, re-read later */
+	ts_shim_thread_announce();
+	return 0;
+}
+
 static int claim_slot(struct ts_shim_tls *t, uint32_t epoch)
 {
-	uint8_t *base = ts_shim.base;
+	uint8_t *base = __atomic_load_n(&ts_shim.base, __ATOMIC_ACQUIRE);
+	uint32_t region = __atomic_load_n(&ts_shim.region, __ATOMIC_ACQUIRE);
 
+	if (t->hdr && t->region == region && reclaim_slot(t, epoch) == 0)
+		return 0;
 	t->hdr = NULL;
 	t->recs = NULL;
 	t->epoch = epoch;
+	t->region = region;
 	t->retry = TS_NOSLOT_RETRY;
 	if (!base)
 		return -1;
@@ -212,10 +237,9 @@ void ts_shim_thread_announce(void)
 		publish(t, &rec);
 }
 
-void taskscope_thread_name(const char *name, int role)
+void ts_shim_thread_label(const char *name, int role)
 {
 	struct ts_shim_tls *t = &ts_shim_tls;
-	uint32_t epoch;
 	size_t n;
 
 	if (!name)
@@ -225,6 +249,15 @@ void taskscope_thread_name(const char *name, int role)
 	t->name[n] = '\0';
 	t->role = role >= TASKSCOPE_ROLE_OTHER && role <= TASKSCOPE_ROLE_BLOCKING ? role : TASKSCOPE_ROLE_OTHER;
 	t->named = 1;
+}
+
+void taskscope_thread_name(const char *name, int role)
+{
+	struct ts_shim_tls *t = &ts_shim_tls;
+	uint32_t epoch;
+
+	ts_shim_thread_label(name, role);
+	ts_shim_control_after_fork();
 	if (!taskscope_enabled())
 		return; /* sent at claim time, when recording starts */
 	epoch = __atomic_load_n(&ts_shim.epoch, __ATOMIC_ACQUIRE);
@@ -320,4 +353,32 @@ void taskscope_lock_acquired_(uint64_t res, int shared)
 void taskscope_lock_release_(uint64_t res)
 {
 	emit(TS_REC_LOCK_RELEASE, 0, 0, res, 0, 0);
+}
+
+/* Snapshot records: not on the hot path (an enumerator calls them once
+ * per live task when a collector attaches), so they check the flag here. */
+void taskscope_task_snapshot_ids(uint64_t task, int kind, int state, int waker_held,
+				 uint32_t name_id, uint32_t loc_id)
+{
+	uint16_t flags;
+
+	if (!taskscope_enabled() || task == 0)
+		return;
+	if (kind < TASKSCOPE_KIND_TASK || kind > TASKSCOPE_KIND_LOCAL)
+		kind = TASKSCOPE_KIND_TASK;
+	if (state < TASKSCOPE_STATE_RUNNING || state > TASKSCOPE_STATE_IDLE)
+		state = TASKSCOPE_STATE_SCHEDULED;
+	flags = (uint16_t)((unsigned)kind | (waker_held ? TS_REC_SNAP_WAKER_HELD : 0u));
+	emit(TS_REC_TASK_SNAPSHOT, flags, name_id, task, (uint64_t)state, loc_id);
+}
+
+void taskscope_task_snapshot(uint64_t task, int kind, int state, int waker_held,
+			     struct taskscope_site *site)
+{
+	uint32_t name_id, loc_id;
+
+	if (!taskscope_enabled())
+		return;
+	ts_shim_site_ids(site, &name_id, &loc_id);
+	taskscope_task_snapshot_ids(task, kind, state, waker_held, name_id, loc_id);
 }

@@ -25,6 +25,13 @@
  * stores FREE. A new owner carries on from the ring's current head and
  * tail (they are never reset), and `dropped` keeps counting across owners.
  *
+ * Between collectors (the shim listens for `taskscope attach` and keeps its
+ * region for the next one), the shim is the only consumer: before it
+ * hands the memfd to the next collector it discards unread records
+ * (tail = head), frees RETIRED slots and zeroes the drop counters, so a
+ * new collector starts from a clean baseline. Slots stay with their
+ * threads, and every thread re-sends TS_REC_THREAD on its next event.
+ *
  * Strings: a producer reserves space with an atomic fetch-add on
  * arena_used, writes [u16 length][bytes][NUL] at that offset, and uses the
  * offset as the string's id (0 = no string). A record that names a string
@@ -75,8 +82,13 @@ enum ts_record_type {
 	TS_REC_LOCK_WAIT = 11,    /* task = resource id */
 	TS_REC_LOCK_ACQUIRED = 12,/* task = resource id, flags = 1 when shared */
 	TS_REC_LOCK_RELEASE = 13, /* task = resource id */
-	TS_REC_TYPE_MAX = 13,
+	TS_REC_TASK_SNAPSHOT = 14,/* a task alive when a collector attached: task, a = name id,
+	                           * c = location id, b = state (0 running, 1 scheduled, 2 idle),
+	                           * flags = kind | TS_REC_SNAP_WAKER_HELD when it has a live waker */
+	TS_REC_TYPE_MAX = 14,
 };
+
+#define TS_REC_SNAP_WAKER_HELD 0x100u
 
 struct ts_ring_record {
 	uint64_t ts;    /* CLOCK_MONOTONIC ns */

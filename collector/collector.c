@@ -253,16 +253,16 @@ static void accept_target(struct ts_collector *c, int conn, uint64_t now_ns)
 	struct ts_source_desc d = { .kind = "shim", .watch_fd = conn };
 	struct target *t;
 	char err[256] = "";
-	int memfd = -1;
 	int r;
 
-	r = ts_handshake_recv_hello(conn, HELLO_TIMEOUT_MS, &hello, &memfd, err, sizeof(err));
-	if (r < 0)
-		goto refuse;
-	r = ts_shm_source_open(memfd, hello, c->pool, &src, err, sizeof(err));
-	if (r < 0)
-		goto refuse;
-	memfd = -1; /* owned by the source now */
+	r = ts_handshake_take_target(conn, HELLO_TIMEOUT_MS, 0, c->pool, &hello, &src, err, sizeof(err));
+	if (r < 0) {
+		/* already answered with the refusal */
+		c->stats.refused++;
+		logf_(c, "refused a target: %s", err);
+		close(conn);
+		return;
+	}
 	r = ts_model_process_add(c->model, hello->pid, hello->exe, hello->runtime, "shim", now_ns);
 	if (r < 0) {
 		snprintf(err, sizeof(err), "cannot register pid %u: %s", hello->pid, strerror(-r));
@@ -288,8 +288,6 @@ refuse:
 	logf_(c, "refused a target: %s", err);
 	ts_handshake_send_ack(conn, false, err, false);
 	ts_shm_source_free(src);
-	if (memfd >= 0)
-		close(memfd);
 	if (hello)
 		taskscope__hello__free_unpacked(hello, NULL);
 	close(conn);

@@ -45,7 +45,26 @@ static const struct rec_rule rules[TS_REC_TYPE_MAX + 1] = {
 	[TS_REC_LOCK_WAIT] = { TS_EV_LOCK_WAIT, 0, 0, 0, 1, 0 },
 	[TS_REC_LOCK_ACQUIRED] = { TS_EV_LOCK_ACQUIRED, 1, 0, 0, 1, 0 },
 	[TS_REC_LOCK_RELEASE] = { TS_EV_LOCK_RELEASE, 0, 0, 0, 1, 0 },
+	/* flags = kind | waker-held bit: checked in decode_snapshot() */
+	[TS_REC_TASK_SNAPSHOT] = { TS_EV_TASK_SNAPSHOT, 0, 0, 0, 1, 2 },
 };
+
+/* A snapshot's flags are a kind in the low byte plus one bit, and b is a
+ * task state that is not "done". */
+static int decode_snapshot(const struct ts_ring_record *rec, struct ts_event *out)
+{
+	uint16_t kind = rec->flags & 0xffu;
+
+	if (rec->flags & ~(0xffu | TS_REC_SNAP_WAKER_HELD) || kind > TS_KIND_LOCAL)
+		return -EBADMSG;
+	/* 0 running, 1 scheduled, 2 idle: the model's enum ts_task_state */
+	if (rec->b > 2)
+		return -EBADMSG;
+	out->kind = kind;
+	out->flags = rec->flags & TS_REC_SNAP_WAKER_HELD ? TS_EVF_WAKER_HELD : 0;
+	out->arg = rec->b;
+	return 0;
+}
 
 /* The producer-side flag bit 0 means a different thing per type. */
 static uint16_t event_flags(uint16_t rec_type, uint16_t flags)
@@ -142,8 +161,8 @@ int ts_decode_record(const struct ts_decode_ctx *ctx, const struct ts_ring_recor
 	if (rule->flags_is_kind) {
 		if (rec->flags > rule->kind_max)
 			return -EBADMSG;
-	} else if (rec->flags & ~rule->flags_mask) {
-		return -EBADMSG;
+	} else if (rec->type != TS_REC_TASK_SNAPSHOT && (rec->flags & ~rule->flags_mask)) {
+		return -EBADMSG; /* (a snapshot's flags: decode_snapshot) */
 	}
 	if (rule->has_id && rec->task == 0)
 		return -EBADMSG;
@@ -161,6 +180,8 @@ int ts_decode_record(const struct ts_decode_ctx *ctx, const struct ts_ring_recor
 	 * with it the task), drop the nonsensical parent. */
 	if (rec->type == TS_REC_SPAWN)
 		out->arg = rec->b == rec->task ? 0 : rec->b;
+	if (rec->type == TS_REC_TASK_SNAPSHOT && decode_snapshot(rec, out) < 0)
+		return -EBADMSG;
 	if (rule->has_strings >= 1) {
 		out->name = ts_decode_string(ctx, rec->a, &r);
 		if (r < 0)

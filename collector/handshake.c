@@ -1,9 +1,11 @@
 /*
  * handshake.c: the collector's side of the control socket.
  *
- * A target connects to the Unix socket named by TASKSCOPE_SOCKET and
+ * A target connects to the Unix socket named by TASKSCOPE_SOCKET (or we
+ * connect to a shim's attach listener, collector/attach_shim.c) and it
  * sends one Hello frame (proto/frame.h) with its memfd attached; we answer
- * with a HelloAck. The peer is untrusted: a frame that is too large, cut
+ * with a HelloAck. Everything after the connect is the same code for both
+ * directions (ts_handshake_take_target). The peer is untrusted: a frame that is too large, cut
  * short, not a protobuf message, without its fd, of another protocol
  * version, or with absurd sizes is refused with one line in `err` and
  * costs only that connection: the listening socket is untouched.
@@ -219,5 +221,37 @@ int ts_handshake_send_ack(int conn, bool accepted, const char *error, bool recor
 	taskscope__hello_ack__pack(&ack, buf);
 	r = ts_frame_send(conn, buf, len, -1);
 	free(buf);
+	return r;
+}
+
+int ts_handshake_take_target(int conn, int timeout_ms, uint32_t expect_pid, struct ts_strpool *pool,
+			     Taskscope__Hello **hello, struct ts_shm_source **src, char *err, size_t errlen)
+{
+	Taskscope__Hello *h = NULL;
+	int memfd = -1;
+	int r;
+
+	*hello = NULL;
+	*src = NULL;
+	r = ts_handshake_recv_hello(conn, timeout_ms, &h, &memfd, err, errlen);
+	if (r < 0)
+		goto refuse;
+	if (expect_pid && h->pid != expect_pid) {
+		r = -EPROTO;
+		ts_errf(err, errlen, "the shim of pid %u sent a Hello naming pid %u; refusing it", expect_pid, h->pid);
+		goto refuse;
+	}
+	r = ts_shm_source_open(memfd, h, pool, src, err, errlen);
+	if (r < 0)
+		goto refuse;
+	*hello = h;
+	return 0;
+
+refuse:
+	(void)ts_handshake_send_ack(conn, false, err, false);
+	if (memfd >= 0)
+		close(memfd);
+	if (h)
+		taskscope__hello__free_unpacked(h, NULL);
 	return r;
 }

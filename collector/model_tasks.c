@@ -2,6 +2,25 @@
  * model_tasks.c: the task life cycle (spawn, polls, wakes, wakers, drop),
  * the per-task state lints and the retention of done tasks. The semantics
  * are written down at the top of model.c; this file implements them.
+ *
+ * Snapshots (TS_EV_TASK_SNAPSHOT: a task alive when a collector attached
+ * to a running shim) have their own rules, because the same task can also
+ * reach us through its spawn and other events, in either order:
+ *  - an unknown id creates the task in the snapshot's state (running,
+ *    scheduled or idle), spawned at the snapshot's time, with its name,
+ *    location and kind; its live-waker count is 0 when the snapshot says
+ *    no waker is held (so lost_waker can judge it) and unknown otherwise;
+ *  - a task known from its spawn is never changed, except that an empty
+ *    name or location is filled in;
+ *  - a task created on the fly by events since the attach gets its name,
+ *    location and kind; its state, counters and waker count stay what the
+ *    events made them;
+ *  - a spawn that arrives after the snapshot for a live snapshot task is
+ *    that task's spawn (the runtime reported it while the snapshot ran):
+ *    it fills the task in, it does not start a second one;
+ *  - a task the snapshot saw running (thread unknown) whose next event is
+ *    a poll begin: that poll is the one the snapshot saw or a later one;
+ *    the time since the snapshot counts as busy, no poll is counted twice.
  */
 #include "collector/model_internal.h"
 
@@ -207,9 +226,13 @@ static void spawn(struct ts_model *m, const struct ts_event *ev)
 	/* It overtook its spawn (or we attached mid-flight): fill it in. A
 	 * done implicit task is this spawn's task too when the spawn is older
 	 * than its first event: its whole life was drained before its spawn. */
-	if (t && t->implicit && (t->state != TS_TASK_DONE || ev->ts <= t->spawned_ns)) {
+	if (t && (t->implicit || t->snapshot) && (t->state != TS_TASK_DONE || ev->ts <= t->spawned_ns)) {
+		/* A snapshot's waker count stays as it was: what it said plus the
+		 * events since, unknown if it was. */
+		if (!t->snapshot)
+			t->wakers_unknown = false;
 		t->implicit = false;
-		t->wakers_unknown = false;
+		t->snapshot = false;
 		if (ev->ts < t->spawned_ns) {
 			/* it was scheduled from its spawn to the first event we
 			 * saw; keep busy + sched + idle == its lifetime */
@@ -245,11 +268,57 @@ fill:
 	t->dirty = true;
 }
 
+/* A task that exists from a snapshot (or whose spawn came in after it). */
+static void snapshot(struct ts_model *m, const struct ts_event *ev)
+{
+	struct ts_task *t = ts_model_find_task(m, ev->pid, ev->id);
+	uint32_t kind = valid_or(m, ev->kind, TS_KIND_LOCAL, TS_KIND_TASK);
+	uint32_t state = valid_or(m, ev->arg > TS_TASK_IDLE ? UINT32_MAX : (uint32_t)ev->arg, TS_TASK_IDLE,
+				  TS_TASK_SCHEDULED);
+
+	if (t) {
+		if (t->implicit) {
+			t->implicit = false;
+			t->snapshot = true;
+			t->kind = kind;
+		}
+		if (!t->name[0] && ev->name)
+			t->name = ev->name;
+		if (!t->location[0] && ev->location)
+			t->location = ev->location;
+		t->dirty = true;
+		return;
+	}
+	t = task_new(m, ev->pid, ev->id, ev->ts);
+	if (!t) {
+		m->stats.alloc_failures++;
+		return;
+	}
+	t->snapshot = true;
+	t->kind = kind;
+	if (ev->name)
+		t->name = ev->name;
+	if (ev->location)
+		t->location = ev->location;
+	t->state = state;
+	if (state == TS_TASK_RUNNING)
+		t->poll_start_ns = ev->ts; /* poll_tid stays 0: the thread is unknown */
+	t->wakers = ev->flags & TS_EVF_WAKER_HELD ? 1 : 0;
+	t->wakers_unknown = ev->flags & TS_EVF_WAKER_HELD;
+}
+
 static void poll_begin(struct ts_model *m, const struct ts_event *ev, struct ts_task *t,
 		       struct ts_thread *thr)
 {
 	uint64_t start;
 
+	if (t->state == TS_TASK_RUNNING && t->snapshot && t->poll_tid == 0) {
+		/* the snapshot saw it running somewhere: see the top of the file */
+		start = effective(m, t, ev->ts);
+		t->busy_ns += start - t->state_since_ns;
+		t->state = TS_TASK_IDLE;
+		t->state_since_ns = start;
+	}
 	if (t->state == TS_TASK_RUNNING) {
 		/* the previous poll's end was lost; it ends where this one starts */
 		m->stats.lost_poll_ends++;
@@ -284,6 +353,8 @@ static void poll_end(struct ts_model *m, const struct ts_event *ev, struct ts_ta
 		m->stats.unmatched_poll_ends++;
 		return;
 	}
+	if (tid == 0)
+		t->poll_tid = tid = ev->tid; /* a poll the snapshot saw: now we know where */
 	end = poll_close(m, t, ev->ts, ready);
 	if (ready) {
 		t->state = TS_TASK_IDLE;
@@ -349,6 +420,10 @@ void ts_model_task_apply(struct ts_model *m, const struct ts_event *ev, struct t
 
 	if (ev->type == TS_EV_SPAWN) {
 		spawn(m, ev);
+		return;
+	}
+	if (ev->type == TS_EV_TASK_SNAPSHOT) {
+		snapshot(m, ev);
 		return;
 	}
 	t = ts_model_find_task(m, ev->pid, ev->id);

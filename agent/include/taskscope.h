@@ -21,9 +21,23 @@
  * environment variable TASKSCOPE_SOCKET names its socket (`taskscope run`
  * sets it); TASKSCOPE_RUNTIME names the runtime (default "c-shim"). If
  * that fails the program runs untraced after one "taskscope: " line on
- * stderr. After fork() the child runs untraced: it never writes into the
- * parent's rings (a child that execs a shim-linked program registers
- * anew).
+ * stderr.
+ *
+ * Attaching later: the constructor also starts one thread ("taskscope")
+ * blocked in accept() on the abstract Unix socket "@taskscope/<pid>", so
+ * `taskscope attach PID` can turn recording on in a program started on
+ * its own (only root or the program's own user may). Until then nothing
+ * is recorded and no memory is shared. On attach the thread runs the task
+ * enumerators registered below, so the collector learns the tasks that
+ * already exist; when the collector hangs up recording stops and the
+ * next attach works the same way. TASKSCOPE_ATTACH=0 in the environment
+ * turns the listener (and its thread) off.
+ *
+ * After fork() the child runs untraced: it never writes into the
+ * parent's rings, and no attach is live in it. Its own listener starts
+ * when it next calls taskscope_thread_name() or
+ * taskscope_task_enumerator_add() (a runtime does both when it starts);
+ * a child that execs a shim-linked program starts one anew.
  */
 #ifndef TASKSCOPE_H
 #define TASKSCOPE_H
@@ -52,6 +66,13 @@ enum taskscope_resource_kind {
 	TASKSCOPE_RES_SEMAPHORE = 2,
 	TASKSCOPE_RES_CHANNEL = 3,
 	TASKSCOPE_RES_TIMER = 4,
+};
+
+/* A task's state in a snapshot (taskscope_task_snapshot). */
+enum taskscope_task_state {
+	TASKSCOPE_STATE_RUNNING = 0,   /* being polled now */
+	TASKSCOPE_STATE_SCHEDULED = 1, /* woken or new, waiting for a poll */
+	TASKSCOPE_STATE_IDLE = 2,      /* returned pending, not woken since */
 };
 
 enum taskscope_thread_role {
@@ -109,6 +130,39 @@ void taskscope_thread_name(const char *name, int role);
 
 /* Events this process dropped because its rings were full. */
 uint64_t taskscope_dropped_events(void);
+
+/*
+ * Snapshots: the shim does not know a runtime's tasks, so a runtime that
+ * wants `taskscope attach` to show the tasks spawned before the attach
+ * registers an enumerator. When a collector attaches, the shim's own
+ * thread calls each enumerator once, right after recording starts; the
+ * enumerator calls taskscope_task_snapshot() for every task alive.
+ *
+ * Locking duty of the runtime: the enumerator runs on the shim's thread
+ * while the runtime's threads keep running, so it must walk its task
+ * registry under whatever lock guards it (spawns and drops report to
+ * taskscope under that lock too, or the model copes: a task seen both in
+ * the snapshot and through its spawn is counted once). It must not block
+ * for long and must not call taskscope_task_enumerator_remove().
+ *
+ * taskscope_task_enumerator_add() returns 0, or -ENOSPC when 8 are
+ * registered already (-EINVAL for a NULL fn). taskscope_task_enumerator_remove()
+ * returns only once no call of that enumerator is running, so ctx may be
+ * freed afterwards; do not call it while holding a lock the enumerator
+ * takes.
+ */
+typedef void (*taskscope_enumerate_fn)(void *ctx);
+int taskscope_task_enumerator_add(taskscope_enumerate_fn fn, void *ctx);
+void taskscope_task_enumerator_remove(taskscope_enumerate_fn fn, void *ctx);
+
+/* One live task, from an enumerator: its kind (enum taskscope_task_kind),
+ * state (enum taskscope_task_state), whether it has a live waker out
+ * (a clone kept by a timer, channel, join handle...), and the site it was
+ * spawned at (NULL: no name or location). A no-op when not recording. */
+void taskscope_task_snapshot(uint64_t task, int kind, int state, int waker_held,
+			     struct taskscope_site *site);
+void taskscope_task_snapshot_ids(uint64_t task, int kind, int state, int waker_held,
+				 uint32_t name_id, uint32_t loc_id);
 
 static inline void taskscope_task_spawn(uint64_t task, uint64_t parent, int kind, struct taskscope_site *site)
 {

@@ -33,6 +33,7 @@ struct minirt_task {
 	uint64_t id;
 	int pin;                     /* worker index, or -1 */
 	const char *name;
+	struct taskscope_site *site; /* where it was spawned (for snapshots), or NULL */
 	struct minirt *rt;
 	minirt_poll_fn poll;
 	void *data;
@@ -87,6 +88,7 @@ struct minirt {
 	int closing;                 /* shutdown began: no spawns, live tasks cancelled */
 	int stopping;                /* workers exit */
 	int shut;                    /* workers gone: nothing is queued any more */
+	int snapshots;               /* our task enumerator is registered with taskscope */
 	unsigned nworkers;
 	struct minirt_worker *workers;
 	struct minirt_timers timers;

@@ -234,6 +234,30 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* taskscope's task enumerator (see "Snapshots" in taskscope.h): called
+ * on the shim's thread when a collector attaches. The live list and the
+ * spawn report are both under rt->lock, so a task is either in this walk
+ * or reports its spawn afterwards (or both, which the collector counts
+ * once). A task already DONE has reported its drop: left out. */
+static void snapshot_tasks(void *ctx)
+{
+	struct minirt *rt = ctx;
+
+	pthread_mutex_lock(&rt->lock);
+	for (struct minirt_task *t = rt->live; t; t = t->live_next) {
+		uint32_t s = atomic_load(&t->state);
+		int state = s == MINIRT_T_IDLE ? TASKSCOPE_STATE_IDLE
+			  : s == MINIRT_T_SCHEDULED ? TASKSCOPE_STATE_SCHEDULED
+			  : TASKSCOPE_STATE_RUNNING;
+
+		if (s == MINIRT_T_DONE)
+			continue;
+		taskscope_task_snapshot(t->id, t->pin >= 0 ? TASKSCOPE_KIND_LOCAL : TASKSCOPE_KIND_TASK, state,
+					atomic_load(&t->wakers) > 0, t->site);
+	}
+	pthread_mutex_unlock(&rt->lock);
+}
+
 int minirt_new(unsigned workers, struct minirt **out)
 {
 	struct minirt *rt;
@@ -257,6 +281,9 @@ int minirt_new(unsigned workers, struct minirt **out)
 	r = minirt_i_timers_start(rt);
 	if (r < 0)
 		goto cleanup;
+	/* Without it (8 runtimes registered already) an attach just misses
+	 * the tasks spawned before it. */
+	rt->snapshots = taskscope_task_enumerator_add(snapshot_tasks, rt) == 0;
 	for (unsigned i = 0; i < workers; i++) {
 		struct minirt_worker *w = &rt->workers[i];
 		w->rt = rt;
@@ -337,6 +364,8 @@ void minirt_free(struct minirt *rt)
 {
 	if (!rt)
 		return;
+	if (rt->snapshots)
+		taskscope_task_enumerator_remove(snapshot_tasks, rt);
 	minirt_shutdown(rt);
 	pthread_cond_destroy(&rt->drained);
 	pthread_cond_destroy(&rt->cond);
@@ -376,6 +405,7 @@ int minirt_spawn_at(struct minirt *rt, struct taskscope_site *site, int pin, min
 	t->id = minirt_i_next_id();
 	t->pin = pin;
 	t->name = site && site->name ? site->name : "";
+	t->site = site;
 	t->rt = rt;
 	t->poll = poll;
 	t->data = data;

@@ -120,13 +120,18 @@ static bool string_ok(const char *s)
 
 static bool event_ok(const struct ts_event *ev, const struct ts_decode_ctx *ctx)
 {
-	if (ev->ts == 0 || ev->type < TS_EV_THREAD || ev->type >= TS_EV_DROPPED)
+	if (ev->ts == 0 || ev->type < TS_EV_THREAD || ev->type > TS_EV_TASK_SNAPSHOT || ev->type == TS_EV_DROPPED)
 		return false;
 	if (ev->pid != ctx->pid || ev->tid != ctx->tid)
 		return false;
-	if (ev->flags & ~(unsigned)(TS_EVF_READY | TS_EVF_BY_REF | TS_EVF_SHARED))
+	if (ev->flags & ~(unsigned)(TS_EVF_READY | TS_EVF_BY_REF | TS_EVF_SHARED | TS_EVF_WAKER_HELD))
+		return false;
+	if ((ev->flags & TS_EVF_WAKER_HELD) && ev->type != TS_EV_TASK_SNAPSHOT)
 		return false;
 	switch (ev->type) {
+	case TS_EV_TASK_SNAPSHOT:
+		return ev->kind <= TS_KIND_LOCAL && ev->id && ev->arg <= 2 && string_ok(ev->name) &&
+		       string_ok(ev->location);
 	case TS_EV_THREAD:
 		return ev->kind <= TS_ROLE_BLOCKING && string_ok(ev->name) && !ev->location;
 	case TS_EV_SPAWN:

@@ -136,6 +136,30 @@ static void test_every_type(const struct ts_decode_ctx *ctx, struct arena *a)
 	r = rec_of(TS_REC_LOCK_RELEASE, 0, 9);
 	CHECK(decode(ctx, r, &ev) == 0 && ev.type == TS_EV_LOCK_RELEASE && ev.id == 9);
 
+	/* A snapshot: kind in the low byte of flags, the waker bit, state in b. */
+	r = rec_of(TS_REC_TASK_SNAPSHOT, TS_KIND_LOCAL | TS_REC_SNAP_WAKER_HELD, 44);
+	r.a = name;
+	r.c = loc;
+	r.b = 2;
+	CHECK(decode(ctx, r, &ev) == 0);
+	CHECK(ev.type == TS_EV_TASK_SNAPSHOT && ev.id == 44 && ev.kind == TS_KIND_LOCAL && ev.arg == 2);
+	CHECK(ev.flags == TS_EVF_WAKER_HELD);
+	CHECK(ev.name && strcmp(ev.name, "accept_loop") == 0);
+	CHECK(ev.location && strcmp(ev.location, "server.c:42") == 0);
+	r.flags = TS_KIND_TASK;
+	r.b = 0;
+	CHECK(decode(ctx, r, &ev) == 0 && ev.flags == 0 && ev.kind == TS_KIND_TASK && ev.arg == 0);
+	r.b = 3; /* "done" is no state for a live task */
+	CHECK(decode(ctx, r, &ev) == -EBADMSG);
+	r.b = 1;
+	r.flags = 3; /* no such kind */
+	CHECK(decode(ctx, r, &ev) == -EBADMSG);
+	r.flags = 0x200; /* undefined bit */
+	CHECK(decode(ctx, r, &ev) == -EBADMSG);
+	r.flags = 0;
+	r.task = 0;
+	CHECK(decode(ctx, r, &ev) == -EBADMSG);
+
 	/* Fields a type does not use are ignored, not copied. */
 	r = rec_of(TS_REC_POLL_BEGIN, 0, 42);
 	r.a = 0xffffffffu;

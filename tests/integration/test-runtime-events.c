@@ -118,6 +118,29 @@ uint64_t taskscope_dropped_events(void)
 	return 0;
 }
 
+/* Snapshots only happen when a collector attaches later: never here. */
+int taskscope_task_enumerator_add(taskscope_enumerate_fn fn, void *ctx)
+{
+	(void)fn;
+	(void)ctx;
+	return 0;
+}
+
+void taskscope_task_enumerator_remove(taskscope_enumerate_fn fn, void *ctx)
+{
+	(void)fn;
+	(void)ctx;
+}
+
+void taskscope_task_snapshot(uint64_t task, int kind, int state, int waker_held, struct taskscope_site *site)
+{
+	(void)task;
+	(void)kind;
+	(void)state;
+	(void)waker_held;
+	(void)site;
+}
+
 /* ---- the replay --------------------------------------------------------------- */
 
 struct task {
