@@ -3,7 +3,7 @@
  * threads the model sees inside one long poll, and only for them.
  *
  * After each drain the source looks at the model's threads: one that has
- * been in the same poll for half the blocked-worker threshold gets a
+ * been in the same poll for a quarter of the blocked-worker threshold gets a
  * software cpu-clock perf event (1 sample per ms of CPU time, cut to one
  * record per 10 ms in BPF), so by the time the model raises
  * blocked_worker it usually holds a stack; the sampler is removed when the
@@ -209,7 +209,7 @@ static void report_sleeper(struct ts_sched_source *s, uint32_t tid)
 void ts_sched_stack_update(struct ts_sched_source *s)
 {
 	struct ts_model *m = ts_collector_model(s->cfg.collector);
-	uint64_t flag_ns = ts_model_config(m)->lints.blocked_worker_ns / 2;
+	uint64_t flag_ns = ts_model_config(m)->lints.blocked_worker_ns / 4;
 	struct ts_thread *const *threads;
 	size_t n;
 
