@@ -140,6 +140,8 @@ struct ts_resource {
 	bool dropped;
 	uint64_t last_holder_task;  /* holder of the last completed hold (0: outside a poll) */
 	uint32_t last_holder_tid;
+	uint64_t await_task;        /* held across an await of this task, not reported yet */
+	uint32_t await_tid;         /* ... the thread whose poll returned pending */
 	struct ts_lock_waiter *wait_list; /* every recorded waiter, oldest first */
 	uint32_t wait_len;
 	uint32_t wait_cap;

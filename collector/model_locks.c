@@ -188,6 +188,8 @@ static bool *who_waiting(struct who *w, uint64_t **res)
 	return &w->thr->waiting;
 }
 
+static void report_await(struct ts_model *m, struct ts_resource *r, uint64_t ts_ns, bool released);
+
 static void lock_wait(struct ts_model *m, const struct ts_event *ev, struct ts_resource *r,
 		      struct who *w)
 {
@@ -212,6 +214,8 @@ static void lock_wait(struct ts_model *m, const struct ts_event *ev, struct ts_r
 		*waiting = true;
 		*wait_res = r->id;
 	}
+	if (r->await_task && r->holders > 0)
+		report_await(m, r, ev->ts, false);   /* the first victim of a lock held across await */
 }
 
 static void lock_acquired(struct ts_model *m, const struct ts_event *ev, struct ts_resource *r,
@@ -236,6 +240,7 @@ static void lock_acquired(struct ts_model *m, const struct ts_event *ev, struct 
 		r->acquired_ns = ev->ts;
 		r->wait_start_ns = waited ? wait_start : 0;
 		r->held_in_poll = w->task_id != 0;
+		r->await_task = 0;
 	}
 	r->holders++;
 	r->acquisitions++;
@@ -280,6 +285,8 @@ static void lock_release(struct ts_model *m, const struct ts_event *ev, struct t
 		return;   /* other shared holders remain */
 	hold = since(m, r->acquired_ns, ev->ts);
 	released = r->acquired_ns + hold;
+	if (r->await_task)
+		report_await(m, r, released, true);  /* held across await, nobody waited */
 	ts_histogram_record(&r->hold_hist, hold);
 	if (hold > r->max_hold_ns)
 		r->max_hold_ns = hold;
@@ -382,28 +389,42 @@ static void format_waiters(struct ts_model *m, const struct ts_resource *r, char
 			 (unsigned)(r->wait_len - TS_RESOURCE_WAITERS_MAX));
 }
 
-/* lock_held_across_await names the holder task and the tasks waiting; its
- * duration is the hold so far (acquisition to this pending return), not
- * the poll's length. */
+/* Raise lock_held_across_await for the hold of `r` that a task kept
+ * across an await: it names the holder task and the tasks waiting now;
+ * its duration is the hold so far (or the whole hold when `released`). */
+static void report_await(struct ts_model *m, struct ts_resource *r, uint64_t ts_ns, bool released)
+{
+	struct ts_task *task = ts_model_find_task(m, r->pid, r->await_task);
+	char waiting[112], what[96], holder[64];
+
+	format_waiters(m, r, waiting, sizeof(waiting));
+	describe(r, what, sizeof(what));
+	if (task && task->name[0])
+		snprintf(holder, sizeof(holder), "task %llu '%s'", (unsigned long long)r->await_task,
+			 task->name);
+	else
+		snprintf(holder, sizeof(holder), "task %llu", (unsigned long long)r->await_task);
+	ts_model_warn(m, TS_WARN_LOCK_HELD_ACROSS_AWAIT, r->pid, r->await_tid, task, ts_ns,
+		      ts_model_since(r->acquired_ns, ts_ns), "%s %s %s across await%s%s", holder, released ? "held" : "holds", what,
+		      waiting[0] ? "; waiting: " : released ? "; nobody waited" : "", waiting);
+	r->await_task = 0;
+}
+
+/* A poll returned pending holding a lock it took: that is reported as
+ * soon as someone waits for the lock (naming them), or at its release
+ * when nobody did; at once when tasks wait already. */
 void ts_model_locks_check_await(struct ts_model *m, struct ts_task *task, uint32_t tid,
 				uint64_t end_ns, bool ready)
 {
 	for (uint32_t i = 0; i < task->n_poll_locks; i++) {
 		struct ts_resource *r = ts_model_find_resource(m, task->pid, task->poll_locks[i]);
-		char waiting[112], what[96], holder[64];
 
 		if (!r || !ts_lint_lock_held_across_await(&m->cfg.lints, task, r, ready))
 			continue;
-		format_waiters(m, r, waiting, sizeof(waiting));
-		describe(r, what, sizeof(what));
-		if (task->name[0])
-			snprintf(holder, sizeof(holder), "task %llu '%s'", (unsigned long long)task->id,
-				 task->name);
-		else
-			snprintf(holder, sizeof(holder), "task %llu", (unsigned long long)task->id);
-		ts_model_warn(m, TS_WARN_LOCK_HELD_ACROSS_AWAIT, task->pid, tid, task, end_ns,
-			      ts_model_since(r->acquired_ns, end_ns), "%s holds %s across await%s%s", holder,
-			      what, waiting[0] ? "; waiting: " : "", waiting);
+		r->await_task = task->id;
+		r->await_tid = tid;
+		if (r->wait_len)
+			report_await(m, r, end_ns, false);
 	}
 }
 

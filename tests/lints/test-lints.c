@@ -357,10 +357,18 @@ static void test_locks(void)
 
 	ev_full(m, TS_EV_RESOURCE_NEW, 0, 2, 901, 0, TS_RES_MUTEX, 0, "db", "demo.c:88");
 	lock_poll(m, 1, 1000, false);
+	/* reported when someone waits for it (naming them), not before */
+	CHECK_EQ(rec_count(&R, TS_WARN_LOCK_HELD_ACROSS_AWAIT, 1), 0);
+	lock_ev(m, TS_EV_LOCK_WAIT, 1100, 9, 901, 0);
 	CHECK_EQ(rec_count(&R, TS_WARN_LOCK_HELD_ACROSS_AWAIT, 1), 1);
 	w = rec_last(&R, TS_WARN_LOCK_HELD_ACROSS_AWAIT);
-	CHECK(w && strcmp(w->detail, "task 1 'locker' holds mutex 'db' (demo.c:88) across await") == 0);
-	CHECK(w && w->duration_ns == 20);
+	CHECK(w && strcmp(w->detail, "task 1 'locker' holds mutex 'db' (demo.c:88) across await; "
+			  "waiting: thread 9") == 0);
+	CHECK(w && w->duration_ns == 80 && w->tid == 3 && w->ts_ns == 1100);
+	lock_ev(m, TS_EV_LOCK_RELEASE, 1150, 3, 901, 0);
+	lock_ev(m, TS_EV_LOCK_ACQUIRED, 1150, 9, 901, 0);
+	lock_ev(m, TS_EV_LOCK_RELEASE, 1160, 9, 901, 0);
+	CHECK_EQ(rec_count(&R, TS_WARN_LOCK_HELD_ACROSS_AWAIT, 0), 1);   /* once per hold */
 	lock_poll(m, 2, 2000, true);
 	CHECK_EQ(rec_count(&R, TS_WARN_LOCK_HELD_ACROSS_AWAIT, 2), 0);
 	/* taken outside any poll: no task holds it across an await */
