@@ -1,6 +1,253 @@
-/* tokio.bpf.c: placeholder so the build chain is exercised; replaced by the real programs. */
+/*
+ * tokio.bpf.c: uprobes on an unmodified Tokio runtime's task functions.
+ *
+ * Why: a Tokio binary started without console-subscriber still calls the
+ * same few functions for every task: raw::poll<T,S> (one instance per
+ * future type; entry and return are poll begin and end), raw::dealloc
+ * (the task is gone), the four waker vtable functions (wakes and the
+ * live waker count), OwnedTasks::bind and spawn_blocking (spawns; their
+ * return value is the new task's header) and std's catch_unwind cleanup
+ * (a panic caught while a task is being polled). Each probe sends one
+ * small record; only the spawn hooks copy registers and a slice of the
+ * user stack for the loader to unwind.
+ *
+ * The VM's uprobe trap costs 5-18 us, so the programs do as little as
+ * possible: a per-thread stack of the polls in progress (to know at a
+ * return which task ended, and whether it was freed inside its own poll),
+ * one ring buffer record per event, submitted with BPF_RB_NO_WAKEUP (the
+ * collector drains on a 20 ms timer). A full ring buffer drops the record
+ * and counts it in a per-CPU counter the loader reports.
+ */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 #include "bpf/tokio.h"
 
 char LICENSE[] SEC("license") = "GPL";
+
+const volatile __u32 targ_tgid = 0;
+
+/* Indexes into pstack.hdr are masked as well as checked: the verifier
+ * needs the mask (TK_POLL_DEPTH is a power of two). */
+_Static_assert((TK_POLL_DEPTH & (TK_POLL_DEPTH - 1)) == 0, "TK_POLL_DEPTH must be a power of two");
+
+struct pstack {
+	__u32 depth;
+	__u32 dealloc_mask;        /* bit i: hdr[i] was freed inside its poll */
+	__u64 hdr[TK_POLL_DEPTH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TK_MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct pstack);
+} polls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+static __always_inline bool ours(__u32 *tid)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	*tid = (__u32)id;
+	return (id >> 32) == targ_tgid;
+}
+
+static __always_inline void count_drop(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&drops, &zero);
+
+	if (n)
+		(*n)++;
+}
+
+static __always_inline void emit(__u32 tid, __u16 type, __u16 flags, __u64 task, __u64 cookie)
+{
+	struct tk_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+
+	if (!r) {
+		count_drop();
+		return;
+	}
+	r->ts = bpf_ktime_get_ns();
+	r->task = task;
+	r->cookie = cookie;
+	r->tid = tid;
+	r->type = type;
+	r->flags = flags;
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline struct pstack *thread_polls(__u32 tid, bool create)
+{
+	struct pstack *ps = bpf_map_lookup_elem(&polls, &tid);
+	struct pstack zero = {};
+
+	if (ps || !create)
+		return ps;
+	bpf_map_update_elem(&polls, &tid, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&polls, &tid);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(tk_poll_enter, void *hdr)
+{
+	struct pstack *ps;
+	__u32 tid, d;
+
+	if (!ours(&tid))
+		return 0;
+	ps = thread_polls(tid, true);
+	if (!ps)
+		return 0;
+	d = ps->depth;
+	if (d < TK_POLL_DEPTH) {
+		ps->hdr[d & (TK_POLL_DEPTH - 1)] = (__u64)hdr;
+		ps->dealloc_mask &= ~(1u << d);
+	}
+	ps->depth = d + 1;
+	emit(tid, TK_REC_POLL_BEGIN, 0, (__u64)hdr, bpf_get_attach_cookie(ctx));
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(tk_poll_exit)
+{
+	struct pstack *ps;
+	__u64 hdr, state = 0;
+	__u16 flags = 0;
+	__u32 tid, d;
+
+	if (!ours(&tid))
+		return 0;
+	ps = thread_polls(tid, false);
+	if (!ps || ps->depth == 0)
+		return 0;  /* its entry came before the attach */
+	d = --ps->depth;
+	if (d >= TK_POLL_DEPTH)
+		return 0;
+	hdr = ps->hdr[d & (TK_POLL_DEPTH - 1)];
+	if (ps->dealloc_mask & (1u << d)) {
+		/* freed inside its own poll: it completed, the header is gone */
+		flags = TK_F_READY | TK_F_DEALLOC;
+	} else if (bpf_probe_read_user(&state, sizeof(state), (void *)hdr) == 0 &&
+		   (state & TK_STATE_COMPLETE)) {
+		flags = TK_F_READY;
+		if (state & TK_STATE_CANCELLED)
+			flags |= TK_F_CANCELLED;
+	}
+	emit(tid, TK_REC_POLL_END, flags, hdr, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(tk_dealloc, void *hdr)
+{
+	struct pstack *ps;
+	__u32 tid, d;
+
+	if (!ours(&tid))
+		return 0;
+	ps = thread_polls(tid, false);
+	if (ps && ps->depth > 0 && ps->depth <= TK_POLL_DEPTH) {
+		d = ps->depth - 1;
+		if (d < TK_POLL_DEPTH && ps->hdr[d & (TK_POLL_DEPTH - 1)] == (__u64)hdr) {
+			ps->dealloc_mask |= 1u << d;  /* reported with the poll's end */
+			return 0;
+		}
+	}
+	emit(tid, TK_REC_DEALLOC, 0, (__u64)hdr, 0);
+	return 0;
+}
+
+/* clone_waker, drop_waker, wake_by_val, wake_by_ref: the cookie is the
+ * record type. */
+SEC("uprobe")
+int BPF_KPROBE(tk_waker, void *hdr)
+{
+	__u32 tid;
+
+	if (!ours(&tid))
+		return 0;
+	emit(tid, (__u16)bpf_get_attach_cookie(ctx), 0, (__u64)hdr, 0);
+	return 0;
+}
+
+/* std's catch_unwind cleanup: a panic was just caught. Inside a poll it
+ * is (almost always) Tokio's catch_unwind around the task's future. */
+SEC("uprobe")
+int BPF_KPROBE(tk_panic_caught)
+{
+	struct pstack *ps;
+	__u32 tid, d;
+
+	if (!ours(&tid))
+		return 0;
+	ps = thread_polls(tid, false);
+	if (!ps || ps->depth == 0 || ps->depth > TK_POLL_DEPTH)
+		return 0;
+	d = ps->depth - 1;
+	if (d < TK_POLL_DEPTH)
+		emit(tid, TK_REC_PANIC, 0, ps->hdr[d & (TK_POLL_DEPTH - 1)], 0);
+	return 0;
+}
+
+/* Return of OwnedTasks::bind (rax:rdx = JoinHandle, Option<Notified>,
+ * both the new task's header) or of spawn_blocking (rax = JoinHandle). */
+SEC("uretprobe")
+int BPF_KRETPROBE(tk_spawn_ret)
+{
+	struct tk_spawn_rec *r;
+	__u64 hdr = PT_REGS_RC(ctx), sp;
+	__u32 tid, n = 0;
+
+	if (!ours(&tid))
+		return 0;
+	if (!hdr)
+		hdr = ctx->dx;
+	if (!hdr)
+		return 0;
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count_drop();
+		return 0;
+	}
+	sp = PT_REGS_SP(ctx);
+	r->h.ts = bpf_ktime_get_ns();
+	r->h.task = hdr;
+	r->h.cookie = bpf_get_attach_cookie(ctx);
+	r->h.tid = tid;
+	r->h.type = TK_REC_SPAWN;
+	r->h.flags = 0;
+	r->regs[0] = PT_REGS_IP(ctx);
+	r->regs[1] = sp;
+	r->regs[2] = ctx->bp;
+	r->regs[3] = ctx->bx;
+	r->regs[4] = ctx->r12;
+	r->regs[5] = ctx->r13;
+	r->regs[6] = ctx->r14;
+	r->regs[7] = ctx->r15;
+	r->pad = 0;
+#pragma unroll
+	for (int i = 0; i < TK_STACK_CHUNKS; i++) {
+		if (bpf_probe_read_user(r->stack + i * TK_STACK_CHUNK, TK_STACK_CHUNK,
+					(void *)(sp + i * TK_STACK_CHUNK)) < 0)
+			break;
+		n += TK_STACK_CHUNK;
+	}
+	r->stack_len = n;
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	return 0;
+}

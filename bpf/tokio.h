@@ -1,4 +1,65 @@
-/* tokio.h: event structs shared by tokio.bpf.c and its loader (placeholder until its engineer fills it). */
+/*
+ * tokio.h: the records tokio.bpf.c sends to its loader (tokio_source.c).
+ *
+ * One skeleton instance watches one Tokio process (the tgid in rodata).
+ * Every probe sends one fixed-size record; the spawn hooks add the
+ * registers and a slice of the user stack so that the loader can unwind
+ * and symbolize the spawn site without stopping the target. A task is
+ * named by its header pointer (Tokio's task identity: raw::poll's first
+ * argument, the waker's data pointer, dealloc's argument). Plain C types
+ * only: this file is included by BPF C and by user space.
+ */
 #ifndef TASKSCOPE_BPF_TOKIO_H
 #define TASKSCOPE_BPF_TOKIO_H
-#endif
+
+#define TK_POLL_DEPTH 8           /* nested polls tracked per thread */
+#define TK_STACK_CHUNK 1024       /* the spawn stack is copied in chunks ... */
+#define TK_STACK_CHUNKS 8         /* ... up to 8 KiB, until one is unreadable */
+#define TK_STACK_MAX (TK_STACK_CHUNK * TK_STACK_CHUNKS)
+#define TK_MAX_THREADS 16384
+
+/* Tokio's task state word (runtime/task/state.rs, stable through 1.x). */
+#define TK_STATE_COMPLETE (1ull << 1)
+#define TK_STATE_CANCELLED (1ull << 5)
+
+enum tk_rec_type {
+	TK_REC_POLL_BEGIN = 1,    /* task, cookie = the raw::poll instance */
+	TK_REC_POLL_END,          /* task, flags: TK_F_READY, TK_F_CANCELLED, TK_F_DEALLOC */
+	TK_REC_WAKE,              /* task (wake_by_val: consumes the waker) */
+	TK_REC_WAKE_BY_REF,       /* task */
+	TK_REC_WAKER_CLONE,       /* task */
+	TK_REC_WAKER_DROP,        /* task */
+	TK_REC_DEALLOC,           /* task, outside its own poll */
+	TK_REC_PANIC,             /* task: a panic was caught while polling it */
+	TK_REC_SPAWN,             /* struct tk_spawn_rec; cookie = TK_SPAWN_* */
+};
+
+enum tk_rec_flags {
+	TK_F_READY = 1u << 0,     /* poll end: the task completed in this poll */
+	TK_F_CANCELLED = 1u << 1, /* poll end: ... because it was cancelled (aborted) */
+	TK_F_DEALLOC = 1u << 2,   /* poll end: it was freed inside the poll */
+};
+
+enum tk_spawn_kind { TK_SPAWN_TASK = 0, TK_SPAWN_BLOCKING = 1 };
+
+/* Cookies of the probes (bpf_get_attach_cookie): the instance index for
+ * raw::poll, TK_SPAWN_* for the spawn hooks. */
+
+struct tk_rec {
+	unsigned long long ts;
+	unsigned long long task;
+	unsigned long long cookie;
+	unsigned int tid;
+	unsigned short type;
+	unsigned short flags;
+};
+
+struct tk_spawn_rec {
+	struct tk_rec h;
+	unsigned long long regs[8];  /* ip, sp, bp, bx, r12, r13, r14, r15 at the hook's return */
+	unsigned int stack_len;      /* bytes valid in stack[] (copied from regs[1]) */
+	unsigned int pad;
+	unsigned char stack[TK_STACK_MAX];
+};
+
+#endif /* TASKSCOPE_BPF_TOKIO_H */

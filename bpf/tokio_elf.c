@@ -1,0 +1,355 @@
+/*
+ * tokio_elf.c: find Tokio's task functions in a running process's ELF files.
+ *
+ * Why: uprobes are attached at file offsets, and Tokio's functions are
+ * generic, so there is one raw::poll (and raw::dealloc, and bind) per
+ * future type, all with the same demangled name. We read the symbol
+ * tables (libelf; .symtab, else .dynsym) of every file the process maps
+ * executable, demangle the few candidates (ts_demangle) and keep every
+ * instance, deduplicated by address (identical code folding can merge
+ * instances). A file offset comes from the PT_LOAD segment holding the
+ * symbol. Files are opened through /proc/PID/root, so a process in
+ * another mount namespace is found too.
+ *
+ * A stripped binary has no .symtab; Tokio's functions are never in
+ * .dynsym. To tell "stripped Tokio program" (refuse: no symbols) from
+ * "not a Tokio program" (fall back to the generic view), .rodata is
+ * searched for the source paths Tokio's panic locations embed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <libelf.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bpf/tokio_internal.h"
+#include "collector/symbolize.h"
+
+#define MAX_MODULES 512
+#define MAX_PROBES 65536
+#define RODATA_SCAN_MAX (256u << 20)
+
+static const char *const fn_names[TK_FN_COUNT] = {
+	[TK_FN_POLL] = "tokio::runtime::task::raw::poll",
+	[TK_FN_DEALLOC] = "tokio::runtime::task::raw::dealloc",
+	[TK_FN_CLONE_WAKER] = "tokio::runtime::task::waker::clone_waker",
+	[TK_FN_DROP_WAKER] = "tokio::runtime::task::waker::drop_waker",
+	[TK_FN_WAKE_BY_VAL] = "tokio::runtime::task::waker::wake_by_val",
+	[TK_FN_WAKE_BY_REF] = "tokio::runtime::task::waker::wake_by_ref",
+	[TK_FN_BIND] = "tokio::runtime::task::list::OwnedTasks::bind",
+	[TK_FN_SPAWN_BLOCKING] = "tokio::task::blocking::spawn_blocking",
+	[TK_FN_PANIC_CLEANUP] = "std::panicking::try::cleanup",
+};
+
+const char *ts_tokio_fn_name(enum tk_fn fn)
+{
+	return fn < TK_FN_COUNT ? fn_names[fn] : "?";
+}
+
+/* `d` names function `path`, possibly with v0 generic arguments after it. */
+static bool names(const char *d, const char *path)
+{
+	size_t n = strlen(path);
+
+	return !strncmp(d, path, n) && (d[n] == '\0' || !strncmp(d + n, "::<", 3));
+}
+
+/* `d` ends with "::" + `last` (or "::" + last + "::<...>"). */
+static bool ends_with_fn(const char *d, const char *last)
+{
+	const char *p = d, *hit = NULL;
+	size_t n = strlen(last);
+
+	while ((p = strstr(p, last))) {
+		if (p >= d + 2 && p[-1] == ':' && p[-2] == ':' && (p[n] == '\0' || !strncmp(p + n, "::<", 3)))
+			hit = p;
+		p++;
+	}
+	return hit != NULL;
+}
+
+static int classify(const char *d)
+{
+	static const enum tk_fn exact[] = { TK_FN_POLL, TK_FN_DEALLOC, TK_FN_CLONE_WAKER, TK_FN_DROP_WAKER,
+					    TK_FN_WAKE_BY_VAL, TK_FN_WAKE_BY_REF };
+
+	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (names(d, fn_names[exact[i]]))
+			return (int)exact[i];
+	/* raw::dealloc is only one way in; Harness::dealloc is where every
+	 * free ends up, when the compiler kept it out of line. */
+	if (strstr(d, "tokio::runtime::task::harness::Harness") && ends_with_fn(d, "dealloc"))
+		return TK_FN_DEALLOC;
+	if (strstr(d, "tokio::runtime::task::list::") && strstr(d, "OwnedTasks") && ends_with_fn(d, "bind"))
+		return TK_FN_BIND;
+	/* Only the spawn_blocking functions that return the JoinHandle
+	 * itself (a pointer in rax): the public one, the runtime's and
+	 * Handle's. Nested calls report one task twice; the loader keeps one. */
+	if (names(d, "tokio::task::blocking::spawn_blocking") ||
+	    names(d, "tokio::runtime::blocking::pool::spawn_blocking") ||
+	    names(d, "tokio::runtime::handle::Handle::spawn_blocking") ||
+	    (strstr(d, "tokio::runtime::handle::Handle>::spawn_blocking") && !strstr(d, "spawn_blocking_")))
+		return TK_FN_SPAWN_BLOCKING;
+	if (names(d, "std::panicking::try::cleanup") || names(d, "std::panicking::catch_unwind::cleanup"))
+		return TK_FN_PANIC_CLEANUP;
+	return -1;
+}
+
+/* Cheap test on the mangled name before demangling it. */
+static bool candidate(const char *sym)
+{
+	return strstr(sym, "tokio") || strstr(sym, "panicking");
+}
+
+static int add_probe(struct tk_symbols *s, enum tk_fn fn, uint32_t module, uint64_t addr, uint64_t offset)
+{
+	for (size_t i = 0; i < s->n_probes; i++)
+		if (s->probes[i].module == module && s->probes[i].addr == addr)
+			return 0; /* an alias of an instance we have */
+	if (s->n_probes == s->cap_probes) {
+		size_t cap = s->cap_probes ? s->cap_probes * 2 : 64;
+		struct tk_probe *p;
+
+		if (cap > MAX_PROBES)
+			return -E2BIG;
+		p = realloc(s->probes, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		s->probes = p;
+		s->cap_probes = cap;
+	}
+	s->probes[s->n_probes++] = (struct tk_probe){ .fn = fn, .module = module, .addr = addr, .offset = offset };
+	s->count[fn]++;
+	return 0;
+}
+
+static bool vaddr_to_offset(Elf *elf, uint64_t v, uint64_t *off)
+{
+	size_t n;
+
+	if (elf_getphdrnum(elf, &n) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+			continue;
+		if (v >= ph.p_vaddr && v - ph.p_vaddr < ph.p_filesz) {
+			*off = v - ph.p_vaddr + ph.p_offset;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int scan_symtab(struct tk_symbols *s, Elf *elf, Elf_Scn *scn, uint32_t module)
+{
+	GElf_Shdr sh;
+	Elf_Data *data;
+	size_t n;
+
+	if (!gelf_getshdr(scn, &sh) || !sh.sh_entsize || !(data = elf_getdata(scn, NULL)))
+		return 0;
+	n = sh.sh_size / sh.sh_entsize;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Sym sym;
+		const char *name;
+		char *d;
+		uint64_t off;
+		int fn, r;
+
+		if (!gelf_getsym(data, (int)i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+		    sym.st_shndx == SHN_UNDEF || !sym.st_value)
+			continue;
+		name = elf_strptr(elf, sh.sh_link, sym.st_name);
+		if (!name || !candidate(name))
+			continue;
+		d = ts_demangle(name);
+		fn = classify(d ? d : name);
+		free(d);
+		if (fn < 0 || !vaddr_to_offset(elf, sym.st_value, &off))
+			continue;
+		r = add_probe(s, (enum tk_fn)fn, module, sym.st_value, off);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Does .rodata carry Tokio's source paths (panic locations)? */
+static bool rodata_mentions_tokio(Elf *elf)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+
+	if (elf_getshdrstrndx(elf, &shstrndx) < 0)
+		return false;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!name || strcmp(name, ".rodata") || sh.sh_size > RODATA_SCAN_MAX)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data || !data->d_buf)
+			continue;
+		if (memmem(data->d_buf, data->d_size, "tokio-1.", 8) ||
+		    memmem(data->d_buf, data->d_size, "tokio/src/runtime", 17))
+			return true;
+	}
+	return false;
+}
+
+/* Scan one file. *stripped_tokio: it has no .symtab but looks like Tokio. */
+static int scan_file(struct tk_symbols *s, const char *path, uint32_t module, bool *stripped_tokio)
+{
+	Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL;
+	Elf *elf = NULL;
+	int fd, r = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* vanished or unreadable: nothing of Tokio's there */
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF)
+		goto cleanup;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		if (sh.sh_type == SHT_SYMTAB)
+			symtab = scn;
+		else if (sh.sh_type == SHT_DYNSYM)
+			dynsym = scn;
+	}
+	if (symtab)
+		r = scan_symtab(s, elf, symtab, module);
+	else if (dynsym)
+		r = scan_symtab(s, elf, dynsym, module);
+	if (r == 0 && !symtab && rodata_mentions_tokio(elf))
+		*stripped_tokio = true;
+cleanup:
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return r;
+}
+
+void ts_tokio_symbols_free(struct tk_symbols *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_modules; i++)
+		free(s->modules[i]);
+	free(s->modules);
+	free(s->probes);
+	free(s);
+}
+
+static int add_module(struct tk_symbols *s, uint32_t pid, const char *path, uint32_t *index)
+{
+	char buf[4200];
+	char **m;
+
+	snprintf(buf, sizeof(buf), "/proc/%" PRIu32 "/root%s", pid, path);
+	for (size_t i = 0; i < s->n_modules; i++) {
+		if (!strcmp(s->modules[i], buf)) {
+			*index = UINT32_MAX; /* seen */
+			return 0;
+		}
+	}
+	if (s->n_modules >= MAX_MODULES)
+		return -E2BIG;
+	m = realloc(s->modules, (s->n_modules + 1) * sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	s->modules = m;
+	if (!(m[s->n_modules] = strdup(buf)))
+		return -ENOMEM;
+	*index = (uint32_t)s->n_modules++;
+	return 0;
+}
+
+int ts_tokio_elf_scan(uint32_t pid, struct tk_symbols **out, char *err, size_t errlen)
+{
+	struct tk_symbols *s = calloc(1, sizeof(*s));
+	char path[64], line[4400], exe[4096] = "";
+	bool stripped = false;
+	FILE *maps = NULL;
+	ssize_t n;
+	int r = 0;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	elf_version(EV_CURRENT);
+	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/exe", pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/maps", pid);
+	maps = fopen(path, "re");
+	if (!maps) {
+		r = -errno;
+		if (r == -ENOENT || r == -ESRCH) {
+			r = -ESRCH;
+			snprintf(err, errlen, "pid %" PRIu32 " exited", pid);
+		} else {
+			snprintf(err, errlen, "cannot read %s: %s", path, strerror(-r));
+		}
+		goto cleanup;
+	}
+	while (fgets(line, sizeof(line), maps)) {
+		char perms[8], file[4200] = "";
+		uint32_t idx;
+		bool strip_here = false;
+
+		if (sscanf(line, "%*x-%*x %7s %*x %*x:%*x %*u %4199[^\n]", perms, file) < 2 || perms[2] != 'x' ||
+		    file[0] != '/' || strstr(file, " (deleted)"))
+			continue;
+		r = add_module(s, pid, file, &idx);
+		if (r < 0)
+			goto fail;
+		if (idx == UINT32_MAX)
+			continue;
+		r = scan_file(s, s->modules[idx], idx, &strip_here);
+		if (r < 0)
+			goto fail;
+		stripped = stripped || strip_here;
+	}
+	if (s->n_modules == 0 && kill((pid_t)pid, 0) < 0) {
+		r = -ESRCH;
+		snprintf(err, errlen, "pid %" PRIu32 " exited", pid);
+		goto cleanup;
+	}
+	if (s->count[TK_FN_POLL] == 0) {
+		if (stripped) {
+			r = -ENOEXEC;
+			snprintf(err, errlen, "no symbols: %s is stripped; Tokio's task functions cannot be found "
+				 "(keep symbols: no `strip`, or `--mode generic`)", exe[0] ? exe : "the executable");
+			goto cleanup;
+		}
+		snprintf(err, errlen, "pid %" PRIu32 " (%s) is not a Tokio program: no %s in its executable or "
+			 "libraries", pid, exe[0] ? exe : "?", fn_names[TK_FN_POLL]);
+	}
+	*out = s;
+	s = NULL;
+	goto cleanup;
+fail:
+	snprintf(err, errlen, "cannot read the symbols of pid %" PRIu32 ": %s", pid, strerror(-r));
+cleanup:
+	if (maps)
+		fclose(maps);
+	ts_tokio_symbols_free(s);
+	return r;
+}

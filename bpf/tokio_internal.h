@@ -1,0 +1,69 @@
+/*
+ * tokio_internal.h: what the Tokio attach's files share (bpf/tokio_*.c).
+ *
+ * tokio_elf.c finds Tokio's task functions in the ELF files a process
+ * maps; tokio_tasks.c turns the BPF records into ts_events (task and
+ * thread bookkeeping, spawn sites); tokio_source.c loads and attaches the
+ * skeleton and is the collector source.
+ */
+#ifndef TASKSCOPE_BPF_TOKIO_INTERNAL_H
+#define TASKSCOPE_BPF_TOKIO_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpf/tokio.h"
+#include "collector/source.h"
+
+struct ts_strpool;
+struct ts_symbolizer;
+
+/* The functions probed, by role. */
+enum tk_fn {
+	TK_FN_POLL,               /* tokio::runtime::task::raw::poll (one per future type) */
+	TK_FN_DEALLOC,            /* tokio::runtime::task::raw::dealloc */
+	TK_FN_CLONE_WAKER,        /* tokio::runtime::task::waker::clone_waker */
+	TK_FN_DROP_WAKER,
+	TK_FN_WAKE_BY_VAL,
+	TK_FN_WAKE_BY_REF,
+	TK_FN_BIND,               /* tokio::runtime::task::list::(Local)OwnedTasks::bind */
+	TK_FN_SPAWN_BLOCKING,     /* spawn_blocking functions that return a JoinHandle */
+	TK_FN_PANIC_CLEANUP,      /* std::panicking::{try,catch_unwind}::cleanup */
+	TK_FN_COUNT,
+};
+
+struct tk_probe {
+	enum tk_fn fn;
+	uint32_t module;          /* index into tk_symbols.modules */
+	uint64_t addr;            /* st_value */
+	uint64_t offset;          /* file offset: what a uprobe is attached at */
+};
+
+struct tk_symbols {
+	char **modules;           /* paths to attach at (/proc/PID/root/...) */
+	size_t n_modules;
+	struct tk_probe *probes;
+	size_t n_probes, cap_probes;
+	size_t count[TK_FN_COUNT];
+};
+
+/* Scan the ELF files mapped executable by `pid`. Returns 0 with
+ * count[TK_FN_POLL] > 0 for a Tokio program; 0 with no probes and a line
+ * in `err` for a program without Tokio; -ENOEXEC with "no symbols: ..."
+ * for a stripped Tokio program; -ESRCH when the process is gone. */
+int ts_tokio_elf_scan(uint32_t pid, struct tk_symbols **out, char *err, size_t errlen);
+void ts_tokio_symbols_free(struct tk_symbols *s);
+const char *ts_tokio_fn_name(enum tk_fn fn);
+
+/* Records -> events (tokio_tasks.c). */
+struct tk_tasks;
+
+int ts_tokio_tasks_new(uint32_t pid, struct ts_strpool *pool, struct ts_symbolizer *sym,
+		       struct tk_tasks **out);
+void ts_tokio_tasks_free(struct tk_tasks *t);
+/* Turn one ring buffer record (untrusted size) into events in `batch`. */
+int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, struct ts_event_batch *batch);
+/* Records that failed validation so far. */
+uint64_t ts_tokio_tasks_rejected(const struct tk_tasks *t);
+
+#endif /* TASKSCOPE_BPF_TOKIO_INTERNAL_H */

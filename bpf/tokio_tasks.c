@@ -1,0 +1,452 @@
+/*
+ * tokio_tasks.c: tokio.bpf.c's records, turned into the collector's events.
+ *
+ * Why a table on this side: the kernel programs stay minimal, and what
+ * needs memory lives here. Per task (keyed by its header address): its
+ * kind (a spawn_blocking task is "blocking"), whether a panic was caught
+ * while polling it or it completed cancelled (its outcome at the drop),
+ * whether its spawn was reported. Per thread: the role last reported
+ * (a thread that polls blocking tasks is "blocking", one that polls
+ * ordinary tasks a "worker") with its name from /proc/PID/task/TID/comm.
+ * Per raw::poll instance: whether it polls blocking tasks (so a blocking
+ * task that existed before the attach is still recognised).
+ *
+ * Spawn sites: the spawn record carries the registers and a slice of the
+ * user stack at the return of OwnedTasks::bind / spawn_blocking; the
+ * symbolizer unwinds it (CFI) and the first frame outside Tokio and the
+ * standard library is the location (file:line with DWARF, else the
+ * function), and its function the task's name.
+ *
+ * Records come from the kernel but describe the target's memory: sizes
+ * are checked, and nothing here dereferences a target address.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bpf/tokio_internal.h"
+#include "collector/hashidx.h"
+#include "collector/strpool.h"
+#include "collector/symbolize.h"
+
+#define MAX_FRAMES 48
+#define MAX_INSTANCES 65536
+#define RECENT 256               /* dropped tasks remembered for late spawns */
+#define SITES 512                /* spawn sites cached */
+
+struct tk_task {
+	uint64_t hdr;
+	uint64_t first_ts;
+	uint32_t kind;
+	bool spawned;
+	bool panicked;
+	bool cancelled;
+	struct tk_task *hash_next;
+};
+
+struct tk_thread {
+	uint64_t tid;
+	int role;                /* -1: not reported yet */
+	struct tk_thread *hash_next;
+};
+
+struct site {
+	uint64_t hash;           /* of the unwound return addresses */
+	int n;
+	const char *name, *loc;
+};
+
+struct tk_tasks {
+	uint32_t pid;
+	struct ts_strpool *pool;
+	struct ts_symbolizer *sym;
+	struct ts_hashidx task_ix;
+	struct ts_hashidx thread_ix;
+	uint8_t *instance_blocking;     /* per raw::poll cookie: 1 = polls blocking tasks */
+	size_t n_instances;
+	struct { uint64_t hdr, first_ts; } recent[RECENT];
+	size_t recent_next;
+	uint64_t rejected;
+	struct site sites[SITES];       /* spawn sites already resolved */
+};
+
+static uint64_t task_hash(const void *node)
+{
+	return ts_hashidx_hash(0, ((const struct tk_task *)node)->hdr);
+}
+
+static uint64_t thread_hash(const void *node)
+{
+	return ts_hashidx_hash(0, ((const struct tk_thread *)node)->tid);
+}
+
+int ts_tokio_tasks_new(uint32_t pid, struct ts_strpool *pool, struct ts_symbolizer *sym,
+		       struct tk_tasks **out)
+{
+	struct tk_tasks *t = calloc(1, sizeof(*t));
+	int r;
+
+	if (!t)
+		return -ENOMEM;
+	t->pid = pid;
+	t->pool = pool;
+	t->sym = sym;
+	r = ts_hashidx_init(&t->task_ix, offsetof(struct tk_task, hash_next), task_hash);
+	if (r == 0)
+		r = ts_hashidx_init(&t->thread_ix, offsetof(struct tk_thread, hash_next), thread_hash);
+	if (r < 0) {
+		ts_tokio_tasks_free(t);
+		return r;
+	}
+	*out = t;
+	return 0;
+}
+
+static void free_chain_all(struct ts_hashidx *ix, size_t next_off)
+{
+	for (size_t b = 0; ix->buckets && b <= ix->mask; b++) {
+		void *n = ix->buckets[b];
+
+		while (n) {
+			void *next = *(void **)((char *)n + next_off);
+
+			free(n);
+			n = next;
+		}
+		ix->buckets[b] = NULL;
+	}
+}
+
+void ts_tokio_tasks_free(struct tk_tasks *t)
+{
+	if (!t)
+		return;
+	free_chain_all(&t->task_ix, offsetof(struct tk_task, hash_next));
+	free_chain_all(&t->thread_ix, offsetof(struct tk_thread, hash_next));
+	ts_hashidx_fini(&t->task_ix);
+	ts_hashidx_fini(&t->thread_ix);
+	free(t->instance_blocking);
+	free(t);
+}
+
+uint64_t ts_tokio_tasks_rejected(const struct tk_tasks *t)
+{
+	return t->rejected;
+}
+
+static struct tk_task *find_task(struct tk_tasks *t, uint64_t hdr)
+{
+	struct tk_task *k = ts_hashidx_bucket(&t->task_ix, ts_hashidx_hash(0, hdr));
+
+	while (k && k->hdr != hdr)
+		k = k->hash_next;
+	return k;
+}
+
+static struct tk_task *get_task(struct tk_tasks *t, uint64_t hdr, uint64_t ts)
+{
+	struct tk_task *k = find_task(t, hdr);
+
+	if (k)
+		return k;
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return NULL;
+	k->hdr = hdr;
+	k->first_ts = ts;
+	k->kind = TS_KIND_TASK;
+	(void)ts_hashidx_insert(&t->task_ix, k); /* a failed growth only slows lookups */
+	return k;
+}
+
+static void forget_task(struct tk_tasks *t, struct tk_task *k)
+{
+	t->recent[t->recent_next % RECENT].hdr = k->hdr;
+	t->recent[t->recent_next % RECENT].first_ts = k->first_ts;
+	t->recent_next++;
+	ts_hashidx_remove(&t->task_ix, k);
+	free(k);
+}
+
+static int push(struct ts_event_batch *b, const struct ts_event *ev)
+{
+	return ts_event_batch_push(b, ev);
+}
+
+/* Report a thread the first time it is seen and whenever its role changes. */
+static int see_thread(struct tk_tasks *t, uint32_t tid, uint64_t ts, int role, struct ts_event_batch *b)
+{
+	struct tk_thread *th = ts_hashidx_bucket(&t->thread_ix, ts_hashidx_hash(0, tid));
+	char path[64], comm[32] = "";
+	ssize_t n;
+	int fd;
+
+	while (th && th->tid != tid)
+		th = th->hash_next;
+	if (!th) {
+		th = calloc(1, sizeof(*th));
+		if (!th)
+			return -ENOMEM;
+		th->tid = tid;
+		th->role = -1;
+		(void)ts_hashidx_insert(&t->thread_ix, th);
+	}
+	if (role < 0)
+		role = th->role >= 0 ? th->role : TS_ROLE_OTHER;
+	if (th->role == role)
+		return 0;
+	th->role = role;
+	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/task/%" PRIu32 "/comm", t->pid, tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, comm, sizeof(comm) - 1);
+		close(fd);
+		comm[n > 0 ? n : 0] = '\0';
+		comm[strcspn(comm, "\n")] = '\0';
+	}
+	return push(b, &(struct ts_event){
+		.ts = ts, .pid = t->pid, .tid = tid, .type = TS_EV_THREAD, .kind = (uint32_t)role,
+		.name = comm[0] ? ts_strpool_intern(t->pool, comm, strlen(comm)) : NULL,
+	});
+}
+
+static bool instance_blocking(const struct tk_tasks *t, uint64_t cookie)
+{
+	return cookie < t->n_instances && t->instance_blocking[cookie];
+}
+
+static void learn_instance(struct tk_tasks *t, uint64_t cookie)
+{
+	uint8_t *p;
+	size_t n;
+
+	if (cookie >= MAX_INSTANCES)
+		return;
+	if (cookie >= t->n_instances) {
+		n = (size_t)cookie + 16;
+		p = realloc(t->instance_blocking, n);
+		if (!p)
+			return;
+		memset(p + t->n_instances, 0, n - t->n_instances);
+		t->instance_blocking = p;
+		t->n_instances = n;
+	}
+	t->instance_blocking[cookie] = 1;
+}
+
+/* Library code a spawn goes through; the first frame not in it is the
+ * user's spawn site. */
+static bool library_function(const char *f)
+{
+	static const char *const prefixes[] = {
+		"tokio::", "<tokio::", "std::", "<std::", "core::", "<core::", "alloc::", "<alloc::",
+		"futures", "<futures", "tracing::", "<tracing::", "__rust", "_start", "__libc", "start_thread",
+		"clone3", "<F as core::", "<&", "<Box<",
+	};
+
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncmp(f, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
+
+/* The first user frame among the inlined levels at one address. */
+static bool user_frame(struct tk_tasks *t, uint64_t ip, const char **name, const char **loc)
+{
+	struct ts_frame fr[16];
+	char buf[1024];
+	int n = ts_symbolizer_lookup_inline(t->sym, ip, fr, sizeof(fr) / sizeof(fr[0]));
+
+	for (int i = 0; i < n; i++) {
+		if (!fr[i].function || library_function(fr[i].function))
+			continue;
+		*name = ts_strpool_intern(t->pool, fr[i].function, strlen(fr[i].function));
+		if (fr[i].file && fr[i].line) {
+			snprintf(buf, sizeof(buf), "%s:%" PRIu32, fr[i].file, fr[i].line);
+			*loc = ts_strpool_intern(t->pool, buf, strlen(buf));
+		} else {
+			*loc = *name;
+		}
+		return true;
+	}
+	return false;
+}
+
+static void spawn_site(struct tk_tasks *t, const struct tk_spawn_rec *r, const char **name, const char **loc)
+{
+	struct ts_user_regs regs = {
+		.ip = r->regs[0], .sp = r->regs[1], .bp = r->regs[2], .bx = r->regs[3],
+		.r12 = r->regs[4], .r13 = r->regs[5], .r14 = r->regs[6], .r15 = r->regs[7],
+	};
+	uint64_t ips[MAX_FRAMES], h = 0;
+	size_t len = r->stack_len <= TK_STACK_MAX ? r->stack_len : 0;
+	struct site *c;
+	int n;
+
+	*name = *loc = NULL;
+	if (!t->sym)
+		return;
+	n = ts_symbolizer_unwind(t->sym, &regs, r->stack, len, ips, MAX_FRAMES);
+	if (n <= 0)
+		return;
+	/* the same spawn site unwinds to the same return addresses */
+	for (int i = 0; i < n; i++)
+		h = ts_hashidx_hash((uint32_t)i, h ^ ips[i]);
+	c = &t->sites[h % SITES];
+	if (c->hash == h && c->n == n) {
+		*name = c->name;
+		*loc = c->loc;
+		return;
+	}
+	/* every ip is a return address (a uretprobe's ip too): look up the call */
+	for (int i = 0; i < n && !*name; i++)
+		if (ips[i])
+			user_frame(t, ips[i] - 1, name, loc);
+	*c = (struct site){ .hash = h, .n = n, .name = *name, .loc = *loc };
+}
+
+static int on_spawn(struct tk_tasks *t, const struct tk_spawn_rec *r, struct ts_event_batch *b)
+{
+	struct tk_task *k = find_task(t, r->h.task);
+	bool blocking = r->h.cookie == TK_SPAWN_BLOCKING;
+	uint64_t ts = r->h.ts;
+	const char *name, *loc;
+
+	if (k && k->spawned)
+		return 0; /* a nested spawn_blocking hook reported it already */
+	if (k) {
+		k->spawned = true;
+		if (blocking)
+			k->kind = TS_KIND_BLOCKING;
+		if (k->first_ts < ts)
+			ts = k->first_ts; /* it was polled before its spawner returned */
+	} else if (blocking) {
+		/* a blocking task may have run and gone before its spawner
+		 * returned: the spawn is then dated at its first poll */
+		for (size_t i = 0; i < RECENT; i++) {
+			if (t->recent[i].hdr == r->h.task) {
+				ts = t->recent[i].first_ts < ts ? t->recent[i].first_ts : ts;
+				t->recent[i].hdr = 0;
+				goto report;
+			}
+		}
+	}
+	if (!k) {
+		k = get_task(t, r->h.task, ts);
+		if (!k)
+			return -ENOMEM;
+		k->spawned = true;
+		k->kind = blocking ? TS_KIND_BLOCKING : TS_KIND_TASK;
+	}
+report:
+	spawn_site(t, r, &name, &loc);
+	return push(b, &(struct ts_event){
+		.ts = ts, .pid = t->pid, .tid = r->h.tid, .type = TS_EV_SPAWN, .id = r->h.task,
+		.kind = blocking ? TS_KIND_BLOCKING : TS_KIND_TASK, .name = name, .location = loc,
+	});
+}
+
+static uint32_t outcome(const struct tk_task *k)
+{
+	if (k && k->panicked)
+		return TS_OUTCOME_PANICKED;
+	if (k && k->cancelled)
+		return TS_OUTCOME_CANCELLED;
+	return TS_OUTCOME_OK;
+}
+
+static int on_drop(struct tk_tasks *t, const struct tk_rec *r, struct ts_event_batch *b)
+{
+	struct tk_task *k = find_task(t, r->task);
+	uint32_t out = outcome(k);
+
+	if (k)
+		forget_task(t, k);
+	return push(b, &(struct ts_event){
+		.ts = r->ts, .pid = t->pid, .tid = r->tid, .type = TS_EV_TASK_DROP, .id = r->task, .kind = out,
+	});
+}
+
+int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, struct ts_event_batch *b)
+{
+	static const uint16_t waker_events[] = {
+		[TK_REC_WAKE] = TS_EV_WAKE, [TK_REC_WAKE_BY_REF] = TS_EV_WAKE,
+		[TK_REC_WAKER_CLONE] = TS_EV_WAKER_CLONE, [TK_REC_WAKER_DROP] = TS_EV_WAKER_DROP,
+	};
+	const struct tk_rec *r = data;
+	struct ts_event ev = { 0 };
+	struct tk_task *k;
+	int role, rc;
+
+	if (size < sizeof(*r) || !r->task || r->tid == 0) {
+		t->rejected++;
+		return 0;
+	}
+	ev.ts = r->ts;
+	ev.pid = t->pid;
+	ev.tid = r->tid;
+	ev.id = r->task;
+	switch (r->type) {
+	case TK_REC_SPAWN:
+		if (size < sizeof(struct tk_spawn_rec)) {
+			t->rejected++;
+			return 0;
+		}
+		return on_spawn(t, data, b);
+	case TK_REC_POLL_BEGIN:
+		k = get_task(t, r->task, r->ts);
+		if (!k)
+			return -ENOMEM;
+		if (k->kind == TS_KIND_BLOCKING)
+			learn_instance(t, r->cookie);
+		else if (instance_blocking(t, r->cookie))
+			k->kind = TS_KIND_BLOCKING;
+		role = k->kind == TS_KIND_BLOCKING ? TS_ROLE_BLOCKING : TS_ROLE_WORKER;
+		rc = see_thread(t, r->tid, r->ts, role, b);
+		if (rc < 0)
+			return rc;
+		ev.type = TS_EV_POLL_BEGIN;
+		return push(b, &ev);
+	case TK_REC_POLL_END:
+		k = find_task(t, r->task);
+		if (k && (r->flags & TK_F_CANCELLED))
+			k->cancelled = true;
+		ev.type = TS_EV_POLL_END;
+		ev.flags = (r->flags & TK_F_READY) ? TS_EVF_READY : 0;
+		rc = push(b, &ev);
+		/* A task that completed never runs again: its life ends here,
+		 * whenever its JoinHandle lets the memory go. */
+		if (rc < 0 || !(r->flags & TK_F_READY))
+			return rc;
+		return on_drop(t, r, b);
+	case TK_REC_DEALLOC:
+		/* freed without completing in a poll we saw (runtime shutdown);
+		 * unknown: completed already, or never seen since the attach */
+		if (!find_task(t, r->task))
+			return 0;
+		return on_drop(t, r, b);
+	case TK_REC_PANIC:
+		k = get_task(t, r->task, r->ts);
+		if (k)
+			k->panicked = true;
+		return 0;
+	case TK_REC_WAKE:
+	case TK_REC_WAKE_BY_REF:
+	case TK_REC_WAKER_CLONE:
+	case TK_REC_WAKER_DROP:
+		rc = see_thread(t, r->tid, r->ts, -1, b);
+		if (rc < 0)
+			return rc;
+		ev.type = waker_events[r->type];
+		ev.flags = r->type == TK_REC_WAKE_BY_REF ? TS_EVF_BY_REF : 0;
+		return push(b, &ev);
+	default:
+		t->rejected++;
+		return 0;
+	}
+}

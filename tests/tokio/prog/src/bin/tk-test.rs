@@ -1,0 +1,236 @@
+// tk-test: an ordinary Tokio program that taskscope attaches to.
+//
+// It knows what it did: every task it spawns is wrapped in `Counted`, which
+// counts the task's polls, and the counts are printed once the workload is
+// over, so the test can compare taskscope's recording with the truth.
+//
+//   tk-test workload CTL_DIR   wait until uprobes are live in this process
+//                              (the kernel maps "[uprobes]" at the first
+//                              uretprobe hit), run the workload, print the
+//                              counts, touch CTL_DIR/workload-done, wait for
+//                              CTL_DIR/stop, run more tasks (after the
+//                              detach), print "exit ok" and exit 0.
+//   tk-test idle SECS          keep a few tasks busy for SECS, exit 0.
+//
+// The workload: distinct async fns (alpha, beta), one that blocks its worker
+// in std::thread::sleep (sleeper), one that spins on the CPU (spinner), one
+// that panics (panicker), one that returns Pending without keeping its waker
+// (loser), a stream of short-lived tasks (short), and one spawn_blocking
+// closure. Line numbers of the spawns are printed ("line NAME N") so the
+// test checks spawn locations against this file without hard-coding them.
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+const NAMES: [&str; 7] = ["alpha", "beta", "sleeper", "spinner", "panicker", "loser", "short"];
+static POLLS: [AtomicU64; 7] = [
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+    AtomicU64::new(0),
+];
+
+/// Counts the polls of the task it wraps (the task's future is this).
+struct Counted<F> {
+    idx: usize,
+    inner: Pin<Box<F>>,
+}
+
+impl<F: Future> Future for Counted<F> {
+    type Output = F::Output;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        POLLS[self.idx].fetch_add(1, Ordering::Relaxed);
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+fn counted<F: Future>(idx: usize, f: F) -> Counted<F> {
+    Counted { idx, inner: Box::pin(f) }
+}
+
+async fn alpha() {
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+async fn beta() {
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn sleeper() {
+    // Blocks the worker thread inside a poll: a long poll.
+    std::thread::sleep(Duration::from_millis(60));
+    tokio::task::yield_now().await;
+}
+
+async fn spinner() {
+    // Burns the CPU inside a poll: a long poll too.
+    let start = Instant::now();
+    let mut x: u64 = 1;
+    while start.elapsed() < Duration::from_millis(60) {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+    }
+    if x == 42 {
+        println!("unlikely");
+    }
+    tokio::task::yield_now().await;
+}
+
+async fn panicker() {
+    tokio::task::yield_now().await;
+    panic!("tk-test: the panicker panics on purpose");
+}
+
+/// Returns Pending and drops its waker: nothing can ever wake it.
+struct LoseWaker;
+
+impl Future for LoseWaker {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        Poll::Pending
+    }
+}
+
+async fn loser() {
+    LoseWaker.await
+}
+
+async fn short(i: u64) -> u64 {
+    tokio::task::yield_now().await;
+    i
+}
+
+async fn tick() {}
+
+fn uprobes_live() -> bool {
+    std::fs::read_to_string("/proc/self/maps")
+        .map(|m| m.contains("[uprobes]"))
+        .unwrap_or(false)
+}
+
+async fn workload(ctl: &str) {
+    // Wait for the attach: tiny tasks keep raw::poll busy until a uretprobe
+    // fired here, then give the last probes time to be attached.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !uprobes_live() {
+        if Instant::now() > deadline {
+            eprintln!("tk-test: no uprobes after 30 s");
+            std::process::exit(3);
+        }
+        tokio::spawn(tick()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut lines = Vec::new();
+    lines.push(("alpha", line!() + 1));
+    let a = tokio::spawn(counted(0, alpha()));
+    lines.push(("beta", line!() + 1));
+    let b = tokio::spawn(counted(1, beta()));
+    lines.push(("sleeper", line!() + 1));
+    let s = tokio::spawn(counted(2, sleeper()));
+    lines.push(("spinner", line!() + 1));
+    let sp = tokio::spawn(counted(3, spinner()));
+    lines.push(("panicker", line!() + 1));
+    let p = tokio::spawn(counted(4, panicker()));
+    lines.push(("loser", line!() + 1));
+    let _lost = tokio::spawn(counted(5, loser()));
+    lines.push(("blocking", line!() + 1));
+    let bl = tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(30)));
+    let mut shorts = Vec::new();
+    for i in 0..200u64 {
+        lines.push(("short", line!() + 1));
+        shorts.push(tokio::spawn(counted(6, short(i))));
+        if i % 20 == 19 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    a.await.unwrap();
+    b.await.unwrap();
+    s.await.unwrap();
+    sp.await.unwrap();
+    assert!(p.await.unwrap_err().is_panic());
+    bl.await.unwrap();
+    let mut sum = 0;
+    for h in shorts {
+        sum += h.await.unwrap();
+    }
+    assert_eq!(sum, 199 * 200 / 2);
+    // Let the loser sit idle with no waker for a while before the detach.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    lines.dedup();
+    for (name, line) in &lines {
+        println!("line {} {}", name, line);
+    }
+    for (i, name) in NAMES.iter().enumerate() {
+        println!("polls {} {}", name, POLLS[i].load(Ordering::Relaxed));
+    }
+    std::fs::write(format!("{}/workload-done", ctl), b"").unwrap();
+
+    // After the detach: the program goes on, unharmed.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::metadata(format!("{}/stop", ctl)).is_err() {
+        if Instant::now() > deadline {
+            eprintln!("tk-test: never told to stop");
+            std::process::exit(4);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut after = Vec::new();
+    for i in 0..50u64 {
+        after.push(tokio::spawn(short(i)));
+    }
+    for h in after {
+        h.await.unwrap();
+    }
+}
+
+async fn idle(secs: u64) {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        let h = tokio::spawn(async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        });
+        h.await.unwrap();
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() != 3 {
+        eprintln!("usage: tk-test (workload CTL_DIR | idle SECS)");
+        std::process::exit(2);
+    }
+    // The panicker's message is expected; keep stderr for real trouble.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info.to_string();
+        if !msg.contains("on purpose") {
+            eprintln!("{}", msg);
+        }
+    }));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    match args[1].as_str() {
+        "workload" => rt.block_on(workload(&args[2])),
+        "idle" => rt.block_on(idle(args[2].parse().unwrap())),
+        _ => {
+            eprintln!("usage: tk-test (workload CTL_DIR | idle SECS)");
+            std::process::exit(2);
+        }
+    }
+    println!("exit ok");
+    // The loser never finishes: shut down without waiting for it.
+    rt.shutdown_timeout(Duration::from_millis(100));
+}
