@@ -71,6 +71,8 @@ struct ts_task {
 	bool woken_in_poll;         /* woken while RUNNING: SCHEDULED at poll end */
 	bool waiting;               /* waits for lock wait_res (see model_locks.c) */
 	uint64_t wait_res;
+	bool outer_waiting;         /* ... inside an outer wait for outer_wait_res (a runtime's */
+	uint64_t outer_wait_res;    /* lock and the pthread mutex under it, seen by BPF) */
 	uint64_t last_event_ns;
 	uint64_t poll_start_ns;     /* start of the current or last poll */
 	uint32_t n_poll_locks;      /* locks taken in the current poll (first ones) */
@@ -103,6 +105,8 @@ struct ts_thread {
 	uint64_t poll_runq_ns;      /* of which run-queue delay */
 	bool waiting;               /* waits (outside a poll) for lock wait_res */
 	uint64_t wait_res;
+	bool outer_waiting;         /* as in ts_task */
+	uint64_t outer_wait_res;
 	struct ts_thread *hash_next;
 };
 

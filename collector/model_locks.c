@@ -174,59 +174,86 @@ static struct who who_of(struct ts_model *m, const struct ts_event *ev, struct t
 	return w;
 }
 
-static bool *who_waiting(struct who *w, uint64_t **res)
+/* A waiter's wait notes: the current wait and, when it began inside
+ * another, the outer one. */
+struct wait_slot {
+	bool *waiting, *outer;
+	uint64_t *res, *outer_res;
+};
+
+static bool who_slot(struct who *w, struct wait_slot *s)
 {
 	if (w->task_id) {
 		if (!w->task)
-			return NULL;
-		*res = &w->task->wait_res;
-		return &w->task->waiting;
+			return false;
+		*s = (struct wait_slot){ &w->task->waiting, &w->task->outer_waiting, &w->task->wait_res,
+					 &w->task->outer_wait_res };
+		return true;
 	}
 	if (!w->thr)
-		return NULL;
-	*res = &w->thr->wait_res;
-	return &w->thr->waiting;
+		return false;
+	*s = (struct wait_slot){ &w->thr->waiting, &w->thr->outer_waiting, &w->thr->wait_res,
+				 &w->thr->outer_wait_res };
+	return true;
 }
 
 static void report_await(struct ts_model *m, struct ts_resource *r, uint64_t ts_ns, bool released);
 
+/* A waiter waits for one lock at a time, except that one wait may sit
+ * inside another: a runtime's own lock reported through the shim and the
+ * pthread mutex it blocks in, seen by the BPF lock source. A third wait
+ * means the oldest one's end was lost: it is dropped. */
 static void lock_wait(struct ts_model *m, const struct ts_event *ev, struct ts_resource *r,
 		      struct who *w)
 {
-	uint64_t *wait_res = NULL;
-	bool *waiting = who_waiting(w, &wait_res);
+	struct wait_slot s;
+	bool have = who_slot(w, &s);
 
-	if (waiting && *waiting) {
-		struct ts_resource *old;
-
-		if (*wait_res == r->id)
+	if (have && *s.waiting) {
+		if (*s.res == r->id || (*s.outer && *s.outer_res == r->id))
 			return;   /* still waiting; the first wait's start stands */
-		old = ts_model_find_resource(m, ev->pid, *wait_res);
-		if (old)
-			waiter_remove(old, w->task_id, w->tid, NULL);
-		*waiting = false;
+		if (*s.outer) {
+			struct ts_resource *old = ts_model_find_resource(m, ev->pid, *s.outer_res);
+
+			if (old)
+				waiter_remove(old, w->task_id, w->tid, NULL);
+		}
+		*s.outer = true;
+		*s.outer_res = *s.res;
 	}
 	if (waiter_add(r, w->task_id, w->tid, ev->ts) < 0) {
 		m->stats.alloc_failures++;
 		return;
 	}
-	if (waiting) {
-		*waiting = true;
-		*wait_res = r->id;
+	if (have) {
+		*s.waiting = true;
+		*s.res = r->id;
 	}
 	if (r->await_task && r->holders > 0)
 		report_await(m, r, ev->ts, false);   /* the first victim of a lock held across await */
 }
 
+/* The wait for `res` ended: the outer wait, if any, is current again. */
+static void wait_done(struct wait_slot *s, uint64_t res)
+{
+	if (*s->waiting && *s->res == res) {
+		*s->waiting = *s->outer;
+		*s->res = *s->outer_res;
+		*s->outer = false;
+	} else if (*s->outer && *s->outer_res == res) {
+		*s->outer = false;
+	}
+}
+
 static void lock_acquired(struct ts_model *m, const struct ts_event *ev, struct ts_resource *r,
 			  struct who *w)
 {
-	uint64_t *wait_res = NULL, wait_start = 0, wait_ns = 0;
-	bool *waiting = who_waiting(w, &wait_res);
+	uint64_t wait_start = 0, wait_ns = 0;
+	struct wait_slot s;
 	bool waited = waiter_remove(r, w->task_id, w->tid, &wait_start);
 
-	if (waiting && *waiting && *wait_res == r->id)
-		*waiting = false;
+	if (who_slot(w, &s))
+		wait_done(&s, r->id);
 	if (waited && wait_start > ev->ts) {
 		m->stats.late_events++;  /* the wait was reported after its end */
 		wait_start = ev->ts;
@@ -432,6 +459,12 @@ void ts_model_locks_task_done(struct ts_model *m, struct ts_task *task)
 {
 	struct ts_resource *r;
 
+	if (task->outer_waiting) {
+		task->outer_waiting = false;
+		r = ts_model_find_resource(m, task->pid, task->outer_wait_res);
+		if (r)
+			waiter_remove(r, task->id, 0, NULL);
+	}
 	if (!task->waiting)
 		return;
 	task->waiting = false;

@@ -3,7 +3,9 @@
  * (pthread holds seen by BPF, waits by other workers' tasks): the warning
  * names the holder task and every task waiting, comes once per hold, at
  * the first wait (live) or at the release when nobody waited, and its
- * duration is the hold so far, not the poll's length.
+ * duration is the hold so far, not the poll's length. A wait for a
+ * runtime's lock and the pthread mutex under it nest instead of one
+ * cancelling the other.
  */
 #include "model-test.h"
 
@@ -77,6 +79,28 @@ int main(void)
 	lock_ev(m, TS_EV_LOCK_ACQUIRED, 134 * MS, 14, LOCK, 0);
 	lock_ev(m, TS_EV_LOCK_RELEASE, 135 * MS, 14, LOCK, 0);
 	CHECK_EQ(rec_count(&R, TS_WARN_LOCK_HELD_ACROSS_AWAIT, 0), 3);
+
+	/* a runtime's lock (shim, id 0x6000) over the pthread mutex it blocks in
+	 * (BPF, LOCK): both waits end in their acquisitions, both spans waited */
+	ev_full(m, TS_EV_RESOURCE_NEW, 200 * MS, 12, 0x6000, 0, TS_RES_MUTEX, 0, "db-mutex", "workload.c:9");
+	poll_begin(m, 200 * MS, 12, 2);
+	lock_ev(m, TS_EV_LOCK_ACQUIRED, 200 * MS, 13, LOCK, 0);       /* thread 13 holds the mutex */
+	lock_ev(m, TS_EV_LOCK_WAIT, 201 * MS, 12, 0x6000, 0);
+	lock_ev(m, TS_EV_LOCK_WAIT, 201 * MS + 1 * US, 12, LOCK, 0);
+	CHECK(ts_model_find_resource(m, PID, 0x6000)->waiters == 1);
+	CHECK(ts_model_find_resource(m, PID, LOCK)->waiters == 1);
+	lock_ev(m, TS_EV_LOCK_RELEASE, 205 * MS, 13, LOCK, 0);
+	lock_ev(m, TS_EV_LOCK_ACQUIRED, 205 * MS + 10 * US, 12, LOCK, 0);
+	lock_ev(m, TS_EV_LOCK_ACQUIRED, 205 * MS + 11 * US, 12, 0x6000, 0);
+	lock_ev(m, TS_EV_LOCK_RELEASE, 206 * MS, 12, LOCK, 0);
+	lock_ev(m, TS_EV_LOCK_RELEASE, 206 * MS + 1 * US, 12, 0x6000, 0);
+	CHECK(R.n_locks >= 2);
+	if (R.n_locks >= 2) {
+		const struct ts_lock_span *a = &R.locks[R.n_locks - 2], *b = &R.locks[R.n_locks - 1];
+
+		CHECK(a->lock_id == LOCK && a->task_id == 2 && a->wait_start_ns == 201 * MS + 1 * US);
+		CHECK(b->lock_id == 0x6000 && b->task_id == 2 && b->wait_start_ns == 201 * MS);
+	}
 	ts_model_free(m);
 	return test_result("test-locks-await");
 }

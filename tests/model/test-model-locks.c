@@ -145,13 +145,16 @@ static void test_outside_poll_and_async(void)
 	task_drop(m, 3300, 10, 4, TS_OUTCOME_CANCELLED);
 	CHECK(r && r->waiters == 0 && r->waiting_tasks[0] == 0);
 
-	/* a thread that starts waiting for another lock gave up the first */
+	/* a wait inside a wait nests (a runtime's lock, the pthread mutex under it) */
 	lock_ev(m, TS_EV_LOCK_WAIT, 4000, 31, 600, 0);
 	lock_ev(m, TS_EV_LOCK_WAIT, 4100, 31, 700, 0);
-	CHECK(res(m, 600)->waiters == 0 && r && r->waiters == 1 && r->waiting_tids[0] == 31);
+	CHECK(res(m, 600)->waiters == 1 && r && r->waiters == 1 && r->waiting_tids[0] == 31);
 	/* a repeated wait keeps the first start */
 	lock_ev(m, TS_EV_LOCK_WAIT, 4200, 31, 700, 0);
 	CHECK(r && r->waiters == 1 && r->waiting_since[0] == 4100);
+	/* a third lock: the oldest wait's end was lost, it is given up */
+	lock_ev(m, TS_EV_LOCK_WAIT, 4300, 31, 800, 0);
+	CHECK(res(m, 600)->waiters == 0 && r && r->waiters == 1 && res(m, 800)->waiters == 1);
 	ts_model_free(m);
 }
 
