@@ -1,0 +1,602 @@
+/*
+ * publisher_encode.c: the model as Update frames: a snapshot, or the delta
+ * since the last publish (publisher_internal.h).
+ *
+ * Change detection is a 64-bit fingerprint per object over the fields the
+ * stream carries, kept in two hash maps (last publish, this publish): an
+ * object is sent when it is new or its fingerprint changed, and listed as
+ * removed when it is no longer in the model. Tasks carry their closed
+ * busy/sched/idle intervals and the start of the current state, so a task
+ * changes on the wire only when an event touched it, not at every tick;
+ * the console adds the open interval itself.
+ *
+ * An Update that would exceed TS_STREAM_FRAME_BUDGET is cut into several
+ * frames with Update.more set on all but the last; the header fields
+ * (counts, session) ride on the last one.
+ */
+#include "collector/publisher_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/event.h"
+#include "collector/model.h"
+#include "taskscope.pb-c.h"
+
+enum { K_TASK, K_RES, K_WORKER, K_WARN, K_RTASK, K_RRES, K_RWORKER, K_COUNT };
+
+struct batch {
+	struct ts_stream_buf *out;
+	bool snapshot;              /* the next frame is a snapshot's first */
+	void **items[K_COUNT];
+	size_t n[K_COUNT], cap[K_COUNT];
+	char **owned;               /* strings cut to TS_STREAM_STR_MAX */
+	size_t nowned, cap_owned;
+	size_t size;
+	int err;
+};
+
+/* ---- fingerprints ---- */
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+	return h * 0xff51afd7ed558ccdull;
+}
+
+static uint64_t fp_task(const struct ts_task *t)
+{
+	uint64_t v[] = { t->state, t->state_since_ns, t->busy_ns, t->sched_ns, t->idle_ns, t->polls, t->wakes,
+			 t->self_wakes, (uint64_t)t->wakers, t->max_poll_ns, t->warnings, (uintptr_t)t->name,
+			 (uintptr_t)t->location, t->kind, t->outcome, t->dropped_ns, t->spawned_ns, t->parent,
+			 t->poll_tid, t->waker_clones, t->waker_drops, t->last_wake_ns };
+	uint64_t h = 1;
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		h = mix(h, v[i]);
+	return h;
+}
+
+static uint64_t fp_resource(const struct ts_resource *x)
+{
+	uint64_t h = 2;
+	uint64_t v[] = { x->kind, (uintptr_t)x->name, (uintptr_t)x->location, x->holder_task, x->holder_tid,
+			 x->holders, x->acquired_ns, x->waiters, x->acquisitions, x->contentions, x->max_hold_ns,
+			 x->wait_hist.count, x->hold_hist.count };
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		h = mix(h, v[i]);
+	for (uint32_t k = 0; k < x->waiters && k < TS_RESOURCE_WAITERS_MAX; k++)
+		h = mix(h, x->waiting_tasks[k]);
+	return h;
+}
+
+static uint64_t fp_thread(const struct ts_thread *t)
+{
+	uint64_t v[] = { (uintptr_t)t->name, t->role, t->polling, t->current_task, t->poll_started_ns,
+			 t->busy_ns, t->polls };
+	uint64_t h = 3;
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		h = mix(h, v[i]);
+	return h;
+}
+
+/* ---- the maps ---- */
+
+static void map_clear(struct ts_fp_map *m)
+{
+	if (m->slots)
+		memset(m->slots, 0, m->cap * sizeof(*m->slots));
+	m->n = 0;
+}
+
+static size_t slot_of(const struct ts_fp_map *m, uint32_t pid, uint64_t id)
+{
+	return (size_t)(mix(pid, id) & (m->cap - 1));
+}
+
+static struct ts_fp_entry *map_find(struct ts_fp_map *m, uint32_t pid, uint64_t id)
+{
+	if (!m->n)
+		return NULL;
+	for (size_t i = slot_of(m, pid, id);; i = (i + 1) & (m->cap - 1)) {
+		struct ts_fp_entry *e = &m->slots[i];
+
+		if (!e->used)
+			return NULL;
+		if (e->pid == pid && e->id == id)
+			return e;
+	}
+}
+
+/* Make room for `want` entries at most half full (only when empty). */
+static int map_reserve(struct ts_fp_map *m, size_t want)
+{
+	size_t cap = 64;
+	struct ts_fp_entry *s;
+
+	while (cap < want * 2)
+		cap *= 2;
+	if (cap <= m->cap)
+		return 0;
+	s = calloc(cap, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	free(m->slots);
+	m->slots = s;
+	m->cap = cap;
+	m->n = 0;
+	return 0;
+}
+
+static void map_put(struct ts_fp_map *m, uint32_t pid, uint64_t id, uint64_t fp)
+{
+	for (size_t i = slot_of(m, pid, id);; i = (i + 1) & (m->cap - 1)) {
+		struct ts_fp_entry *e = &m->slots[i];
+
+		if (!e->used || (e->pid == pid && e->id == id)) {
+			m->n += !e->used;
+			*e = (struct ts_fp_entry){ .id = id, .fp = fp, .pid = pid, .used = true };
+			return;
+		}
+	}
+}
+
+void ts_stream_encoder_init(struct ts_stream_encoder *e)
+{
+	memset(e, 0, sizeof(*e));
+}
+
+void ts_stream_encoder_fini(struct ts_stream_encoder *e)
+{
+	for (int k = 0; k < 3; k++) {
+		free(e->prev[k].slots);
+		free(e->next[k].slots);
+	}
+	memset(e, 0, sizeof(*e));
+}
+
+void ts_stream_encoder_reset(struct ts_stream_encoder *e)
+{
+	for (int k = 0; k < 3; k++)
+		map_clear(&e->prev[k]);
+	e->warn_total = 0;
+	e->primed = false;
+}
+
+void ts_stream_buf_free(struct ts_stream_buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+/* ---- frames ---- */
+
+static int buf_reserve(struct ts_stream_buf *b, size_t more)
+{
+	size_t cap = b->cap ? b->cap : 4096;
+	uint8_t *d;
+
+	if (b->len + more <= b->cap)
+		return 0;
+	while (cap < b->len + more)
+		cap *= 2;
+	d = realloc(b->data, cap);
+	if (!d)
+		return -ENOMEM;
+	b->data = d;
+	b->cap = cap;
+	return 0;
+}
+
+static void batch_free_items(struct batch *b)
+{
+	for (int k = 0; k < K_COUNT; k++) {
+		for (size_t i = 0; i < b->n[k]; i++)
+			free(b->items[k][i]);
+		b->n[k] = 0;
+	}
+	for (size_t i = 0; i < b->nowned; i++)
+		free(b->owned[i]);
+	b->nowned = 0;
+	b->size = 0;
+}
+
+static void batch_fini(struct batch *b)
+{
+	batch_free_items(b);
+	for (int k = 0; k < K_COUNT; k++)
+		free(b->items[k]);
+	free(b->owned);
+}
+
+/* Pack the items gathered so far as one frame. `last` frames carry the
+ * header fields; `fill` sets them. */
+static void batch_flush(struct batch *b, bool more, void (*fill)(Taskscope__Update *, void *), void *ctx)
+{
+	Taskscope__Update up = TASKSCOPE__UPDATE__INIT;
+	size_t len;
+
+	if (b->err)
+		goto out;
+	up.snapshot = b->snapshot;
+	up.stream_version = b->snapshot ? TS_STREAM_VERSION : 0;
+	up.more = more;
+	up.n_tasks = b->n[K_TASK];
+	up.tasks = (Taskscope__Task **)b->items[K_TASK];
+	up.n_resources = b->n[K_RES];
+	up.resources = (Taskscope__Resource **)b->items[K_RES];
+	up.n_workers = b->n[K_WORKER];
+	up.workers = (Taskscope__Worker **)b->items[K_WORKER];
+	up.n_warnings = b->n[K_WARN];
+	up.warnings = (Taskscope__Warning **)b->items[K_WARN];
+	up.n_removed = b->n[K_RTASK];
+	up.removed = (Taskscope__TaskRef **)b->items[K_RTASK];
+	up.n_removed_resources = b->n[K_RRES];
+	up.removed_resources = (Taskscope__ResourceRef **)b->items[K_RRES];
+	up.n_removed_workers = b->n[K_RWORKER];
+	up.removed_workers = (Taskscope__WorkerRef **)b->items[K_RWORKER];
+	if (fill)
+		fill(&up, ctx);
+	len = taskscope__update__get_packed_size(&up);
+	if (buf_reserve(b->out, len + 4) < 0) {
+		b->err = -ENOMEM;
+		goto out;
+	}
+	b->out->data[b->out->len++] = (uint8_t)(len & 0xff);
+	b->out->data[b->out->len++] = (uint8_t)((len >> 8) & 0xff);
+	b->out->data[b->out->len++] = (uint8_t)((len >> 16) & 0xff);
+	b->out->data[b->out->len++] = (uint8_t)((len >> 24) & 0xff);
+	b->out->len += taskscope__update__pack(&up, b->out->data + b->out->len);
+	b->snapshot = false;            /* later frames continue it */
+out:
+	batch_free_items(b);
+}
+
+/* Add one item (malloc'd message) of kind k whose packed size is `sz`. */
+static void batch_add(struct batch *b, int k, void *item, size_t sz)
+{
+	if (!item || b->err) {
+		free(item);
+		b->err = b->err ? b->err : -ENOMEM;
+		return;
+	}
+	if (b->size && b->size + sz + 8 > TS_STREAM_FRAME_BUDGET)
+		batch_flush(b, true, NULL, NULL);
+	if (b->n[k] == b->cap[k]) {
+		size_t cap = b->cap[k] ? b->cap[k] * 2 : 256;
+		void **p = realloc(b->items[k], cap * sizeof(*p));
+
+		if (!p) {
+			free(item);
+			b->err = -ENOMEM;
+			return;
+		}
+		b->items[k] = p;
+		b->cap[k] = cap;
+	}
+	b->items[k][b->n[k]++] = item;
+	b->size += sz + 8;
+}
+
+/* A string for a message: the model's own, or a copy cut to the limit. */
+static char *str_for(struct batch *b, const char *s)
+{
+	size_t n;
+	char *c, **o;
+
+	if (!s)
+		return (char *)"";
+	n = strnlen(s, TS_STREAM_STR_MAX + 1);
+	if (n <= TS_STREAM_STR_MAX)
+		return (char *)s;
+	c = strndup(s, TS_STREAM_STR_MAX);
+	if (c && b->nowned == b->cap_owned) {
+		size_t cap = b->cap_owned ? b->cap_owned * 2 : 16;
+
+		o = realloc(b->owned, cap * sizeof(*o));
+		if (!o) {
+			free(c);
+			return (char *)"";
+		}
+		b->owned = o;
+		b->cap_owned = cap;
+	}
+	if (!c)
+		return (char *)"";
+	b->owned[b->nowned++] = c;
+	return c;
+}
+
+static void add_task(struct batch *b, const struct ts_task *t)
+{
+	Taskscope__Task *m = malloc(sizeof(*m));
+
+	if (m) {
+		taskscope__task__init(m);
+		m->pid = t->pid;
+		m->task_id = t->id;
+		m->name = str_for(b, t->name);
+		m->location = str_for(b, t->location);
+		m->kind = (char *)(ts_task_kind_name(t->kind) ?: "task");
+		m->state = t->state <= TS_TASK_DONE ? (Taskscope__TaskState)(t->state + 1) :
+			TASKSCOPE__TASK_STATE__TASK_STATE_UNKNOWN;
+		m->outcome = (char *)(ts_outcome_name(t->outcome) ?: "running");
+		m->spawned_ns = t->spawned_ns;
+		m->dropped_ns = t->dropped_ns;
+		m->polls = t->polls;
+		m->busy_ns = t->busy_ns;
+		m->sched_ns = t->sched_ns;
+		m->idle_ns = t->idle_ns;
+		m->wakes = t->wakes;
+		m->self_wakes = t->self_wakes;
+		m->wakers = t->wakers;
+		m->max_poll_ns = t->max_poll_ns;
+		m->warnings = t->warnings;
+		m->state_since_ns = t->state_since_ns;
+		m->parent_id = t->parent;
+		m->poll_tid = t->poll_tid;
+		m->waker_clones = t->waker_clones;
+		m->waker_drops = t->waker_drops;
+		m->last_wake_ns = t->last_wake_ns;
+	}
+	batch_add(b, K_TASK, m, m ? taskscope__task__get_packed_size(m) : 0);
+}
+
+static void add_resource(struct batch *b, const struct ts_resource *x)
+{
+	Taskscope__Resource *m = malloc(sizeof(*m));
+
+	if (m) {
+		taskscope__resource__init(m);
+		m->pid = x->pid;
+		m->resource_id = x->id;
+		m->kind = (char *)(ts_resource_kind_name(x->kind) ?: "mutex");
+		m->name = str_for(b, x->name);
+		m->location = str_for(b, x->location);
+		m->holder_task = x->holder_task;
+		m->n_waiting_tasks = x->waiters < TS_RESOURCE_WAITERS_MAX ? x->waiters : TS_RESOURCE_WAITERS_MAX;
+		m->waiting_tasks = (uint64_t *)x->waiting_tasks;
+		m->contentions = x->contentions;
+		m->wait_p99_ns = x->wait_hist.count ? ts_histogram_quantile(&x->wait_hist, 0.99) : 0;
+		m->hold_p99_ns = x->hold_hist.count ? ts_histogram_quantile(&x->hold_hist, 0.99) : 0;
+		m->max_hold_ns = x->max_hold_ns;
+		m->holder_tid = x->holder_tid;
+		m->holders = x->holders;
+		m->acquired_ns = x->acquired_ns;
+		m->waiters = x->waiters;
+		m->acquisitions = x->acquisitions;
+	}
+	batch_add(b, K_RES, m, m ? taskscope__resource__get_packed_size(m) : 0);
+}
+
+static void add_worker(struct batch *b, const struct ts_thread *t)
+{
+	Taskscope__Worker *m = malloc(sizeof(*m));
+
+	if (m) {
+		taskscope__worker__init(m);
+		m->pid = t->pid;
+		m->tid = t->tid;
+		m->name = str_for(b, t->name);
+		m->role = (char *)(ts_thread_role_name(t->role) ?: "other");
+		m->polling = t->polling;
+		m->current_task = t->current_task;
+		m->poll_started_ns = t->poll_started_ns;
+		m->busy_ns = t->busy_ns;
+		m->polls = t->polls;
+		m->last_event_ns = t->last_event_ns;
+	}
+	batch_add(b, K_WORKER, m, m ? taskscope__worker__get_packed_size(m) : 0);
+}
+
+static void add_warning(struct batch *b, const struct ts_warning *w)
+{
+	Taskscope__Warning *m = malloc(sizeof(*m) + TS_WARNING_DETAIL_MAX);
+
+	if (m) {
+		char *detail = (char *)(m + 1);
+
+		taskscope__warning__init(m);
+		m->pid = w->pid;
+		m->task_id = w->task_id;
+		m->tid = w->tid;
+		m->kind = (char *)(ts_warning_kind_name(w->kind) ?: "");
+		m->ts_ns = w->ts_ns;
+		m->duration_ns = w->duration_ns;
+		memcpy(detail, w->detail, TS_WARNING_DETAIL_MAX);
+		detail[TS_WARNING_DETAIL_MAX - 1] = '\0';
+		m->detail = detail;
+	}
+	batch_add(b, K_WARN, m, m ? taskscope__warning__get_packed_size(m) : 0);
+}
+
+static void add_removed(struct batch *b, int k, uint32_t pid, uint64_t id)
+{
+	void *item = NULL;
+	size_t sz = 0;
+
+	if (k == K_RTASK) {
+		Taskscope__TaskRef *m = malloc(sizeof(*m));
+
+		if (m) {
+			taskscope__task_ref__init(m);
+			m->pid = pid;
+			m->task_id = id;
+			sz = taskscope__task_ref__get_packed_size(m);
+		}
+		item = m;
+	} else if (k == K_RRES) {
+		Taskscope__ResourceRef *m = malloc(sizeof(*m));
+
+		if (m) {
+			taskscope__resource_ref__init(m);
+			m->pid = pid;
+			m->resource_id = id;
+			sz = taskscope__resource_ref__get_packed_size(m);
+		}
+		item = m;
+	} else {
+		Taskscope__WorkerRef *m = malloc(sizeof(*m));
+
+		if (m) {
+			taskscope__worker_ref__init(m);
+			m->pid = pid;
+			m->tid = (uint32_t)id;
+			sz = taskscope__worker_ref__get_packed_size(m);
+		}
+		item = m;
+	}
+	batch_add(b, k, item, sz);
+}
+
+/* ---- one publish ---- */
+
+struct header {
+	const struct ts_model *m;
+	const struct ts_publisher_session *sess;
+	uint64_t now_ns;
+	uint64_t counts[TS_WARN_KIND_COUNT];
+	Taskscope__StreamSession ss;
+};
+
+static void fill_header(Taskscope__Update *up, void *ctx)
+{
+	struct header *h = ctx;
+
+	up->now_ns = h->now_ns;
+	up->events_total = h->sess && h->sess->events ? h->sess->events : ts_model_events(h->m);
+	up->events_dropped = h->sess && h->sess->dropped ? h->sess->dropped : ts_model_dropped(h->m);
+	up->n_warning_counts = TS_WARN_KIND_COUNT;
+	up->warning_counts = h->counts;
+	up->session = &h->ss;
+}
+
+static void diff_removed(struct batch *d, struct ts_fp_map *prev, int k)
+{
+	for (size_t i = 0; d->out && i < prev->cap; i++) {
+		const struct ts_fp_entry *e = &prev->slots[i];
+
+		if (e->used && !e->seen)
+			add_removed(d, k, e->pid, e->id);
+	}
+}
+
+/* Compare one object with the last publish and remember it. */
+static bool changed(struct ts_stream_encoder *e, int kind, uint32_t pid, uint64_t id, uint64_t fp)
+{
+	struct ts_fp_entry *old = e->primed ? map_find(&e->prev[kind], pid, id) : NULL;
+
+	if (old)
+		old->seen = true;
+	map_put(&e->next[kind], pid, id, fp);
+	return !old || old->fp != fp;
+}
+
+static void swap_maps(struct ts_stream_encoder *e, int kind)
+{
+	struct ts_fp_map tmp = e->prev[kind];
+
+	e->prev[kind] = e->next[kind];
+	e->next[kind] = tmp;
+	map_clear(&e->next[kind]);
+}
+
+int ts_stream_encode(struct ts_stream_encoder *e, const struct ts_model *m, const struct ts_publisher_session *sess,
+		     uint64_t now_ns, struct ts_stream_buf *delta, struct ts_stream_buf *snap)
+{
+	struct batch d = { .out = delta }, s = { .out = snap, .snapshot = true };
+	const struct ts_warning *recent[TS_STREAM_SNAPSHOT_WARNINGS];
+	struct header h = { .m = m, .sess = sess, .now_ns = now_ns };
+	struct ts_task *const *tasks;
+	struct ts_resource *const *res;
+	struct ts_thread *const *threads;
+	size_t nt = 0, nr = 0, nth = 0, nw, total = 0, fresh;
+	int r = 0;
+
+	tasks = ts_model_tasks(m, &nt);
+	res = ts_model_resources(m, &nr);
+	threads = ts_model_threads(m, &nth);
+	if (map_reserve(&e->next[0], nt) < 0 || map_reserve(&e->next[1], nr) < 0 ||
+	    map_reserve(&e->next[2], nth) < 0) {
+		ts_stream_encoder_reset(e);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; tasks && i < nt; i++) {
+		const struct ts_task *t = tasks[i];
+
+		if (!t)
+			continue;
+		if (changed(e, 0, t->pid, t->id, fp_task(t)) && delta)
+			add_task(&d, t);
+		if (snap)
+			add_task(&s, t);
+	}
+	for (size_t i = 0; res && i < nr; i++) {
+		const struct ts_resource *x = res[i];
+
+		if (!x)
+			continue;
+		if (changed(e, 1, x->pid, x->id, fp_resource(x)) && delta)
+			add_resource(&d, x);
+		if (snap)
+			add_resource(&s, x);
+	}
+	for (size_t i = 0; threads && i < nth; i++) {
+		const struct ts_thread *t = threads[i];
+
+		if (!t)
+			continue;
+		if (changed(e, 2, t->pid, t->tid, fp_thread(t)) && delta)
+			add_worker(&d, t);
+		if (snap)
+			add_worker(&s, t);
+	}
+	if (e->primed && delta) {
+		diff_removed(&d, &e->prev[0], K_RTASK);
+		diff_removed(&d, &e->prev[1], K_RRES);
+		diff_removed(&d, &e->prev[2], K_RWORKER);
+	}
+	for (int k = 0; k < 3; k++)
+		swap_maps(e, k);
+
+	/* warnings: the new ones since the last publish (at most the model's
+	 * recent ring), and the latest ones in a snapshot */
+	for (uint32_t k = 0; k < TS_WARN_KIND_COUNT; k++) {
+		h.counts[k] = ts_model_warning_count(m, k);
+		total += h.counts[k];
+	}
+	nw = ts_model_recent_warnings(m, recent, TS_STREAM_SNAPSHOT_WARNINGS);
+	nw = nw > TS_STREAM_SNAPSHOT_WARNINGS ? TS_STREAM_SNAPSHOT_WARNINGS : nw;
+	fresh = !e->primed ? nw : total - e->warn_total < nw ? total - e->warn_total : nw;
+	for (size_t i = nw - fresh; delta && i < nw; i++)
+		if (recent[i])
+			add_warning(&d, recent[i]);
+	for (size_t i = 0; snap && i < nw; i++)
+		if (recent[i])
+			add_warning(&s, recent[i]);
+	e->warn_total = total;
+	e->primed = true;
+
+	if (sess) {
+		h.ss = (Taskscope__StreamSession)TASKSCOPE__STREAM_SESSION__INIT;
+		h.ss.target = (char *)(sess->target ?: "");
+		h.ss.mode = (char *)(sess->mode ?: "");
+		h.ss.events_per_s = sess->events_per_s;
+		h.ss.unstored = sess->unstored;
+		h.ss.db_path = (char *)(sess->db_path ?: "");
+		h.ss.consoles = sess->consoles;
+	} else {
+		h.ss = (Taskscope__StreamSession)TASKSCOPE__STREAM_SESSION__INIT;
+	}
+	if (delta)
+		batch_flush(&d, false, fill_header, &h);
+	if (snap)
+		batch_flush(&s, false, fill_header, &h);
+	r = d.err ? d.err : s.err;
+	batch_fini(&d);
+	batch_fini(&s);
+	return r;
+}

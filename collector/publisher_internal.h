@@ -1,0 +1,61 @@
+/*
+ * publisher_internal.h: the publisher's encoder, apart from its sockets so
+ * the tests can drive it with a model and decode what it produced.
+ *
+ * The encoder remembers a fingerprint of every object it last published;
+ * ts_stream_encode() compares the model with them and writes the delta
+ * (and, when asked, a full snapshot) as complete frames into byte buffers.
+ */
+#ifndef TASKSCOPE_PUBLISHER_INTERNAL_H
+#define TASKSCOPE_PUBLISHER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "collector/publisher.h"
+
+/* Frames are cut well below TS_FRAME_MAX; one object never gets near it
+ * (strings are cut to TS_STREAM_STR_MAX bytes). */
+#define TS_STREAM_FRAME_BUDGET (48u * 1024u)
+#define TS_STREAM_STR_MAX 1024u
+#define TS_STREAM_SNAPSHOT_WARNINGS 256
+
+struct ts_stream_buf {
+	uint8_t *data;
+	size_t len, cap;
+};
+
+struct ts_fp_entry {
+	uint64_t id;
+	uint64_t fp;
+	uint32_t pid;
+	bool used;
+	bool seen;                 /* found again in this pass */
+};
+
+struct ts_fp_map {
+	struct ts_fp_entry *slots;
+	size_t cap, n;             /* cap is a power of two */
+};
+
+struct ts_stream_encoder {
+	struct ts_fp_map prev[3], next[3]; /* tasks, resources, threads */
+	uint64_t warn_total;       /* warnings counted at the last publish */
+	bool primed;               /* prev holds the last publish */
+};
+
+void ts_stream_encoder_init(struct ts_stream_encoder *e);
+void ts_stream_encoder_fini(struct ts_stream_encoder *e);
+/* Forget the last publish: the next delta lists every object. */
+void ts_stream_encoder_reset(struct ts_stream_encoder *e);
+
+/* Append the delta since the last call to `delta` (frames; NULL: compute
+ * and remember only) and, when `snap` is not NULL, a full snapshot to it.
+ * 0 or -ENOMEM (the buffers then hold only whole frames, maybe fewer). */
+int ts_stream_encode(struct ts_stream_encoder *e, const struct ts_model *m, const struct ts_publisher_session *sess,
+		     uint64_t now_ns, struct ts_stream_buf *delta, struct ts_stream_buf *snap);
+
+void ts_stream_buf_free(struct ts_stream_buf *b);
+
+#endif /* TASKSCOPE_PUBLISHER_INTERNAL_H */

@@ -1,0 +1,565 @@
+/*
+ * conn_remote.c: mirror a collector's Update stream and fill the console
+ * state from the mirror (conn_remote.h).
+ *
+ * The mirror keeps the model's own structs (struct ts_task, ts_resource,
+ * ts_thread) filled from the wire, so task times are computed exactly as
+ * the live console computes them (ts_task_times at the collector's
+ * estimated now). Strings are interned in a bounded pool owned by the
+ * conn, so rows handed to the state outlive the next update.
+ */
+#include "console/conn_remote.h"
+#include "console/conn_remote_internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/event.h"
+#include "collector/model.h"
+#include "collector/strpool.h"
+#include "proto/frame.h"
+#include "taskscope.pb-c.h"
+
+#define STRPOOL_BYTES (32u << 20)
+
+static uint64_t kmix(uint32_t pid, uint64_t id)
+{
+	uint64_t h = (id ^ ((uint64_t)pid << 32)) * 0x9e3779b97f4a7c15ull;
+
+	return h ^ (h >> 29);
+}
+
+static int kmap_grow(struct kmap *m)
+{
+	size_t cap = m->cap ? m->cap * 2 : 256;
+	struct kslot *s = calloc(cap, sizeof(*s)), *old = m->slots;
+	size_t oldcap = m->cap;
+
+	if (!s)
+		return -ENOMEM;
+	m->slots = s;
+	m->cap = cap;
+	for (size_t i = 0; i < oldcap; i++) {
+		if (!old[i].idx1)
+			continue;
+		for (size_t j = kmix(old[i].pid, old[i].id) & (cap - 1);; j = (j + 1) & (cap - 1)) {
+			if (!s[j].idx1) {
+				s[j] = old[i];
+				break;
+			}
+		}
+	}
+	free(old);
+	return 0;
+}
+
+static struct kslot *kmap_slot(const struct kmap *m, uint32_t pid, uint64_t id)
+{
+	if (!m->cap)
+		return NULL;
+	for (size_t j = kmix(pid, id) & (m->cap - 1);; j = (j + 1) & (m->cap - 1)) {
+		struct kslot *s = &m->slots[j];
+
+		if (!s->idx1 || (s->pid == pid && s->id == id))
+			return s;
+	}
+}
+
+static void kmap_del(struct kmap *m, struct kslot *s)
+{
+	size_t i = (size_t)(s - m->slots), j = i;
+
+	m->slots[i].idx1 = 0;
+	m->n--;
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & (m->cap - 1);
+		if (!m->slots[j].idx1)
+			return;
+		home = kmix(m->slots[j].pid, m->slots[j].id) & (m->cap - 1);
+		/* move j back to i when i lies cyclically in [home, j) */
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			m->slots[i] = m->slots[j];
+			m->slots[j].idx1 = 0;
+			i = j;
+		}
+	}
+}
+
+/* Find or add (pid, id); *fresh tells which. NULL when full or no memory. */
+static void *obj_get(struct objs *o, uint32_t pid, uint64_t id, bool *fresh)
+{
+	struct kslot *s;
+
+	*fresh = false;
+	if ((o->map.n + 1) * 2 > o->map.cap && kmap_grow(&o->map) < 0)
+		return NULL;
+	s = kmap_slot(&o->map, pid, id);
+	if (s->idx1)
+		return obj_at(o, s->idx1 - 1);
+	if (o->n >= TS_REMOTE_MAX_OBJECTS)
+		return NULL;
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 256;
+		void *p = realloc(o->items, cap * o->size);
+
+		if (!p)
+			return NULL;
+		o->items = p;
+		o->cap = cap;
+	}
+	memset(obj_at(o, o->n), 0, o->size);
+	s->pid = pid;
+	s->id = id;
+	s->idx1 = (uint32_t)(++o->n);
+	o->map.n++;
+	*fresh = true;
+	return obj_at(o, o->n - 1);
+}
+
+/* Key of an object: every mirrored struct starts differently, so ask. */
+static void obj_del(struct objs *o, uint32_t pid, uint64_t id,
+		    void (*key)(const void *item, uint32_t *pid, uint64_t *id))
+{
+	struct kslot *s = kmap_slot(&o->map, pid, id);
+	size_t i, last;
+
+	if (!s || !s->idx1)
+		return;
+	i = s->idx1 - 1;
+	last = o->n - 1;
+	kmap_del(&o->map, s);
+	if (i != last) {
+		uint32_t lp;
+		uint64_t lid;
+		struct kslot *ls;
+
+		memcpy(obj_at(o, i), obj_at(o, last), o->size);
+		key(obj_at(o, i), &lp, &lid);
+		ls = kmap_slot(&o->map, lp, lid);
+		if (ls && ls->idx1)
+			ls->idx1 = (uint32_t)(i + 1);
+	}
+	o->n--;
+}
+
+static void obj_clear(struct objs *o)
+{
+	o->n = 0;
+	if (o->map.slots)
+		memset(o->map.slots, 0, o->map.cap * sizeof(*o->map.slots));
+	o->map.n = 0;
+}
+
+static void key_task(const void *item, uint32_t *pid, uint64_t *id)
+{
+	const struct ts_task *t = item;
+
+	*pid = t->pid;
+	*id = t->id;
+}
+
+static void key_res(const void *item, uint32_t *pid, uint64_t *id)
+{
+	const struct ts_resource *x = item;
+
+	*pid = x->pid;
+	*id = x->id;
+}
+
+static void key_thread(const void *item, uint32_t *pid, uint64_t *id)
+{
+	const struct ts_thread *t = item;
+
+	*pid = t->pid;
+	*id = t->tid;
+}
+
+int ts_conn_remote_new(struct ts_conn_remote **out)
+{
+	struct ts_conn_remote *r = calloc(1, sizeof(*r));
+
+	*out = NULL;
+	if (!r)
+		return -ENOMEM;
+	r->tasks.size = sizeof(struct ts_task);
+	r->res.size = sizeof(struct ts_resource);
+	r->threads.size = sizeof(struct ts_thread);
+	r->in = malloc(TS_FRAME_MAX + 4);
+	if (!r->in || ts_strpool_new(STRPOOL_BYTES, &r->pool) < 0) {
+		ts_conn_remote_free(r);
+		return -ENOMEM;
+	}
+	*out = r;
+	return 0;
+}
+
+static void pending_clear(struct ts_conn_remote *r)
+{
+	for (size_t i = 0; i < r->npending; i++)
+		taskscope__update__free_unpacked(r->pending[i], NULL);
+	r->npending = 0;
+	r->pending_bytes = 0;
+	r->pending_snapshot = false;
+}
+
+void ts_conn_remote_free(struct ts_conn_remote *r)
+{
+	if (!r)
+		return;
+	pending_clear(r);
+	free(r->pending);
+	free(r->in);
+	free(r->tasks.items);
+	free(r->tasks.map.slots);
+	free(r->res.items);
+	free(r->res.map.slots);
+	free(r->threads.items);
+	free(r->threads.map.slots);
+	ts_strpool_free(r->pool);
+	free(r);
+}
+
+void ts_conn_remote_reset_stream(struct ts_conn_remote *r)
+{
+	pending_clear(r);
+	r->inlen = 0;
+	r->synced = false;
+	r->broken = false;
+}
+
+bool ts_conn_remote_synced(const struct ts_conn_remote *r)
+{
+	return r->synced;
+}
+
+uint64_t ts_conn_remote_updates(const struct ts_conn_remote *r)
+{
+	return r->updates;
+}
+
+size_t ts_conn_remote_task_count(const struct ts_conn_remote *r)
+{
+	return r->tasks.n;
+}
+
+const struct ts_task *ts_conn_remote_task_at(const struct ts_conn_remote *r, size_t i)
+{
+	return i < r->tasks.n ? obj_at(&r->tasks, i) : NULL;
+}
+
+const struct ts_task *ts_conn_remote_find_task(const struct ts_conn_remote *r, uint32_t pid, uint64_t id)
+{
+	struct kslot *s = kmap_slot(&r->tasks.map, pid, id);
+
+	return s && s->idx1 ? obj_at(&r->tasks, s->idx1 - 1) : NULL;
+}
+
+size_t ts_conn_remote_resource_count(const struct ts_conn_remote *r)
+{
+	return r->res.n;
+}
+
+size_t ts_conn_remote_worker_count(const struct ts_conn_remote *r)
+{
+	return r->threads.n;
+}
+
+const uint64_t *ts_conn_remote_warning_counts(const struct ts_conn_remote *r)
+{
+	return r->counts;
+}
+
+const struct ts_remote_session *ts_conn_remote_session(const struct ts_conn_remote *r)
+{
+	return &r->sess;
+}
+
+/* ---- applying updates ---- */
+
+static const char *intern(struct ts_conn_remote *r, const char *s)
+{
+	return s ? ts_strpool_intern(r->pool, s, strnlen(s, 4096)) : "";
+}
+
+static uint32_t name_index(const char *s, const char *(*name_of)(uint32_t), uint32_t n, uint32_t dflt)
+{
+	for (uint32_t i = 0; s && i < n; i++) {
+		const char *k = name_of(i);
+
+		if (k && !strcmp(k, s))
+			return i;
+	}
+	return dflt;
+}
+
+static void apply_task(struct ts_conn_remote *r, const Taskscope__Task *m)
+{
+	bool fresh;
+	struct ts_task *t = obj_get(&r->tasks, m->pid, m->task_id, &fresh);
+
+	if (!t)
+		return;                 /* over the cap: not shown */
+	t->pid = m->pid;
+	t->id = m->task_id;
+	t->parent = m->parent_id;
+	t->name = intern(r, m->name);
+	t->location = intern(r, m->location);
+	t->kind = name_index(m->kind, ts_task_kind_name, 3, TS_KIND_TASK);
+	t->state = m->state >= 1 && m->state <= 4 ? (uint32_t)m->state - 1 : TS_TASK_IDLE;
+	t->outcome = name_index(m->outcome, ts_outcome_name, 4, TS_OUTCOME_RUNNING);
+	t->spawned_ns = m->spawned_ns;
+	t->dropped_ns = m->dropped_ns;
+	t->state_since_ns = m->state_since_ns;
+	t->last_wake_ns = m->last_wake_ns;
+	t->polls = m->polls;
+	t->busy_ns = m->busy_ns;
+	t->sched_ns = m->sched_ns;
+	t->idle_ns = m->idle_ns;
+	t->wakes = m->wakes;
+	t->self_wakes = m->self_wakes;
+	t->waker_clones = m->waker_clones;
+	t->waker_drops = m->waker_drops;
+	t->wakers = m->wakers;
+	t->max_poll_ns = m->max_poll_ns;
+	t->poll_tid = m->poll_tid;
+	t->warnings = m->warnings;
+}
+
+static void apply_resource(struct ts_conn_remote *r, const Taskscope__Resource *m)
+{
+	bool fresh;
+	struct ts_resource *x = obj_get(&r->res, m->pid, m->resource_id, &fresh);
+
+	if (!x)
+		return;
+	x->pid = m->pid;
+	x->id = m->resource_id;
+	x->kind = name_index(m->kind, ts_resource_kind_name, 5, TS_RES_MUTEX);
+	x->name = intern(r, m->name);
+	x->location = intern(r, m->location);
+	x->holder_task = m->holder_task;
+	x->holder_tid = m->holder_tid;
+	x->holders = m->holders;
+	x->acquired_ns = m->acquired_ns;
+	x->waiters = m->waiters;
+	memset(x->waiting_tasks, 0, sizeof(x->waiting_tasks));
+	for (size_t k = 0; k < m->n_waiting_tasks && k < TS_RESOURCE_WAITERS_MAX; k++)
+		x->waiting_tasks[k] = m->waiting_tasks[k];
+	x->acquisitions = m->acquisitions;
+	x->contentions = m->contentions;
+	x->max_hold_ns = m->max_hold_ns;
+	/* the p99s travel as numbers: kept in the (otherwise unused) hist maxima */
+	x->wait_hist.max = m->wait_p99_ns;
+	x->hold_hist.max = m->hold_p99_ns;
+}
+
+static void apply_worker(struct ts_conn_remote *r, const Taskscope__Worker *m)
+{
+	bool fresh;
+	struct ts_thread *t = obj_get(&r->threads, m->pid, m->tid, &fresh);
+
+	if (!t)
+		return;
+	t->pid = m->pid;
+	t->tid = m->tid;
+	t->name = intern(r, m->name);
+	t->role = name_index(m->role, ts_thread_role_name, 3, TS_ROLE_OTHER);
+	t->polling = m->polling;
+	t->current_task = m->current_task;
+	t->poll_started_ns = m->poll_started_ns;
+	t->busy_ns = m->busy_ns;
+	t->polls = m->polls;
+	t->last_event_ns = m->last_event_ns;
+}
+
+static void apply_warning(struct ts_conn_remote *r, const Taskscope__Warning *m)
+{
+	int kind = ts_warning_kind_parse(m->kind ? m->kind : "");
+	struct ts_recent_warning *w;
+	const struct ts_task *t;
+
+	if (kind < 0)
+		return;                 /* a kind this console does not know */
+	if (r->nwarn == TS_STATE_WARNINGS) {
+		r->wstart = (r->wstart + 1) % TS_STATE_WARNINGS;
+		r->nwarn--;
+	}
+	w = &r->warnings[(r->wstart + r->nwarn++) % TS_STATE_WARNINGS];
+	memset(w, 0, sizeof(*w));
+	w->w.pid = m->pid;
+	w->w.task_id = m->task_id;
+	w->w.tid = m->tid;
+	w->w.kind = (uint32_t)kind;
+	w->w.ts_ns = m->ts_ns;
+	w->w.duration_ns = m->duration_ns;
+	snprintf(w->w.detail, sizeof(w->w.detail), "%s", m->detail ? m->detail : "");
+	t = m->task_id ? ts_conn_remote_find_task(r, m->pid, m->task_id) : NULL;
+	w->task_name = t ? t->name : "";
+}
+
+static void copy_str(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", src ? src : "");
+}
+
+static void apply_one(struct ts_conn_remote *r, const Taskscope__Update *u)
+{
+	for (size_t i = 0; i < u->n_removed; i++)
+		if (u->removed[i])
+			obj_del(&r->tasks, u->removed[i]->pid, u->removed[i]->task_id, key_task);
+	for (size_t i = 0; i < u->n_removed_resources; i++)
+		if (u->removed_resources[i])
+			obj_del(&r->res, u->removed_resources[i]->pid, u->removed_resources[i]->resource_id, key_res);
+	for (size_t i = 0; i < u->n_removed_workers; i++)
+		if (u->removed_workers[i])
+			obj_del(&r->threads, u->removed_workers[i]->pid, u->removed_workers[i]->tid, key_thread);
+	for (size_t i = 0; i < u->n_tasks; i++)
+		if (u->tasks[i])
+			apply_task(r, u->tasks[i]);
+	for (size_t i = 0; i < u->n_resources; i++)
+		if (u->resources[i])
+			apply_resource(r, u->resources[i]);
+	for (size_t i = 0; i < u->n_workers; i++)
+		if (u->workers[i])
+			apply_worker(r, u->workers[i]);
+	for (size_t i = 0; i < u->n_warnings; i++)
+		if (u->warnings[i])
+			apply_warning(r, u->warnings[i]);
+}
+
+/* All frames of one update are in: apply them in order. */
+static void apply_pending(struct ts_conn_remote *r, uint64_t local_ns)
+{
+	const Taskscope__Update *last = r->pending[r->npending - 1];
+
+	if (r->pending_snapshot) {
+		obj_clear(&r->tasks);
+		obj_clear(&r->res);
+		obj_clear(&r->threads);
+		r->nwarn = 0;
+		r->wstart = 0;
+		r->synced = true;
+	}
+	for (size_t i = 0; i < r->npending; i++)
+		apply_one(r, r->pending[i]);
+	memset(r->counts, 0, sizeof(r->counts));
+	for (size_t k = 0; k < last->n_warning_counts && k < TS_WARN_KIND_COUNT; k++)
+		r->counts[k] = last->warning_counts[k];
+	r->server_now = last->now_ns;
+	r->local_at = local_ns;
+	r->sess.events = last->events_total;
+	r->sess.dropped = last->events_dropped;
+	if (last->session) {
+		copy_str(r->sess.target, sizeof(r->sess.target), last->session->target);
+		copy_str(r->sess.mode, sizeof(r->sess.mode), last->session->mode);
+		copy_str(r->sess.db_path, sizeof(r->sess.db_path), last->session->db_path);
+		r->sess.events_per_s = last->session->events_per_s;
+		r->sess.unstored = last->session->unstored;
+		r->sess.consoles = last->session->consoles;
+	}
+	r->updates++;
+	pending_clear(r);
+}
+
+static int fail(struct ts_conn_remote *r, int code, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static int fail(struct ts_conn_remote *r, int code, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (err && errlen)
+		vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	r->broken = true;
+	return code;
+}
+
+static int take_frame(struct ts_conn_remote *r, const uint8_t *data, size_t len, uint64_t local_ns, char *err,
+		      size_t errlen)
+{
+	Taskscope__Update *u = taskscope__update__unpack(NULL, len, data);
+
+	if (!u)
+		return fail(r, -EBADMSG, err, errlen, "the stream sent a frame of %lu bytes that is not an Update "
+			    "message: is this a taskscope collector (--serve)?", (unsigned long)len);
+	if (u->snapshot) {
+		if (u->stream_version != 1) {
+			unsigned long v = u->stream_version;
+
+			taskscope__update__free_unpacked(u, NULL);
+			return fail(r, -EPROTO, err, errlen, "the collector speaks console stream version %lu; "
+				    "this taskscope speaks version 1", v);
+		}
+		pending_clear(r);       /* a snapshot restarts whatever was being assembled */
+		r->pending_snapshot = true;
+	} else if (!r->synced && !r->pending_snapshot) {
+		taskscope__update__free_unpacked(u, NULL);
+		return fail(r, -EPROTO, err, errlen, "the stream did not start with a snapshot: "
+			    "is this a taskscope collector (--serve)?");
+	}
+	if (r->npending == r->cap_pending) {
+		size_t cap = r->cap_pending ? r->cap_pending * 2 : 16;
+		Taskscope__Update **p = realloc(r->pending, cap * sizeof(*p));
+
+		if (!p) {
+			taskscope__update__free_unpacked(u, NULL);
+			return fail(r, -ENOMEM, err, errlen, "out of memory reading the stream");
+		}
+		r->pending = p;
+		r->cap_pending = cap;
+	}
+	r->pending[r->npending++] = u;
+	r->pending_bytes += len;
+	if (u->more) {
+		if (r->pending_bytes > TS_REMOTE_MAX_PENDING)
+			return fail(r, -EMSGSIZE, err, errlen, "the stream sent an update of more than %u MiB",
+				    TS_REMOTE_MAX_PENDING >> 20);
+		return 0;
+	}
+	apply_pending(r, local_ns);
+	return 0;
+}
+
+int ts_conn_remote_feed(struct ts_conn_remote *r, const void *buf, size_t len, uint64_t local_ns,
+			char *err, size_t errlen)
+{
+	const uint8_t *p = buf;
+
+	if (r->broken)
+		return fail(r, -EPROTO, err, errlen, "the stream is broken");
+	while (len > 0) {
+		size_t room = TS_FRAME_MAX + 4 - r->inlen, take = len < room ? len : room;
+		size_t pos = 0;
+
+		memcpy(r->in + r->inlen, p, take);
+		r->inlen += take;
+		p += take;
+		len -= take;
+		/* every whole frame in the buffer */
+		while (r->inlen - pos >= 4) {
+			const uint8_t *h = r->in + pos;
+			uint32_t n = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+			int rc;
+
+			if (n > TS_FRAME_MAX)
+				return fail(r, -EMSGSIZE, err, errlen, "the stream announced a frame of %lu bytes "
+					    "(at most 65536): is this a taskscope collector (--serve)?", (unsigned long)n);
+			if (r->inlen - pos - 4 < n)
+				break;
+			rc = take_frame(r, h + 4, n, local_ns, err, errlen);
+			if (rc < 0)
+				return rc;
+			pos += 4 + n;
+		}
+		memmove(r->in, r->in + pos, r->inlen - pos);
+		r->inlen -= pos;
+	}
+	return 0;
+}

@@ -1,0 +1,258 @@
+/*
+ * conn_remote_fill.c: the console state from the remote conn's mirror
+ * (conn_remote.h).
+ *
+ * The same rows the live conn makes, from the same structs: task times
+ * through ts_task_times() at the collector's time, estimated as the last
+ * update's now plus the local time since it arrived (the collector is on
+ * this machine: a Unix socket or loopback, one CLOCK_MONOTONIC). What the
+ * stream does not carry is left unknown: histograms and recent polls in
+ * the details, process rows.
+ */
+#include "console/conn_remote.h"
+#include "console/conn_remote_internal.h"
+
+#include <string.h>
+
+#include "collector/event.h"
+#include "collector/model.h"
+
+#define STALL_RECENT_NS 5000000000ull
+#define BLOCKED_WORKER_NS 100000000ull
+
+static unsigned popcount32(uint32_t v)
+{
+	unsigned n = 0;
+
+	for (; v; v &= v - 1)
+		n++;
+	return n;
+}
+
+static void fill_row(struct ts_row *row, const struct ts_task *t, uint64_t now)
+{
+	memset(row, 0, sizeof(*row));
+	row->id = t->id;
+	row->pid = t->pid;
+	row->state = t->state < TS_STATE_NSTATES ? (uint8_t)t->state : TS_TASK_DONE;
+	row->kind = (uint8_t)t->kind;
+	row->outcome = (uint8_t)t->outcome;
+	row->warn_bits = t->warnings;
+	row->nwarn = (uint8_t)popcount32(t->warnings);
+	row->parent = t->parent;
+	row->name = t->name ? t->name : "";
+	row->location = t->location ? t->location : "";
+	row->fields = "";
+	ts_task_times(t, now, &row->total_ns, &row->busy_ns, &row->sched_ns, &row->idle_ns);
+	row->polls = t->polls;
+}
+
+static const char *task_name(const struct ts_conn_remote *r, uint32_t pid, uint64_t id)
+{
+	const struct ts_task *t = id ? ts_conn_remote_find_task(r, pid, id) : NULL;
+
+	return t && t->name ? t->name : "";
+}
+
+static bool recently_stalled(const struct ts_state *s, uint32_t pid, uint32_t tid, uint64_t now_ns)
+{
+	for (size_t i = s->nwarnings; i-- > 0;) {
+		const struct ts_warning *w = &s->warnings[i].w;
+
+		if (w->ts_ns + STALL_RECENT_NS < now_ns)
+			break;
+		if (w->pid == pid && w->tid == tid &&
+		    (w->kind == TS_WARN_LOOP_STALL || w->kind == TS_WARN_BLOCKED_WORKER))
+			return true;
+	}
+	return false;
+}
+
+/* Busy % per second, carried from the previous fill like the live conn. */
+static void sample(struct ts_worker_row *row, const struct ts_worker_row *prev, uint64_t busy, uint64_t now)
+{
+	uint64_t dt;
+
+	if (!prev || now < prev->sample_start_ns) {
+		memset(row->busy_pct, TS_BUSY_UNKNOWN, sizeof(row->busy_pct));
+		row->nbusy = 0;
+		row->sample_start_ns = now;
+		row->sample_busy_ns = busy;
+		row->sample_polls = row->polls;
+		row->polls_per_s = -1;
+		return;
+	}
+	memcpy(row->busy_pct, prev->busy_pct, sizeof(row->busy_pct));
+	row->nbusy = prev->nbusy;
+	row->sample_start_ns = prev->sample_start_ns;
+	row->sample_busy_ns = prev->sample_busy_ns;
+	row->sample_polls = prev->sample_polls;
+	row->polls_per_s = prev->polls_per_s;
+	dt = now - prev->sample_start_ns;
+	if (dt < TS_WORKER_SAMPLE_NS)
+		return;
+	{
+		uint64_t b = busy > row->sample_busy_ns ? busy - row->sample_busy_ns : 0;
+		uint64_t p = row->polls > row->sample_polls ? row->polls - row->sample_polls : 0;
+
+		ts_state_worker_push(row, (uint8_t)(b >= dt ? 100 : b * 100 / dt));
+		row->polls_per_s = (double)p * 1e9 / (double)dt;
+	}
+	row->sample_start_ns = now;
+	row->sample_busy_ns = busy;
+	row->sample_polls = row->polls;
+}
+
+static int fill_workers(struct ts_conn_remote *r, struct ts_state *s, uint64_t now)
+{
+	int rc = ts_state_reserve_workers(s, r->threads.n);
+
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < r->threads.n; i++) {
+		const struct ts_thread *t = obj_at(&r->threads, i);
+		struct ts_worker_row *row = &s->workers[s->nworkers];
+		uint64_t busy = t->busy_ns;
+
+		memset(row, 0, sizeof(*row));
+		row->pid = t->pid;
+		row->tid = t->tid;
+		row->role = (uint8_t)t->role;
+		row->name = t->name ? t->name : "";
+		row->polls = t->polls;
+		row->current_name = "";
+		row->state = TS_WORKER_IDLE;
+		if (t->polling) {
+			row->state = TS_WORKER_POLLING;
+			row->current_task = t->current_task;
+			row->current_name = task_name(r, t->pid, t->current_task);
+			row->in_poll_ns = now > t->poll_started_ns ? now - t->poll_started_ns : 0;
+			busy += row->in_poll_ns;
+			if (row->in_poll_ns >= BLOCKED_WORKER_NS)
+				row->state = TS_WORKER_BLOCKED;
+		}
+		row->stalled = recently_stalled(s, t->pid, t->tid, now);
+		sample(row, ts_state_prev_worker(s, s->nworkers, t->pid, t->tid), busy, now);
+		s->nworkers++;
+	}
+	return 0;
+}
+
+static int fill_resources(struct ts_conn_remote *r, struct ts_state *s, uint64_t now)
+{
+	int rc = ts_state_reserve_resources(s, r->res.n);
+
+	if (rc < 0)
+		return rc;
+	s->nres = 0;
+	for (size_t i = 0; i < r->res.n; i++) {
+		const struct ts_resource *x = obj_at(&r->res, i);
+		struct ts_res_row *row = &s->resources[s->nres++];
+
+		memset(row, 0, sizeof(*row));
+		row->id = x->id;
+		row->pid = x->pid;
+		row->kind = (uint8_t)x->kind;
+		row->name = x->name ? x->name : "";
+		row->location = x->location ? x->location : "";
+		row->holder_task = x->holder_task;
+		row->holder_tid = x->holder_tid;
+		row->holders = x->holders;
+		if (x->holder_tid || x->holders)
+			row->held_ns = now > x->acquired_ns ? now - x->acquired_ns : 0;
+		row->waiters = x->waiters;
+		for (uint32_t k = 0; k < x->waiters && k < TS_RES_WAITERS_SHOWN && k < TS_RESOURCE_WAITERS_MAX; k++)
+			row->waiting_tasks[k] = x->waiting_tasks[k];
+		row->acquisitions = x->acquisitions;
+		row->contentions = x->contentions;
+		row->wait_p99_ns = x->wait_hist.max ? x->wait_hist.max : TS_UNKNOWN;
+		row->hold_p99_ns = x->hold_hist.max ? x->hold_hist.max : TS_UNKNOWN;
+		row->max_hold_ns = x->max_hold_ns;
+	}
+	return 0;
+}
+
+static void fill_detail(struct ts_conn_remote *r, struct ts_state *s, uint64_t now)
+{
+	struct ts_task_detail *d = &s->detail;
+	const struct ts_task *t = ts_conn_remote_find_task(r, s->detail_pid, s->detail_id);
+
+	if (!t)
+		return;                 /* gone from the collector: keep the last copy */
+	memset(d, 0, sizeof(*d));
+	d->valid = true;
+	fill_row(&d->row, t, now);
+	d->spawned_ns = t->spawned_ns;
+	d->dropped_ns = t->dropped_ns;
+	d->state_since_ns = t->state_since_ns;
+	d->last_wake_ns = t->last_wake_ns;
+	d->wakes = t->wakes;
+	d->self_wakes = t->self_wakes;
+	d->waker_clones = t->waker_clones;
+	d->waker_drops = t->waker_drops;
+	d->wakers = t->wakers;
+	d->max_poll_ns = t->max_poll_ns;
+	d->poll_tid = t->poll_tid;
+	d->have_hists = false;          /* the stream does not carry histograms */
+	for (size_t i = 0; i < s->nwarnings; i++) {
+		const struct ts_recent_warning *w = &s->warnings[i];
+
+		if (w->w.pid != t->pid || w->w.task_id != t->id)
+			continue;
+		if (d->nwarnings == TS_DETAIL_WARNINGS) {
+			memmove(d->warnings, d->warnings + 1, (TS_DETAIL_WARNINGS - 1) * sizeof(d->warnings[0]));
+			d->nwarnings--;
+		}
+		d->warnings[d->nwarnings++] = *w;
+	}
+	for (size_t i = 0; i < r->res.n && d->nlocks < TS_DETAIL_LOCKS; i++) {
+		const struct ts_resource *x = obj_at(&r->res, i);
+		bool holds = x->pid == t->pid && x->holder_task == t->id && (x->holder_tid || x->holders);
+		bool waits = false;
+		struct ts_detail_lock *l;
+
+		for (uint32_t k = 0; !holds && x->pid == t->pid && k < x->waiters && k < TS_RESOURCE_WAITERS_MAX; k++)
+			waits |= x->waiting_tasks[k] == t->id;
+		if (!holds && !waits)
+			continue;
+		l = &d->locks[d->nlocks++];
+		l->id = x->id;
+		l->kind = (uint8_t)x->kind;
+		l->waits = waits;
+		l->name = x->name ? x->name : "";
+		l->location = x->location ? x->location : "";
+		l->since_ns = holds && now > x->acquired_ns ? now - x->acquired_ns : TS_UNKNOWN;
+	}
+}
+
+int ts_conn_remote_fill(struct ts_conn_remote *r, struct ts_state *s, uint64_t local_ns)
+{
+	uint64_t now = r->server_now + (local_ns > r->local_at ? local_ns - r->local_at : 0);
+	int rc;
+
+	if (s->paused && s->filled)
+		return 0;
+	if (!r->updates)
+		return 0;                /* nothing received yet */
+	rc = ts_state_reserve(s, r->tasks.n);
+	if (rc < 0)
+		return rc;
+	s->nrows = 0;
+	for (size_t i = 0; i < r->tasks.n; i++)
+		fill_row(&s->rows[s->nrows++], obj_at(&r->tasks, i), now);
+	memcpy(s->warn_counts, r->counts, sizeof(s->warn_counts));
+	s->nwarnings = 0;
+	for (size_t i = 0; i < r->nwarn; i++)
+		s->warnings[s->nwarnings++] = r->warnings[(r->wstart + i) % TS_STATE_WARNINGS];
+	s->nprocs = 0;
+	s->nprocs_total = 0;
+	rc = fill_resources(r, s, now);
+	if (rc == 0)
+		rc = fill_workers(r, s, now);
+	if (s->view == TS_VIEW_DETAILS)
+		fill_detail(r, s, now);
+	s->now_ns = now;
+	s->filled = true;
+	ts_state_sort(s);
+	return rc;
+}

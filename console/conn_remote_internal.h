@@ -1,0 +1,54 @@
+/*
+ * conn_remote_internal.h: the remote conn's mirror, shared by
+ * conn_remote.c (decoding, applying) and conn_remote_fill.c (the state).
+ */
+#ifndef TASKSCOPE_CONSOLE_CONN_REMOTE_INTERNAL_H
+#define TASKSCOPE_CONSOLE_CONN_REMOTE_INTERNAL_H
+
+#include "console/conn_remote.h"
+#include "taskscope.pb-c.h"
+
+/* (pid, id) -> index into a dense array; linear probing, backward-shift delete. */
+struct kslot {
+	uint64_t id;
+	uint32_t pid;
+	uint32_t idx1;              /* index + 1; 0: empty */
+};
+
+struct kmap {
+	struct kslot *slots;
+	size_t cap, n;
+};
+
+struct objs {
+	void *items;                /* dense array of `size`-byte structs */
+	size_t n, cap, size;
+	struct kmap map;
+};
+
+struct ts_conn_remote {
+	struct ts_strpool *pool;
+	struct objs tasks, res, threads;
+	struct ts_recent_warning warnings[TS_STATE_WARNINGS]; /* ring */
+	size_t wstart, nwarn;
+	uint64_t counts[TS_WARN_KIND_COUNT];
+	struct ts_remote_session sess;
+	uint64_t server_now, local_at;
+	uint64_t updates;
+	bool synced;                /* a snapshot applied since the reset */
+	bool broken;
+	/* input */
+	uint8_t *in;
+	size_t inlen;
+	/* the update being assembled */
+	Taskscope__Update **pending;
+	size_t npending, cap_pending, pending_bytes;
+	bool pending_snapshot;
+};
+
+static inline void *obj_at(const struct objs *o, size_t i)
+{
+	return (char *)o->items + i * o->size;
+}
+
+#endif /* TASKSCOPE_CONSOLE_CONN_REMOTE_INTERNAL_H */
