@@ -141,18 +141,19 @@ struct task_struct___old {
 /* Did prev leave the CPU runnable (preempted, or its time slice ended)?
  * The tracepoint's `preempt` argument is false for a slice that ends on
  * the way back to user space, so the state is what tells. */
-static __always_inline bool left_runnable(struct task_struct *prev, bool preempt)
+static __always_inline bool left_runnable(struct task_struct *prev, bool preempt, bool btf)
 {
 	if (preempt)
 		return true;
+	if (btf)
+		return prev->__state == 0;
 	if (bpf_core_field_exists(prev->__state))
 		return BPF_CORE_READ(prev, __state) == 0;
 	return BPF_CORE_READ((struct task_struct___old *)prev, state) == 0;
 }
 
-static __always_inline void switch_out(struct task_struct *prev, bool preempt, __u64 now)
+static __always_inline void switch_out(__u32 tid, bool preempt, __u64 now)
 {
-	__u32 tid = BPF_CORE_READ(prev, pid);
 	/* lookup only: an exiting thread switches out once more after
 	 * sched_process_exit removed its entry */
 	struct sched_tstate *s = bpf_map_lookup_elem(&threads, &tid);
@@ -173,15 +174,14 @@ static __always_inline void switch_out(struct task_struct *prev, bool preempt, _
 	}
 }
 
-static __always_inline void switch_in(struct task_struct *next, __u64 now)
+static __always_inline void switch_in(__u32 tid, bool exiting, __u64 now)
 {
-	__u32 tid = BPF_CORE_READ(next, pid);
 	struct sched_tstate *s;
 	__u64 off, runq = 0;
 
 	/* An exiting thread may sleep (and run again) after
 	 * sched_process_exit removed its entry: never re-create it then. */
-	if (BPF_CORE_READ(next, flags) & PF_EXITING)
+	if (exiting)
 		s = bpf_map_lookup_elem(&threads, &tid);
 	else
 		s = tstate_get(tid);
@@ -208,25 +208,31 @@ static __always_inline void switch_in(struct task_struct *next, __u64 now)
 	s->wake_ts = 0;
 }
 
-static __always_inline int on_switch(bool preempt, struct task_struct *prev, struct task_struct *next)
+/* `btf`: a tp_btf program, whose task pointers may be read directly (a
+ * load each); raw_tp reads through bpf_probe_read_kernel (CO-RE). The
+ * flag is a constant, so each flavour keeps only its own reads. */
+#define TASK_READ(btf, p, field) ((btf) ? (p)->field : BPF_CORE_READ(p, field))
+
+static __always_inline int on_switch(bool preempt, struct task_struct *prev, struct task_struct *next,
+				     bool btf)
 {
 	__u64 now = bpf_ktime_get_ns();
 
-	if (BPF_CORE_READ(prev, tgid) == targ_tgid)
-		switch_out(prev, left_runnable(prev, preempt), now);
-	if (BPF_CORE_READ(next, tgid) == targ_tgid)
-		switch_in(next, now);
+	if (TASK_READ(btf, prev, tgid) == targ_tgid)
+		switch_out(TASK_READ(btf, prev, pid), left_runnable(prev, preempt, btf), now);
+	if (TASK_READ(btf, next, tgid) == targ_tgid)
+		switch_in(TASK_READ(btf, next, pid), TASK_READ(btf, next, flags) & PF_EXITING, now);
 	return 0;
 }
 
-static __always_inline int on_wakeup(struct task_struct *p)
+static __always_inline int on_wakeup(struct task_struct *p, bool btf)
 {
 	__u32 tid;
 	struct sched_tstate *s;
 
-	if (BPF_CORE_READ(p, tgid) != targ_tgid)
+	if (TASK_READ(btf, p, tgid) != targ_tgid)
 		return 0;
-	tid = BPF_CORE_READ(p, pid);
+	tid = TASK_READ(btf, p, pid);
 	s = bpf_map_lookup_elem(&threads, &tid);
 	if (s && s->off_since && !s->wake_ts)
 		s->wake_ts = bpf_ktime_get_ns();
@@ -297,14 +303,14 @@ static __always_inline int on_sys_exit(void)
 	return 0;
 }
 
-static __always_inline int on_exit(struct task_struct *p)
+static __always_inline int on_exit(struct task_struct *p, bool btf)
 {
 	__u32 tid;
 	struct sched_tstate *s;
 
-	if (BPF_CORE_READ(p, tgid) != targ_tgid)
+	if (TASK_READ(btf, p, tgid) != targ_tgid)
 		return 0;
-	tid = BPF_CORE_READ(p, pid);
+	tid = TASK_READ(btf, p, pid);
 	s = bpf_map_lookup_elem(&threads, &tid);
 	if (s) {
 		__u64 now = bpf_ktime_get_ns();
@@ -323,19 +329,19 @@ static __always_inline int on_exit(struct task_struct *p)
 SEC("tp_btf/sched_switch")
 int BPF_PROG(btf_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	return on_switch(preempt, prev, next);
+	return on_switch(preempt, prev, next, true);
 }
 
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(btf_wakeup, struct task_struct *p)
 {
-	return on_wakeup(p);
+	return on_wakeup(p, true);
 }
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(btf_exit, struct task_struct *p)
 {
-	return on_exit(p);
+	return on_exit(p, true);
 }
 
 SEC("tp_btf/sys_enter")
@@ -355,19 +361,19 @@ int BPF_PROG(btf_sys_exit, struct pt_regs *regs, long ret)
 SEC("raw_tp/sched_switch")
 int BPF_PROG(raw_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	return on_switch(preempt, prev, next);
+	return on_switch(preempt, prev, next, false);
 }
 
 SEC("raw_tp/sched_wakeup")
 int BPF_PROG(raw_wakeup, struct task_struct *p)
 {
-	return on_wakeup(p);
+	return on_wakeup(p, false);
 }
 
 SEC("raw_tp/sched_process_exit")
 int BPF_PROG(raw_exit, struct task_struct *p)
 {
-	return on_exit(p);
+	return on_exit(p, false);
 }
 
 SEC("raw_tp/sys_enter")

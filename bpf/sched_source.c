@@ -308,7 +308,7 @@ int ts_sched_source_new(const struct ts_sched_config *cfg, struct ts_sched_sourc
 	s->cfg = *cfg;
 	for (uint32_t i = 0; i < SCHED_MAX_SAMPLED; i++)
 		s->samplers[i].perf_fd = -1;
-	r = load(cfg, false, &s->skel);
+	r = cfg->raw_tp ? -ENOTSUP : load(cfg, false, &s->skel);
 	if (r < 0) {
 		s->raw_tp = true;
 		r = load(cfg, true, &s->skel);

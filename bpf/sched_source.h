@@ -28,6 +28,8 @@ struct ts_sched_config {
 	uint64_t loop_stall_ns;    /* loop iterations this long are sent (lints) */
 	uint64_t cpu_sample_ns;    /* per-thread CPU sample period; 0: none (default 200 ms) */
 	uint32_t ring_bytes;       /* BPF ring size, a power of two >= 4096 (default 4 MiB) */
+	bool raw_tp;               /* load the raw_tp flavour directly (it is otherwise the
+				    * fallback when tp_btf does not load); for tests */
 	struct ts_strpool *pool;   /* where event strings are interned (required) */
 	/* The collector whose model names the blocked workers to sample
 	 * (NULL: no stack sampling). */

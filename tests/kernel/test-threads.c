@@ -3,7 +3,9 @@
  * threads that wait together (each tracked: the map must hold them), then
  * 1000 more short-lived ones in batches; once they are joined, only the
  * child's main thread may still have an entry, and none once the child
- * exits. Nothing may have been refused for lack of room.
+ * exits. Nothing may have been refused for lack of room. This test loads
+ * the raw_tp flavour (the fallback for kernels where tp_btf does not load),
+ * so that both flavours are exercised.
  */
 #include <pthread.h>
 
@@ -78,6 +80,7 @@ int main(void)
 	pid = kt_fork(child, NULL);
 	ts_sched_config_default(&cfg, (uint32_t)pid, NULL);
 	cfg.pool = pool;
+	cfg.raw_tp = true;
 	r = ts_sched_source_new(&cfg, &s, err, sizeof(err));
 	CHECK_MSG(r == 0, "%s", err);
 	if (r < 0) {
@@ -97,6 +100,7 @@ int main(void)
 	CHECK_MSG(st.thread_entries <= 1, "%llu entries left with only the main thread alive",
 		  (unsigned long long)st.thread_entries);
 	CHECK(st.untracked == 0);
+	CHECK(st.raw_tp);
 	CHECK(write(to_child[1], "q", 1) == 1);
 	CHECK(waitpid(pid, NULL, 0) == pid);
 	CHECK(ts_sched_source_stats(s, &st) == 0);
