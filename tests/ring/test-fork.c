@@ -2,13 +2,18 @@
  * test-fork.c: after fork() the child runs untraced. Its events, from the
  * forking thread and from a new thread, through the inline wrappers and
  * the out-of-line functions alike, never reach the parent's rings, and
- * the parent keeps recording into its own slot.
+ * the parent keeps recording into its own slot. The child inherits no
+ * attach listener; its own appears when it names a thread.
  */
 #include "agent/shim_internal.h"
 #include "ring-reader.h"
 
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define CHILD_MARK 0xc41d000000000000ull
 
@@ -32,15 +37,41 @@ static void *child_thread(void *arg)
 	return NULL;
 }
 
+/* Is "@taskscope/<pid>" (the shim's attach listener) in /proc/net/unix? */
+static int listening(pid_t pid)
+{
+	char want[64], line[512];
+	int found = 0;
+	FILE *f = fopen("/proc/net/unix", "r");
+
+	if (!f)
+		return -1;
+	snprintf(want, sizeof(want), " @taskscope/%d\n", (int)pid);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, want) != NULL;
+	fclose(f);
+	return found;
+}
+
 static int child(void)
 {
+	const char *attach = getenv("TASKSCOPE_ATTACH");
+	int listener = !(attach && strcmp(attach, "0") == 0);
 	pthread_t t;
 
 	if (taskscope_enabled())
 		return 2;
 	if (taskscope_intern("child-string") != 0)
 		return 3;
+	/* No live attach is inherited, and no listener of our own until the
+	 * runtime names a thread (then one for our pid, at once). */
+	if (listening(getpid()) != 0)
+		return 6;
 	taskscope_thread_name("child-main", TASKSCOPE_ROLE_OTHER);
+	if (listening(getpid()) != listener)
+		return 7;
+	if (taskscope_enabled())
+		return 8;
 	child_events();
 	if (pthread_create(&t, NULL, child_thread, NULL) != 0 || pthread_join(t, NULL) != 0)
 		return 4;
@@ -74,6 +105,8 @@ int main(void)
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECK(WIFEXITED(status));
 	CHECK_EQ(WEXITSTATUS(status), 0);
+	/* The parent's listener is untouched by the child closing its copy. */
+	CHECK_EQ(listening(getpid()), !(getenv("TASKSCOPE_ATTACH") && !strcmp(getenv("TASKSCOPE_ATTACH"), "0")));
 
 	/* Nothing new anywhere: no slot claimed, no string, no record. */
 	CHECK_EQ(rr_ring(&r, 0)->head, head_before);
