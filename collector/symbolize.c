@@ -90,6 +90,8 @@ int ts_symbolizer_refresh(struct ts_symbolizer *s)
 	text = NULL;
 	maps = NULL;
 	cache_clear(s); /* an address may now belong to another module */
+	ts_symbolizer_symtabs_clear(s);
+	ts_symbolizer_inline_clear(s);
 cleanup:
 	free(text);
 	free(maps);
@@ -152,6 +154,8 @@ void ts_symbolizer_free(struct ts_symbolizer *s)
 		dwfl_end(s->dwfl);
 	if (s->mem_fd >= 0)
 		close(s->mem_fd);
+	ts_symbolizer_symtabs_free(s);
+	ts_symbolizer_inline_free(s);
 	ts_strpool_free(s->strings);
 	free(s->cache);
 	free(s->maps_text);
@@ -191,13 +195,16 @@ static Dwfl_Module *module_of(struct ts_symbolizer *s, uint64_t ip, struct ts_fr
 /* The symbol table's name for the function holding ip (demangled). */
 static void symbol_of(struct ts_symbolizer *s, Dwfl_Module *mod, uint64_t ip, struct ts_frame *f)
 {
-	GElf_Off off = 0;
-	GElf_Sym esym;
-	const char *sym = dwfl_module_addrinfo(mod, ip, &off, &esym, NULL, NULL, NULL);
+	uint64_t off = 0;
+	const char *sym = ts_symbolizer_symbol(s, mod, ip, &off);
 
 	if (sym && *sym) {
 		char *dm = ts_demangle(sym);
-		f->function = intern(s, dm ? dm : sym);
+		/* not mangled: a C name, where a '.' starts a compiler's clone
+		 * suffix (.constprop.0, .isra.0, .part.0, .cold) */
+		const char *dot = dm || sym[0] == '.' ? NULL : strchr(sym, '.');
+		f->function = dm ? intern(s, dm)
+				 : dot ? ts_strpool_intern(s->strings, sym, (size_t)(dot - sym)) : intern(s, sym);
 		f->offset = off;
 		free(dm);
 	}

@@ -13,6 +13,8 @@
 #include "collector/symbolize.h"
 
 struct ts_strpool;
+struct ts_sym_symtab;
+struct ts_sym_cu;
 
 /* One line of /proc/PID/maps (only what the unwinder needs). */
 struct ts_sym_map {
@@ -50,6 +52,10 @@ struct ts_symbolizer {
 	size_t nmaps;
 	int mem_fd;                   /* /proc/PID/mem, or -1 */
 	int attach_state;             /* 0 not yet, 1 attached, -1 failed */
+	struct ts_sym_symtab *symtabs; /* sorted function symbols per module */
+	size_t nsymtabs, symtabs_cap, last_symtab;
+	struct ts_sym_cu *cus;        /* function ranges per compile unit */
+	size_t ncus, cus_cap, last_cu, cu_ranges;
 	struct ts_sym_unwind uw;
 };
 
@@ -64,6 +70,13 @@ const char *ts_symbolizer_module_path(uint32_t pid, const char *name);
  * the physical function last (function, file, line only); 0 without DWARF. */
 int ts_symbolizer_inline_levels(struct ts_symbolizer *s, Dwfl_Module *mod, uint64_t ip, struct ts_frame *out,
 				size_t max);
+void ts_symbolizer_inline_clear(struct ts_symbolizer *s);
+void ts_symbolizer_inline_free(struct ts_symbolizer *s);
+/* symbolize_symtab.c: the function symbol covering ip (NULL if none)
+ * and ip's offset in it; the tables are dropped when modules change. */
+const char *ts_symbolizer_symbol(struct ts_symbolizer *s, Dwfl_Module *mod, uint64_t ip, uint64_t *offset);
+void ts_symbolizer_symtabs_clear(struct ts_symbolizer *s);
+void ts_symbolizer_symtabs_free(struct ts_symbolizer *s);
 /* Index of the mapping holding `addr`, or SIZE_MAX. */
 size_t ts_symbolizer_find_map(const struct ts_symbolizer *s, uint64_t addr);
 
