@@ -13,6 +13,8 @@
 #include "bpf/locks_source.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,10 @@
 
 #define MAX_LINKS 24
 #define UNWIND_FRAMES 24
+/* Events younger than this stay for the next drain: the shim's rings are
+ * read before this source, so a poll that began just before a lock event
+ * might not have been read yet, and the lock would miss its task. */
+#define HOLD_BACK_NS 2000000ull
 
 struct locks_src {
 	uint32_t pid;
@@ -40,8 +46,8 @@ struct locks_src {
 	struct ring_buffer *rb;
 	struct ts_locks_track *track;
 	struct ts_symbolizer *sym;
-	struct ts_event_batch *cur;   /* the batch being drained into */
-	int cb_err;
+	struct ts_event_batch hold;   /* decoded, not handed out yet (HOLD_BACK_NS) */
+	int pidfd;                    /* ours, to see the exit (the collector owns its own) */
 };
 
 const char *ts_lock_mode_name(enum ts_lock_mode mode)
@@ -67,6 +73,9 @@ static void src_free(void *p)
 		bpf_link__destroy(s->links[i]);
 	locks_bpf__destroy(s->skel);
 	ts_locks_track_free(s->track);
+	ts_event_batch_fini(&s->hold);
+	if (s->pidfd >= 0)
+		close(s->pidfd);
 	if (s->sym)
 		ts_symbolizer_free(s->sym);
 	free(s);
@@ -76,19 +85,38 @@ static int on_record(void *ctx, void *data, size_t len)
 {
 	struct locks_src *s = ctx;
 
-	ts_locks_track_record(s->track, data, len, s->cur);
+	ts_locks_track_record(s->track, data, len, &s->hold);
 	return 0;
+}
+
+static bool exited(struct locks_src *s)
+{
+	struct pollfd p = { .fd = s->pidfd, .events = POLLIN };
+
+	return s->pidfd >= 0 && poll(&p, 1, 0) == 1;
 }
 
 static int src_drain(void *p, struct ts_event_batch *batch, uint64_t now_ns)
 {
 	struct locks_src *s = p;
+	bool gone = exited(s);   /* before the last read: then everything is in */
+	uint64_t cutoff = now_ns > HOLD_BACK_NS ? now_ns - HOLD_BACK_NS : 0;
+	size_t kept = 0;
 	int r;
 
-	s->cur = batch;
 	r = ring_buffer__consume(s->rb);
-	ts_locks_track_flush(s->track, now_ns, false, batch);
-	s->cur = NULL;
+	ts_locks_track_flush(s->track, now_ns, gone, &s->hold);
+	for (size_t i = 0; i < s->hold.len; i++) {
+		const struct ts_event *ev = &s->hold.events[i];
+
+		if (gone || ev->ts <= cutoff) {
+			if (ts_event_batch_push(batch, ev) < 0)
+				return -ENOMEM;
+		} else {
+			s->hold.events[kept++] = *ev;
+		}
+	}
+	s->hold.len = kept;
 	return r < 0 ? r : 0;
 }
 
@@ -361,6 +389,8 @@ int ts_locks_attach(struct ts_collector *c, uint32_t pid, enum ts_lock_mode mode
 	}
 	s->pid = pid;
 	s->mode = mode;
+	s->pidfd = -1;
+	ts_event_batch_init(&s->hold);
 	/* Without symbols the locks are still traced, only unnamed. */
 	if (ts_symbolizer_new(pid, &s->sym, symerr, sizeof(symerr)) < 0)
 		s->sym = NULL;
@@ -381,7 +411,8 @@ int ts_locks_attach(struct ts_collector *c, uint32_t pid, enum ts_lock_mode mode
 	r = mode == TS_LOCKS_FULL ? attach_full(s, err, errlen) : attach_contended(s, err, errlen);
 	if (r < 0)
 		goto cleanup;
-	d.watch_fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	s->pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	d.watch_fd = s->pidfd < 0 ? -1 : fcntl(s->pidfd, F_DUPFD_CLOEXEC, 0);
 	if (d.watch_fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "pid %u: %s", pid, strerror(-r));
