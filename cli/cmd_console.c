@@ -24,10 +24,13 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "console/conn_db.h"
+#include "console/conn_remote.h"
 #include "console/console.h"
 
 #define LOOP_MS 50
 #define REDRAW_NS 100000000ull
+#define CONNECT_TIMEOUT_MS 2000
+#define FIRST_SNAPSHOT_MS 5000
 
 struct console_opts {
 	const char *db;
@@ -184,6 +187,133 @@ cleanup:
 	return code;
 }
 
+/* Before the terminal is ours: connect and read up to the first snapshot,
+ * so a wrong address or a stream that is not taskscope's is one line. */
+static int remote_start(const char *addr, struct ts_remote_link **link, struct ts_conn_remote *r, char *err,
+			size_t errlen)
+{
+	uint64_t deadline;
+	int rc;
+
+	rc = ts_remote_link_new(addr, CONNECT_TIMEOUT_MS, link, err, errlen);
+	if (rc < 0)
+		return rc;
+	deadline = now_ns() + FIRST_SNAPSHOT_MS * 1000000ull;
+	while (!ts_conn_remote_synced(r)) {
+		struct pollfd pfd = { .fd = ts_remote_link_fd(*link), .events = POLLIN };
+		uint64_t now = now_ns();
+
+		if (now >= deadline) {
+			snprintf(err, errlen, "%s sent no snapshot within %d s: is it a taskscope collector (--serve)?",
+				 addr, FIRST_SNAPSHOT_MS / 1000);
+			return -ETIMEDOUT;
+		}
+		poll(&pfd, 1, (int)((deadline - now) / 1000000u) + 1);
+		rc = ts_remote_link_read(*link, r, now_ns(), err, errlen);
+		if (rc == -ECONNRESET) {
+			snprintf(err, errlen, "%s closed the connection before a complete snapshot: "
+				 "is it a taskscope collector (--serve)?", addr);
+			return rc;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int remote(const struct console_opts *o)
+{
+	struct ts_console_options co = { .no_color = o->no_color, .ascii = o->ascii };
+	struct ts_console *c = NULL;
+	struct ts_conn_remote *r = NULL;
+	struct ts_remote_link *link = NULL;
+	char err[1024] = "", mode[128];
+	uint64_t last_draw = 0;
+	sigset_t old;
+	int sfd = -1, rc, code = TS_EXIT_RUNTIME;
+	bool blocked = false;
+
+	if (ts_conn_remote_new(&r) < 0) {
+		fprintf(stderr, "taskscope console: out of memory\n");
+		return TS_EXIT_RUNTIME;
+	}
+	rc = remote_start(o->connect, &link, r, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "taskscope console: %s\n", err[0] ? err : strerror(-rc));
+		goto cleanup;
+	}
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "taskscope console: the console needs a terminal\n");
+		code = TS_EXIT_USAGE;
+		goto cleanup;
+	}
+	sfd = block_signals(&old);
+	blocked = true;
+	rc = ts_console_new(&co, &c);
+	if (rc < 0) {
+		fprintf(stderr, "taskscope console: cannot start the console: %s\n", strerror(-rc));
+		goto cleanup;
+	}
+	for (;;) {
+		struct pollfd pfd[3] = { { .fd = ts_console_input_fd(c), .events = POLLIN },
+					 { .fd = sfd, .events = POLLIN },
+					 { .fd = ts_remote_link_fd(link), .events = POLLIN } };
+		const struct ts_remote_session *rs = ts_conn_remote_session(r);
+		struct ts_console_status st;
+		struct signalfd_siginfo si;
+		unsigned flags;
+		uint64_t now = now_ns();
+		int wait = ts_remote_link_wait_ms(link, now);
+		uint64_t before = ts_conn_remote_updates(r);
+
+		poll(pfd, 3, wait >= 0 && wait < LOOP_MS ? wait : LOOP_MS);
+		if (sfd >= 0 && read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			break;
+		flags = ts_console_handle_input(c);
+		if (flags & TS_CONSOLE_QUIT)
+			break;
+		now = now_ns();
+		rc = ts_remote_link_read(link, r, now, err, sizeof(err));
+		if (rc < 0 && rc != -ECONNRESET) {
+			/* a broken stream: the terminal first, then the line */
+			ts_console_free(c);
+			c = NULL;
+			fprintf(stderr, "taskscope console: %s\n", err);
+			goto cleanup;
+		}
+		if (!ts_remote_link_connected(link))
+			ts_remote_link_retry(link, r, now);
+		if (!(flags & TS_CONSOLE_REDRAW) && ts_conn_remote_updates(r) == before && now - last_draw < REDRAW_NS)
+			continue;
+		if (ts_conn_remote_fill(r, ts_console_state(c), now) < 0) {
+			ts_console_free(c);
+			c = NULL;
+			fprintf(stderr, "taskscope console: out of memory\n");
+			goto cleanup;
+		}
+		if (ts_remote_link_connected(link) && ts_conn_remote_synced(r))
+			snprintf(mode, sizeof(mode), "remote %s", rs->mode[0] ? rs->mode : "live");
+		else
+			snprintf(mode, sizeof(mode), "remote: %s unreachable, retrying", o->connect);
+		st = (struct ts_console_status){ .now_ns = ts_console_state(c)->now_ns, .target = rs->target,
+						 .mode = mode, .events_per_s = rs->events_per_s,
+						 .dropped = rs->dropped, .unstored = rs->unstored,
+						 .db_path = rs->db_path };
+		ts_console_render(c, NULL, &st);
+		last_draw = now;
+	}
+	code = TS_EXIT_OK;
+cleanup:
+	ts_console_free(c);
+	ts_remote_link_free(link);
+	ts_conn_remote_free(r);
+	if (sfd >= 0)
+		close(sfd);
+	if (blocked)
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	return code;
+}
+
 int ts_cmd_console(int argc, char **argv)
 {
 	struct console_opts o = { 0 };
@@ -193,8 +323,5 @@ int ts_cmd_console(int argc, char **argv)
 		return TS_EXIT_OK;
 	if (r < 0)
 		return TS_EXIT_USAGE;
-	if (o.db)
-		return replay(&o);
-	fprintf(stderr, "taskscope console: --connect is not built yet\n");
-	return TS_EXIT_RUNTIME;
+	return o.db ? replay(&o) : remote(&o);
 }

@@ -51,6 +51,8 @@ void ts_record_options_help(FILE *out)
 	      "  --allow KIND         turn a lint off (e.g. --allow self_wakes); repeatable; 'all' for all\n"
 	      "  --warn KIND          turn a lint back on; repeatable\n"
 	      "  --retention S        keep completed tasks in the console for S seconds (default 10)\n"
+	      "  --serve ADDR         serve remote consoles ('taskscope console --connect ADDR') on a\n"
+	      "                       Unix socket path or HOST:PORT on loopback\n"
 	      "  --no-color           no colours (also when NO_COLOR is set)\n"
 	      "  --ascii              ASCII only, even in a UTF-8 locale\n", out);
 }
@@ -172,6 +174,14 @@ int ts_record_options_parse(int argc, char **argv, int *idx, struct ts_record_op
 					cmd, val ? val : "");
 				return -EINVAL;
 			}
+			if (!inline_val)
+				(*idx)++;
+		} else if (!strcmp(a, "--serve")) {
+			if (!val || !*val) {
+				fprintf(stderr, "taskscope %s: --serve needs a Unix socket path or HOST:PORT\n", cmd);
+				return -EINVAL;
+			}
+			o->serve = val;
 			if (!inline_val)
 				(*idx)++;
 		} else if (!strcmp(a, "--retention")) {

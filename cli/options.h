@@ -24,6 +24,7 @@ struct ts_record_options {
 	bool no_color;
 	bool ascii;
 	const char *child_log;     /* where the target's stdout/stderr go under the console */
+	const char *serve;         /* --serve ADDR: remote consoles connect here; NULL: none */
 	struct ts_model_config model;
 	struct ts_context_options context; /* kernel context and lock mode */
 };

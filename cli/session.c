@@ -27,6 +27,7 @@
 #include "collector/attach.h"
 #include "collector/collector.h"
 #include "collector/handshake.h"
+#include "collector/publisher.h"
 #include "console/console.h"
 #include "storage/storage.h"
 
@@ -58,6 +59,7 @@ struct session {
 	bool context_refused;      /* no privilege: tried and said so once */
 	uint64_t unstored_reported;
 	uint64_t unstored_said_ns;
+	struct ts_publisher *publisher; /* --serve: remote consoles */
 };
 
 static void on_log(void *ctx, const char *line)
@@ -270,6 +272,22 @@ static void render(struct session *s, uint64_t now, double rate)
 	ts_console_render(s->console, ts_collector_model(s->collector), &status);
 }
 
+/* --serve: send remote consoles what this console would show. */
+static void publish(struct session *s, uint64_t now, double rate)
+{
+	struct ts_collector_stats cs;
+	struct ts_storage_stats st;
+	char target[256], mode[64];
+
+	ts_collector_get_stats(s->collector, &cs);
+	ts_storage_get_stats(s->storage, &st);
+	snprintf(target, sizeof(target), "%s (pid %d)", s->label, (int)(s->attached ? s->attached : s->child));
+	describe_child_exit(s, mode, sizeof(mode));
+	ts_publisher_publish(s->publisher, ts_collector_model(s->collector), &(struct ts_publisher_session){
+		.target = target, .mode = mode, .events_per_s = rate, .events = cs.events, .dropped = cs.dropped,
+		.unstored = st.unstored, .db_path = s->db_path }, now);
+}
+
 static int setup(struct session *s, const sigset_t *blocked)
 {
 	struct ts_collector_options co = { 0 };
@@ -301,6 +319,16 @@ static int setup(struct session *s, const sigset_t *blocked)
 	if (r < 0) {
 		fprintf(stderr, "taskscope %s: %s\n", s->cmd, err);
 		return r;
+	}
+	if (s->opt->serve) {
+		r = ts_publisher_new(&(struct ts_publisher_options){ .addr = s->opt->serve }, &s->publisher,
+				     err, sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "taskscope %s: %s\n", s->cmd, err);
+			return r;
+		}
+		if (s->opt->headless)
+			fprintf(stderr, "taskscope %s: serving consoles on %s\n", s->cmd, s->opt->serve);
 	}
 	s->sigfd = signalfd(-1, blocked, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (s->sigfd < 0) {
@@ -343,19 +371,22 @@ static void loop(struct session *s)
 	double rate = 0;
 
 	for (;;) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[4] = {
 			{ .fd = ts_collector_fd(s->collector), .events = POLLIN },
 			{ .fd = s->sigfd, .events = POLLIN },
 			{ .fd = s->console ? ts_console_input_fd(s->console) : -1, .events = POLLIN },
+			{ .fd = s->publisher ? ts_publisher_fd(s->publisher) : -1, .events = POLLIN },
 		};
 		unsigned flags = 0;
 		uint64_t now;
 
-		poll(pfd, 3, DRAIN_INTERVAL_MS);
+		poll(pfd, 4, DRAIN_INTERVAL_MS);
 		now = ts_now_ns();
 		if (handle_signals(s))
 			break;
 		ts_collector_handle_io(s->collector, now);
+		if (s->publisher)
+			ts_publisher_handle_io(s->publisher);
 		ts_collector_drain(s->collector, now);
 		if (s->console)
 			flags = ts_console_handle_input(s->console);
@@ -387,6 +418,8 @@ static void loop(struct session *s)
 				rate_events0 = cs.events;
 			}
 			warn_unstored(s, now);
+			if (s->publisher)
+				publish(s, now, rate);
 			last_tick = now;
 			flags |= TS_CONSOLE_REDRAW;
 		}
@@ -486,6 +519,7 @@ static int session_main(const struct ts_record_options *o, char *const argv[], i
 cleanup:
 	if (s.console)
 		ts_console_free(s.console);
+	ts_publisher_free(s.publisher);
 	if (s.storage)
 		ts_storage_close(s.storage);
 	ts_collector_free(s.collector);
