@@ -196,8 +196,15 @@ static Dwfl_Module *module_of(struct ts_symbolizer *s, uint64_t ip, struct ts_fr
 static void symbol_of(struct ts_symbolizer *s, Dwfl_Module *mod, uint64_t ip, struct ts_frame *f)
 {
 	uint64_t off = 0;
-	const char *sym = ts_symbolizer_symbol(s, mod, ip, &off);
+	const char *sym = ts_symbolizer_symbol(s, mod, ip, &off), *at;
+	char unversioned[512];
 
+	/* "memcpy@@GLIBC_2.14": the version is not part of the name */
+	if (sym && (at = strchr(sym, '@')) && at > sym && (size_t)(at - sym) < sizeof(unversioned)) {
+		memcpy(unversioned, sym, (size_t)(at - sym));
+		unversioned[at - sym] = '\0';
+		sym = unversioned;
+	}
 	if (sym && *sym) {
 		char *dm = ts_demangle(sym);
 		/* not mangled: a C name, where a '.' starts a compiler's clone
