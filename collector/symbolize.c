@@ -90,6 +90,8 @@ int ts_symbolizer_refresh(struct ts_symbolizer *s)
 	text = NULL;
 	maps = NULL;
 	cache_clear(s); /* an address may now belong to another module */
+	if (s->attach_state < 0)
+		s->attach_state = 0; /* no module to attach the unwinder to before: try again */
 	ts_symbolizer_symtabs_clear(s);
 	ts_symbolizer_inline_clear(s);
 cleanup:
