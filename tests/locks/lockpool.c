@@ -2,17 +2,20 @@
  * lockpool.c: the target the lock tests attach to: a pool of worker
  * threads fighting over one pthread mutex, each holding it for a while.
  *
- * usage: lockpool THREADS ITERATIONS HOLD_US
+ * usage: lockpool THREADS ITERATIONS HOLD_US [go]
  * It prints "ready PID ADDR LINE" (the mutex's address and the source line
  * of the pthread_mutex_lock call that takes it), waits for one byte on
- * stdin (the test attaches its probes meanwhile), runs, prints "done
- * COUNT" and exits 0. Built with frame pointers omitted on purpose: the
- * call site must come from the CFI unwinder, not from a frame chain.
+ * stdin (the test attaches its probes meanwhile; not with "go"), runs,
+ * prints "done COUNT" and exits 0. Built with frame pointers omitted on
+ * purpose: the call site must come from the CFI unwinder, not from a
+ * frame chain. pool_take is exported (-rdynamic) so that the preload
+ * interposer, which only has dladdr, can name it too.
  */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,7 +32,8 @@ static void hold_for(long us)
 }
 
 /* Take the pool's lock, do the "work" under it, let it go. */
-__attribute__((noinline)) static void pool_take(void)
+__attribute__((noinline)) void pool_take(void);
+__attribute__((noinline)) void pool_take(void)
 {
 	lock_line = __LINE__; pthread_mutex_lock(&pool_lock);
 	counter++;
@@ -52,7 +56,7 @@ int main(int argc, char **argv)
 	long n;
 	char go;
 
-	if (argc != 4)
+	if (argc != 4 && !(argc == 5 && !strcmp(argv[4], "go")))
 		return 2;
 	n = strtol(argv[1], NULL, 10);
 	iterations = strtol(argv[2], NULL, 10);
@@ -62,7 +66,7 @@ int main(int argc, char **argv)
 	pool_take();   /* sets lock_line; counted */
 	printf("ready %d %#" PRIxPTR " %d\n", (int)getpid(), (uintptr_t)&pool_lock, lock_line);
 	fflush(stdout);
-	if (read(0, &go, 1) != 1)
+	if (argc == 4 && read(0, &go, 1) != 1)
 		return 1;
 	for (long i = 0; i < n; i++)
 		pthread_create(&th[i], NULL, worker, NULL);
