@@ -115,7 +115,7 @@ int main(void)
 	if (!s || !dwfl)
 		return check_result("test-symbolize-index");
 
-	for (uint64_t ip = text_lo; ip < text_hi; ip += 5) {
+	for (uint64_t ip = text_lo; ip < text_hi; ip += 11) {
 		int n = reference(dwfl, ip, want);
 		int got = ts_symbolizer_lookup_inline(s, ip, lv, LEVELS);
 		Dwfl_Module *mod = dwfl_addrmodule(dwfl, ip);
