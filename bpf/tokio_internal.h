@@ -9,6 +9,7 @@
 #ifndef TASKSCOPE_BPF_TOKIO_INTERNAL_H
 #define TASKSCOPE_BPF_TOKIO_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,25 @@ struct tk_symbols {
 int ts_tokio_elf_scan(uint32_t pid, struct tk_symbols **out, char *err, size_t errlen);
 void ts_tokio_symbols_free(struct tk_symbols *s);
 const char *ts_tokio_fn_name(enum tk_fn fn);
+
+/* Loading and attaching (tokio_attach.c). */
+struct tokio_bpf;
+struct bpf_link;
+
+struct tk_links {
+	struct bpf_link **links;  /* perf-event uprobes (NULL for a uprobe_multi link) */
+	int *fds;                 /* uprobe_multi link fds (-1 for a libbpf link) */
+	size_t n;
+};
+
+/* Open and load the programs for `pid`; *multi: loaded for uprobe_multi. */
+int ts_tokio_skel_load(uint32_t pid, struct tokio_bpf **out, bool *multi, char *err, size_t errlen);
+/* Attach every probe of `s` (hooks first, polls last). On failure the
+ * caller frees `l`, which removes what was attached. -ESRCH: the process
+ * exited meanwhile. */
+int ts_tokio_links_attach(struct tk_links *l, struct tokio_bpf *skel, bool multi, const struct tk_symbols *s,
+			  uint32_t pid, char *err, size_t errlen);
+void ts_tokio_links_free(struct tk_links *l);
 
 /* Records -> events (tokio_tasks.c). */
 struct tk_tasks;

@@ -1,0 +1,44 @@
+# lib.sh: shared by the tokio tests (sourced). Builds the Tokio test
+# programs in tests/tokio/prog offline (Debian's librust-tokio-dev, see
+# DEVELOPERS.md) into the meson build directory, and gives the tests the
+# same check/q helpers as the other shell tests.
+#   tk_setup BUILD_DIR     root and cargo or exit 77; builds; sets $tk_bin
+#   tk_cleanup             kill what the test started, by pid
+tk_src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+tk_pids=()
+fails=0
+
+check() { # description, then a command that must succeed
+	local what=$1; shift
+	if "$@"; then echo "ok - $what"; else echo "not ok - $what"; fails=$((fails + 1)); fi
+}
+
+tk_setup() {
+	local build=$1
+	if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root"; exit 77; fi
+	if ! command -v cargo >/dev/null; then echo "SKIP: cargo is not installed (scripts/setup.sh installs it)"; exit 77; fi
+	if [ ! -d /usr/share/cargo/registry/tokio-1.24.2 ] && ! ls -d /usr/share/cargo/registry/tokio-1.* >/dev/null 2>&1; then
+		echo "SKIP: librust-tokio-dev is not installed (scripts/setup.sh installs it)"; exit 77
+	fi
+	export CARGO_TARGET_DIR=$build/tokio-target
+	# cargo locks its target directory: tests building at once wait for each other
+	if ! (cd "$tk_src/prog" && cargo build --release --offline --quiet 2>"$build/tokio-cargo.log"); then
+		cat "$build/tokio-cargo.log"
+		echo "not ok - the Tokio test programs build offline"
+		exit 1
+	fi
+	tk_bin=$CARGO_TARGET_DIR/release
+}
+
+tk_cleanup() {
+	for p in "${tk_pids[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$work"
+}
+
+# The tokio programs' own probes, loaded now (our skeleton's program names).
+tk_progs_loaded() {
+	bpftool prog show 2>/dev/null | grep -c -E "name (tk_poll_enter|tk_poll_exit|tk_dealloc|tk_waker|tk_spawn_ret|tk_panic_caught) "
+}

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# test-tokio-attach.sh: attach to a running, unmodified Tokio program
+# (tk-test, built from prog/ with no taskscope in it) and check the
+# recording against what the program says it did:
+#  - processes.source is tokio-bpf; every task it spawned after the attach
+#    is there once, at its own spawn line in src/bin/tk-test.rs;
+#  - each task's polls equal the program's own count (Counted wrapper),
+#    within 1% or 1 poll (tolerance for events lost, which should be none);
+#  - long_poll on sleeper and spinner and on no other task; task_panicked
+#    and outcome panicked on the panicker; lost_waker on the loser;
+#  - the spawn_blocking task is kind blocking and its thread role blocking;
+#    the runtime's workers are role worker, named tokio-runtime-w;
+#  - after the detach no probe of ours is loaded, and the program keeps
+#    running, spawns more tasks and exits 0 on its own.
+set -u
+taskscope=$1
+build=$2
+. "$(dirname "$0")/lib.sh"
+tk_setup "$build"
+work=$(mktemp -d)
+trap tk_cleanup EXIT
+db=$work/tk.db
+q() { sqlite3 -batch -noheader "$db" "$1"; }
+
+"$tk_bin/tk-test" workload "$work" >"$work/out" 2>"$work/err" &
+prog=$!
+tk_pids+=("$prog")
+"$taskscope" attach --headless --duration 8 --db "$db" "$prog" >"$work/ts.out" 2>"$work/ts.err" &
+ts=$!
+tk_pids+=("$ts")
+for _ in $(seq 1 300); do
+	[ -e "$work/workload-done" ] && break
+	kill -0 "$ts" 2>/dev/null || break
+	sleep 0.1
+done
+check "the workload ran while attached" test -e "$work/workload-done"
+check "our probes are loaded while attached" test "$(tk_progs_loaded)" -gt 0
+wait "$ts"
+code=$?
+cat "$work/ts.err"
+check "attach exits 0" test "$code" -eq 0
+check "no probe of ours left after the detach" test "$(tk_progs_loaded)" -eq 0
+touch "$work/stop"
+wait "$prog"
+pcode=$?
+check "the program exits 0 after the detach" test "$pcode" -eq 0
+check "the program ran its tasks after the detach" grep -qx "exit ok" "$work/out"
+
+check "processes.source is tokio-bpf" test "$(q "SELECT source || '/' || runtime FROM processes WHERE pid = $prog")" = "tokio-bpf/tokio"
+
+# The program prints "line NAME N" for each spawn and "polls NAME N".
+at() { # tasks spawned at NAME's line; $2: the task_summary alias, if any
+	local line p=${2:+$2.}
+	line=$(awk -v n="$1" '$1 == "line" && $2 == n { print $3; exit }' "$work/out")
+	echo "${p}pid = $prog AND ${p}location LIKE '%tk-test.rs:$line'"
+}
+for name in alpha beta sleeper spinner panicker loser blocking; do
+	check "one task at $name's spawn line" test "$(q "SELECT count(*) FROM task_summary WHERE $(at $name)")" -eq 1
+done
+check "200 short tasks at their spawn line" test "$(q "SELECT count(*) FROM task_summary WHERE $(at short)")" -eq 200
+
+for name in alpha beta sleeper spinner panicker loser short; do
+	want=$(awk -v n="$name" '$1 == "polls" && $2 == n { print $3 }' "$work/out")
+	got=$(q "SELECT coalesce(sum(polls), 0) FROM task_summary WHERE $(at $name)")
+	tol=$(( want / 100 > 1 ? want / 100 : 1 ))
+	check "$name: $got polls recorded, the program counted $want (+-$tol)" \
+		test "$(( got > want ? got - want : want - got ))" -le "$tol"
+done
+
+long=$(q "SELECT group_concat(name) FROM (SELECT DISTINCT s.location AS name FROM warnings w
+	JOIN task_summary s USING (pid, task_id) WHERE w.kind = 'long_poll' ORDER BY 1)")
+want_long=$(q "SELECT group_concat(location) FROM (SELECT location FROM task_summary
+	WHERE ($(at sleeper)) OR ($(at spinner)) ORDER BY 1)")
+check "long_poll on sleeper and spinner only ($long)" test "$long" = "$want_long"
+check "task_panicked on the panicker" test "$(q "SELECT count(*) FROM warnings w JOIN task_summary s
+	USING (pid, task_id) WHERE w.kind = 'task_panicked' AND $(at panicker)")" -eq 1
+check "no other task_panicked" test "$(q "SELECT count(*) FROM warnings WHERE kind = 'task_panicked'")" -eq 1
+check "the panicker's outcome is panicked" test "$(q "SELECT outcome FROM task_summary WHERE $(at panicker)")" = panicked
+check "alpha's outcome is ok" test "$(q "SELECT outcome FROM task_summary WHERE $(at alpha)")" = ok
+check "lost_waker on the loser" test "$(q "SELECT count(*) FROM warnings w JOIN task_summary s
+	USING (pid, task_id) WHERE w.kind = 'lost_waker' AND $(at loser)")" -eq 1
+check "the spawn_blocking task is kind blocking" test "$(q "SELECT kind FROM task_summary WHERE $(at blocking)")" = blocking
+check "its thread's role is blocking" test "$(q "SELECT DISTINCT t.role FROM threads t JOIN poll_spans p
+	ON p.pid = t.pid AND p.tid = t.tid JOIN task_summary s ON s.pid = p.pid AND s.task_id = p.task_id
+	WHERE $(at blocking s)")" = blocking
+check "alpha's threads are workers named tokio-runtime-w" test "$(q "SELECT group_concat(DISTINCT t.role || ':' || t.name)
+	FROM threads t JOIN poll_spans p ON p.pid = t.pid AND p.tid = t.tid
+	JOIN task_summary s ON s.pid = p.pid AND s.task_id = p.task_id WHERE $(at alpha s)")" = "worker:tokio-runtime-w"
+check "nothing dropped" test "$(q "SELECT coalesce(sum(events_dropped), 0) FROM drops WHERE pid = $prog")" -eq 0
+if [ "$fails" -ne 0 ]; then
+	cat "$work/out" "$work/err"
+	q "SELECT name, location, kind, outcome, polls FROM task_summary WHERE location NOT LIKE '%tk-test.rs:%' LIMIT 10"
+	q "SELECT kind, task_id, detail FROM warnings LIMIT 20"
+fi
+exit $((fails != 0))
