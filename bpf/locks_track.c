@@ -25,6 +25,7 @@ struct lk {
 	uint64_t acquisitions;    /* seen by us (full mode) */
 	bool ignored;             /* not a lock (a condvar's futex) */
 	bool announced;           /* RESOURCE_NEW sent */
+	bool named;               /* ... with a name from its SITE (or the namer failed) */
 	struct lk *hash_next;
 };
 
@@ -242,8 +243,8 @@ static void on_site(struct ts_locks_track *t, struct lk *l, const void *data, si
 {
 	struct ts_locks_name n;
 
-	if (l->announced || l->ignored)
-		return;
+	if (l->named || l->ignored)
+		return;   /* (a lock first seen without its SITE is named when the SITE comes) */
 	if (len < sizeof(t->site)) {
 		t->lost++;
 		return;
@@ -253,8 +254,10 @@ static void on_site(struct ts_locks_track *t, struct lk *l, const void *data, si
 		t->site.stack_len = 0;  /* impossible: do not trust the copy */
 	memset(&n, 0, sizeof(n));
 	n.kind = t->site.rec.flags & TS_LOCKS_F_RWLOCK ? TS_RES_RWLOCK : TS_RES_MUTEX;
+	l->named = true;
 	if (!t->name || t->name(t->name_ctx, &t->site, &n) < 0) {
-		announce(t, l, &t->site.rec, NULL, out);
+		if (!l->announced)
+			announce(t, l, &t->site.rec, NULL, out);
 		return;
 	}
 	n.name[sizeof(n.name) - 1] = '\0';

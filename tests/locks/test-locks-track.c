@@ -221,9 +221,36 @@ static void test_full(void)
 	ts_event_batch_fini(&b);
 }
 
+/* A lock first seen without its SITE (a condition wait's return after the
+ * attach) is named when its SITE comes, once. */
+static void test_late_site(void)
+{
+	struct ts_strpool *pool;
+	struct ts_locks_track *t;
+	struct ts_event_batch b;
+	struct ts_locks_site st;
+	int calls = 0;
+
+	ts_event_batch_init(&b);
+	CHECK(ts_strpool_new(1 << 20, &pool) == 0);
+	CHECK(ts_locks_track_new(pool, TS_LOCKS_FULL, fake_name, &calls, &t) == 0);
+	feed(t, &b, rec(TS_LOCKS_REC_ACQUIRED, 8, LOCK, 1 * MS, 0));
+	feed(t, &b, rec(TS_LOCKS_REC_RELEASE, 8, LOCK, 2 * MS, 0));
+	memset(&st, 0, sizeof(st));
+	st.rec = rec(TS_LOCKS_REC_SITE, 8, LOCK, 3 * MS, 0);
+	CHECK(ts_locks_track_record(t, &st, sizeof(st), &b) == 0);
+	CHECK(ts_locks_track_record(t, &st, sizeof(st), &b) == 0);
+	CHECK(calls == 1 && count(&b, TS_EV_RESOURCE_NEW, 0) == 2);
+	CHECK(b.len == 4 && b.events[3].name && !strcmp(b.events[3].name, "take_lock"));
+	ts_locks_track_free(t);
+	ts_strpool_free(pool);
+	ts_event_batch_fini(&b);
+}
+
 int main(void)
 {
 	test_contended();
 	test_full();
+	test_late_site();
 	return check_result("test-locks-track");
 }
