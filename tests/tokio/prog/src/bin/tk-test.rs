@@ -11,6 +11,8 @@
 //                              CTL_DIR/stop, run more tasks (after the
 //                              detach), print "exit ok" and exit 0.
 //   tk-test idle SECS          keep a few tasks busy for SECS, exit 0.
+//   tk-test exit-on-attach 0   spawn tasks until uprobes are live, then exit
+//                              at once (a target that exits during an attach).
 //
 // The workload: distinct async fns (alpha, beta), one that blocks its worker
 // in std::thread::sleep (sleeper), one that spins on the CPU (spinner), one
@@ -204,10 +206,24 @@ async fn idle(secs: u64) {
     }
 }
 
+async fn exit_on_attach() {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if uprobes_live() {
+            std::process::exit(0);
+        }
+        if Instant::now() > deadline {
+            std::process::exit(3);
+        }
+        tokio::spawn(tick()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 3 {
-        eprintln!("usage: tk-test (workload CTL_DIR | idle SECS)");
+        eprintln!("usage: tk-test (workload CTL_DIR | idle SECS | exit-on-attach 0)");
         std::process::exit(2);
     }
     // The panicker's message is expected; keep stderr for real trouble.
@@ -225,8 +241,9 @@ fn main() {
     match args[1].as_str() {
         "workload" => rt.block_on(workload(&args[2])),
         "idle" => rt.block_on(idle(args[2].parse().unwrap())),
+        "exit-on-attach" => rt.block_on(exit_on_attach()),
         _ => {
-            eprintln!("usage: tk-test (workload CTL_DIR | idle SECS)");
+            eprintln!("usage: tk-test (workload CTL_DIR | idle SECS | exit-on-attach 0)");
             std::process::exit(2);
         }
     }
