@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# test-remote-tmux.sh: `taskscope console --connect` against a live demo
+# started with --serve, in real terminals (tmux). Two remote consoles at
+# once show the same tasks as the live console (the long-lived demo tasks:
+# the first rows by ID, ids and names compared), the header says remote
+# and names the same target; when the collector goes away the remote says
+# it is retrying and still quits cleanly. Then the same over TCP on
+# loopback against a headless session.
+set -u
+taskscope=$1
+. "$(dirname "$0")/../e2e/tmux-lib.sh"
+tsx_init
+TSX_TIMEOUT=20
+sock=$TSX_DIR/serve.sock
+
+# "ID name" of the first rows of the tasks table (sorted by ID, ascending)
+rows() {
+	tsx_capture "$1" | awk '/ID +State +Name/ { on = 1; next }
+		on && NF > 3 { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+$/) { print $i, $(i + 2); break } }' |
+		head -n 8
+}
+
+tsx_start live 120 40 C.UTF-8 "$taskscope" demo --db "$TSX_DIR/demo.db" --serve "$sock" --duration 12
+tsx_wait_for live 'self-waker' || tsx_fail "the live console did not show the demo's tasks"
+tsx_start r1 120 40 C.UTF-8 "$taskscope" console --connect "$sock"
+tsx_start r2 120 40 C.UTF-8 "$taskscope" console --connect "$sock"
+for r in r1 r2; do
+	tsx_wait_for $r 'remote live' || tsx_fail "$r: no remote header"
+	tsx_wait_for $r 'self-waker' || tsx_fail "$r: the demo's tasks did not appear"
+done
+
+want=$(rows live)
+[ "$(echo "$want" | wc -l)" -ge 8 ] || tsx_fail "the live console shows fewer than 8 tasks: $want"
+for r in r1 r2; do
+	got=$(rows $r)
+	[ "$got" = "$want" ] || tsx_fail "$r shows other tasks than the live console:
+$got
+--- live:
+$want"
+	pid=$(tsx_capture live | grep -Eo 'pid [0-9]+' | head -1)
+	tsx_capture $r | grep -q "$pid" || tsx_fail "$r does not name the live target ($pid)"
+done
+echo "ok: two remote consoles show the live console's tasks: $(echo $want | tr '\n' ' ')"
+
+# the collector goes away: the remotes keep running and say so
+tsx_send live q
+status=$(tsx_wait_exit live) || tsx_fail "the live console did not quit"
+[ "$status" = 0 ] || tsx_fail "live: exit status $status"
+tsx_wait_for r1 'unreachable, retrying' || tsx_fail "r1 does not say the collector is gone"
+for r in r1 r2; do
+	tsx_send $r q
+	status=$(tsx_wait_exit $r) || tsx_fail "$r did not quit"
+	[ "$status" = 0 ] || tsx_fail "$r: exit status $status"
+	[ "$(tsx_tmux display-message -p -t $r '#{alternate_on}')" = 0 ] || tsx_fail "$r left the alternate screen on"
+done
+[ ! -e "$sock" ] || tsx_fail "the collector left its socket behind"
+echo "ok: collector gone -> retrying; clean exits; socket removed"
+
+# TCP on loopback, against a headless session
+port=$((20000 + RANDOM % 20000))
+"$taskscope" demo --headless --duration 6 --db "$TSX_DIR/tcp.db" --serve "127.0.0.1:$port" \
+	>/dev/null 2>"$TSX_DIR/tcp.err" &
+demo_pid=$!
+for ((i = 0; i < 50; i++)); do grep -q 'serving consoles' "$TSX_DIR/tcp.err" && break; sleep 0.1; done
+tsx_start tcp 120 40 C.UTF-8 "$taskscope" console --connect "127.0.0.1:$port"
+tsx_wait_for tcp 'remote live' || tsx_fail "tcp: no remote header"
+tsx_wait_for tcp 'self-waker' || tsx_fail "tcp: the demo's tasks did not appear"
+tsx_send tcp q
+status=$(tsx_wait_exit tcp) || tsx_fail "tcp console did not quit"
+[ "$status" = 0 ] || tsx_fail "tcp: exit status $status"
+wait $demo_pid || { cat "$TSX_DIR/tcp.err"; tsx_fail "the headless demo failed"; }
+echo "ok: TCP loopback"
+
+# --serve refuses an address off loopback, in one line
+if "$taskscope" demo --headless --duration 1 --db "$TSX_DIR/x.db" --serve 0.0.0.0:$port 2>"$TSX_DIR/lan.err"; then
+	tsx_fail "--serve 0.0.0.0 was accepted"
+fi
+grep -q 'only on loopback' "$TSX_DIR/lan.err" || tsx_fail "--serve 0.0.0.0: $(cat "$TSX_DIR/lan.err")"
+echo "ok: --serve off loopback refused"
