@@ -4,17 +4,24 @@
  * Why: a slow poll or a stalled event loop is either burning the CPU or
  * sitting off it, and when off it, usually inside one syscall. The
  * scheduler tracepoints say when each thread of the process leaves and
- * re-enters the CPU (and how long it waited runnable); raw_syscalls say
- * which syscall it was in. Per-thread state stays in the kernel and only
- * what crosses a threshold is sent (see bpf/sched.h), so a busy server
- * sends a handful of records per slow operation, not one per switch.
+ * re-enters the CPU (and how long it waited runnable). Which syscall a
+ * thread sleeps in is read from its saved user registers when it leaves
+ * the CPU (orig_ax, with ax still -ENOSYS while the syscall runs), not
+ * tracked per syscall. Event-loop iterations need the wait syscalls'
+ * entries and returns: raw_syscalls sys_enter/sys_exit, whose programs
+ * leave after a few compares for any other syscall (fentry/fexit or
+ * kprobes on the eight wait functions would spare the rest entirely, but
+ * the CI VM's kernel has neither). Attaching raw_syscalls puts every
+ * syscall of the machine on the kernel's tracing path while attached. Per-thread state stays in the kernel and only what
+ * crosses a threshold is sent (see bpf/sched.h).
  *
  * Everything is filtered to targ_tgid first; the per-thread map is
  * bounded and entries are deleted at the thread's exit
  * (sched_process_exit fires for every exiting thread). Records are
  * submitted with BPF_RB_NO_WAKEUP: the collector drains every 20 ms.
- * Programs come in two flavours, tp_btf and raw_tp (fallback for kernels
- * where tp_btf will not load); the loader enables one set.
+ * Programs come in two flavours: tp_btf (direct reads), and the fallback
+ * raw_tp, which reads through CO-RE and, lacking a task's registers,
+ * remembers each thread's current syscall at sys_enter (slower). The loader enables one set.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -25,10 +32,10 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #define PF_EXITING 0x00000004  /* include/linux/sched.h; not in BTF (a macro) */
+#define ENOSYS 38
 
 const volatile __u32 targ_tgid = 0;
 const volatile __u64 offcpu_min_ns = 50000;
-const volatile __u64 blocking_ns = 1000000;
 const volatile __u64 loop_stall_ns = 100000000;
 const volatile __u64 cpu_sample_ns = 200000000;   /* 0: no CPU samples */
 const volatile __u64 stack_interval_ns = 10000000;
@@ -152,7 +159,23 @@ static __always_inline bool left_runnable(struct task_struct *prev, bool preempt
 	return BPF_CORE_READ((struct task_struct___old *)prev, state) == 0;
 }
 
-static __always_inline void switch_out(__u32 tid, bool preempt, __u64 now)
+/* Which syscall is `prev` in as it leaves the CPU? -1: none. Entry code
+ * saves the number in orig_ax and sets ax to -ENOSYS until the syscall
+ * returns; an exception or interrupt leaves a user value in ax (or a
+ * negative orig_ax), so the pair tells a syscall from a page fault. */
+static __always_inline int syscall_of(struct task_struct *prev)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(prev);
+	long orig, ax;
+
+	if (!regs)
+		return -1;
+	orig = regs->orig_ax;
+	ax = regs->ax;
+	return ax == -ENOSYS && orig >= 0 && orig < 1024 ? (int)orig : -1;
+}
+
+static __always_inline void switch_out(__u32 tid, bool preempt, int nr, bool btf, __u64 now)
 {
 	/* lookup only: an exiting thread switches out once more after
 	 * sched_process_exit removed its entry */
@@ -165,6 +188,7 @@ static __always_inline void switch_out(__u32 tid, bool preempt, __u64 now)
 		s->on_since = 0;
 	}
 	s->off_since = now;
+	s->off_nr = btf ? nr : s->sys_nr;
 	s->preempted = preempt;
 	s->wake_ts = preempt ? now : 0;
 	if (cpu_sample_ns && now - s->last_sample >= cpu_sample_ns && s->cpu_accum) {
@@ -195,14 +219,16 @@ static __always_inline void switch_in(__u32 tid, bool exiting, __u64 now)
 	off = now - s->off_since;
 	if (s->wake_ts && s->wake_ts >= s->off_since && s->wake_ts <= now)
 		runq = now - s->wake_ts;
-	if (s->sys_nr >= 0)
-		s->sys_off += off;
 	if (s->iter_start) {
 		s->iter_off += off;
 		s->iter_runq += runq;
+		if (!s->preempted && s->off_nr >= 0 && off > s->iter_top_off) {
+			s->iter_top_off = off;
+			s->iter_top_nr = s->off_nr;
+		}
 	}
 	if (off >= offcpu_min_ns)
-		emit(SCHED_REC_OFFCPU, tid, now, s->off_since, runq, 0, s->sys_nr, -1,
+		emit(SCHED_REC_OFFCPU, tid, now, s->off_since, runq, 0, s->off_nr, -1,
 		     s->preempted ? SCHED_F_PREEMPTED : 0);
 	s->off_since = 0;
 	s->wake_ts = 0;
@@ -219,7 +245,8 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev, str
 	__u64 now = bpf_ktime_get_ns();
 
 	if (TASK_READ(btf, prev, tgid) == targ_tgid)
-		switch_out(TASK_READ(btf, prev, pid), left_runnable(prev, preempt, btf), now);
+		switch_out(TASK_READ(btf, prev, pid), left_runnable(prev, preempt, btf),
+			   btf ? syscall_of(prev) : -1, btf, now);
 	if (TASK_READ(btf, next, tgid) == targ_tgid)
 		switch_in(TASK_READ(btf, next, pid), TASK_READ(btf, next, flags) & PF_EXITING, now);
 	return 0;
@@ -239,7 +266,9 @@ static __always_inline int on_wakeup(struct task_struct *p, bool btf)
 	return 0;
 }
 
-static __always_inline int on_sys_enter(long nr)
+/* A wait syscall (epoll_wait ...) begins: the loop iteration since the
+ * previous wait's return ends here. */
+static __always_inline int wait_enter(long nr)
 {
 	__u64 id = bpf_get_current_pid_tgid(), now;
 	struct sched_tstate *s;
@@ -257,25 +286,57 @@ static __always_inline int on_sys_enter(long nr)
 		if (!s->last_sample)
 			s->last_sample = now;
 	}
-	if (is_wait(nr)) {
-		if (!s->loop_seen) {
-			s->loop_seen = 1;
-			emit(SCHED_REC_LOOP_THREAD, tid, now, now, 0, 0, (__s32)nr, -1, 0);
-		}
-		if (s->iter_start && now - s->iter_start >= loop_stall_ns)
-			emit(SCHED_REC_LOOP_ITER, tid, now, s->iter_start, s->iter_off, s->iter_runq,
-			     (__s32)nr, s->iter_top_nr, 0);
-		s->iter_start = 0;
+	if (!s->loop_seen) {
+		s->loop_seen = 1;
+		emit(SCHED_REC_LOOP_THREAD, tid, now, now, 0, 0, (__s32)nr, -1, 0);
 	}
-	s->sys_nr = (__s32)nr;
-	s->sys_enter = now;
-	s->sys_off = 0;
+	if (s->iter_start && now - s->iter_start >= loop_stall_ns)
+		emit(SCHED_REC_LOOP_ITER, tid, now, s->iter_start, s->iter_off, s->iter_runq,
+		     (__s32)nr, s->iter_top_nr, 0);
+	s->iter_start = 0;
+	return 0;
+}
+
+/* A wait syscall returns: an iteration starts. */
+static __always_inline int wait_exit(void)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sched_tstate *s;
+	__u32 tid = (__u32)id;
+
+	if ((__u32)(id >> 32) != targ_tgid)
+		return 0;
+	s = bpf_map_lookup_elem(&threads, &tid);
+	if (!s)
+		return 0;
+	s->iter_start = bpf_ktime_get_ns();
+	s->iter_off = 0;
+	s->iter_runq = 0;
+	s->iter_top_off = 0;
+	s->iter_top_nr = -1;
+	return 0;
+}
+
+/* raw_tp flavour only: follow every syscall (no fentry, no registers). */
+static __always_inline int on_sys_enter(long nr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sched_tstate *s;
+	__u32 tid = (__u32)id;
+
+	if ((__u32)(id >> 32) != targ_tgid)
+		return 0;
+	if (is_wait(nr))
+		wait_enter(nr);
+	s = tstate_get(tid);
+	if (s)
+		s->sys_nr = (__s32)nr;
 	return 0;
 }
 
 static __always_inline int on_sys_exit(void)
 {
-	__u64 id = bpf_get_current_pid_tgid(), now;
+	__u64 id = bpf_get_current_pid_tgid();
 	struct sched_tstate *s;
 	__u32 tid = (__u32)id;
 
@@ -284,21 +345,8 @@ static __always_inline int on_sys_exit(void)
 	s = bpf_map_lookup_elem(&threads, &tid);
 	if (!s || s->sys_nr < 0)
 		return 0;
-	now = bpf_ktime_get_ns();
-	if (is_wait(s->sys_nr)) {
-		s->iter_start = now;
-		s->iter_off = 0;
-		s->iter_runq = 0;
-		s->iter_top_off = 0;
-		s->iter_top_nr = -1;
-	} else {
-		if (s->sys_off >= blocking_ns)
-			emit(SCHED_REC_SYSCALL, tid, now, s->sys_enter, s->sys_off, 0, s->sys_nr, -1, 0);
-		if (s->iter_start && s->sys_off > s->iter_top_off) {
-			s->iter_top_off = s->sys_off;
-			s->iter_top_nr = s->sys_nr;
-		}
-	}
+	if (is_wait(s->sys_nr))
+		wait_exit();
 	s->sys_nr = -1;
 	return 0;
 }
@@ -344,16 +392,24 @@ int BPF_PROG(btf_exit, struct task_struct *p)
 	return on_exit(p, true);
 }
 
+/* Every syscall of every process passes here once any program is
+ * attached to raw_syscalls, so the common case leaves first: not a wait
+ * syscall (a few compares), then not the watched process. The syscall a
+ * thread sleeps in comes from its registers at switch-out instead. */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(btf_sys_enter, struct pt_regs *regs, long nr)
 {
-	return on_sys_enter(nr);
+	if (!is_wait(nr))
+		return 0;
+	return wait_enter(nr);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(btf_sys_exit, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit();
+	if (!is_wait(regs->orig_ax))
+		return 0;
+	return wait_exit();
 }
 
 /* ---- raw_tp flavour (same arguments, read through CO-RE) ---- */

@@ -21,7 +21,7 @@
 enum sched_rec_type {
 	SCHED_REC_OFFCPU = 1,     /* start = switch-out, ts = switch-in, a = run-queue delay,
 				   * nr = syscall in progress (-1: none), flags & SCHED_F_PREEMPTED */
-	SCHED_REC_SYSCALL,        /* start = entry, ts = exit, nr, a = off-CPU ns inside it */
+	SCHED_REC_SYSCALL,        /* (not sent: OFFCPU carries the syscall) */
 	SCHED_REC_LOOP_ITER,      /* start = wait return, ts = next wait entry, nr = that wait,
 				   * a = off-CPU ns in between, b = run-queue ns in between,
 				   * top_nr = syscall with the most off-CPU time in it (-1: none) */
@@ -66,13 +66,12 @@ struct sched_tstate {
 	unsigned long long wake_ts;     /* became runnable (woken or preempted) */
 	unsigned long long cpu_accum;   /* on-CPU ns since the last CPU sample */
 	unsigned long long last_sample;
-	unsigned long long sys_enter;   /* entry of the current syscall */
-	unsigned long long sys_off;     /* off-CPU ns inside it */
 	unsigned long long iter_start;  /* loop: the last wait's return; 0 while waiting or unknown */
 	unsigned long long iter_off;
 	unsigned long long iter_runq;
 	unsigned long long iter_top_off;
-	int sys_nr;                     /* -1: not in a syscall */
+	int sys_nr;                     /* raw_tp flavour: current syscall, -1: none */
+	int off_nr;                     /* the syscall it left the CPU in, -1: none */
 	int iter_top_nr;
 	unsigned int preempted;
 	unsigned int loop_seen;         /* a wait syscall was seen: LOOP_THREAD sent */

@@ -252,18 +252,27 @@ const struct ts_source_ops ts_sched_source_ops = {
 	.free = source_free,
 };
 
+static bool starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Enable one flavour: tp_btf or raw_tp. The perf_event program is loaded
+ * in both. */
 static void set_flavour(struct sched_bpf *skel, bool raw)
 {
-	bpf_program__set_autoload(skel->progs.btf_switch, !raw);
-	bpf_program__set_autoload(skel->progs.btf_wakeup, !raw);
-	bpf_program__set_autoload(skel->progs.btf_exit, !raw);
-	bpf_program__set_autoload(skel->progs.btf_sys_enter, !raw);
-	bpf_program__set_autoload(skel->progs.btf_sys_exit, !raw);
-	bpf_program__set_autoload(skel->progs.raw_switch, raw);
-	bpf_program__set_autoload(skel->progs.raw_wakeup, raw);
-	bpf_program__set_autoload(skel->progs.raw_exit, raw);
-	bpf_program__set_autoload(skel->progs.raw_sys_enter, raw);
-	bpf_program__set_autoload(skel->progs.raw_sys_exit, raw);
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		const char *sec = bpf_program__section_name(prog);
+		bool on;
+
+		if (starts(sec, "perf_event"))
+			on = true;
+		else
+			on = starts(sec, raw ? "raw_tp/" : "tp_btf/");
+		bpf_program__set_autoload(prog, on);
+	}
 }
 
 static int load(const struct ts_sched_config *cfg, bool raw, struct sched_bpf **out)
@@ -274,8 +283,8 @@ static int load(const struct ts_sched_config *cfg, bool raw, struct sched_bpf **
 	if (!skel)
 		return errno ? -errno : -ENOMEM;
 	skel->rodata->targ_tgid = cfg->pid;
-	skel->rodata->offcpu_min_ns = cfg->offcpu_min_ns;
-	skel->rodata->blocking_ns = cfg->blocking_ns;
+	/* intervals long enough to block a poll are always sent */
+	skel->rodata->offcpu_min_ns = cfg->offcpu_min_ns < cfg->blocking_ns ? cfg->offcpu_min_ns : cfg->blocking_ns;
 	skel->rodata->loop_stall_ns = cfg->loop_stall_ns;
 	skel->rodata->cpu_sample_ns = cfg->cpu_sample_ns;
 	set_flavour(skel, raw);

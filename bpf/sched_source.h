@@ -24,7 +24,8 @@ struct ts_sched_config {
 	uint32_t pid;
 	bool generic;              /* report loop threads as workers (generic attach) */
 	uint64_t offcpu_min_ns;    /* shortest off-CPU interval sent (default 50 us) */
-	uint64_t blocking_ns;      /* syscalls off the CPU this long are sent (lints) */
+	uint64_t blocking_ns;      /* the blocking_in_poll threshold: off-CPU intervals this long
+				    * are always sent, also when shorter than offcpu_min_ns */
 	uint64_t loop_stall_ns;    /* loop iterations this long are sent (lints) */
 	uint64_t cpu_sample_ns;    /* per-thread CPU sample period; 0: none (default 200 ms) */
 	uint32_t ring_bytes;       /* BPF ring size, a power of two >= 4096 (default 4 MiB) */

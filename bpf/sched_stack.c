@@ -195,13 +195,15 @@ static void report_sleeper(struct ts_sched_source *s, uint32_t tid)
 	const char *sys;
 	char text[96];
 
-	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.threads), &tid, &st) < 0 || !st.off_since)
+	/* runnable (preempted) is not asleep: its on-CPU stack says more */
+	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.threads), &tid, &st) < 0 || !st.off_since ||
+	    st.preempted)
 		return;
-	sys = ts_sched_nr_name(s, st.sys_nr);
+	sys = ts_sched_nr_name(s, st.off_nr);
 	if (sys)
 		snprintf(text, sizeof(text), "off-CPU in %s", sys);
 	else
-		snprintf(text, sizeof(text), "off-CPU (%s)", st.preempted ? "runnable, preempted" : "not in a syscall");
+		snprintf(text, sizeof(text), "off-CPU (not in a syscall)");
 	ev.name = ts_strpool_intern(s->cfg.pool, text, strlen(text));
 	ts_sched_push(s, &ev);
 }

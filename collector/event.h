@@ -38,7 +38,8 @@ enum ts_event_type {
 				  * flags & TS_EVF_PREEMPTED when it left runnable. Only intervals of
 				  * at least the source's minimum (bpf/sched: 50 us) are sent. */
 	TS_EV_SYSCALL,           /* a slow syscall: arg = entry, ts = exit, kind = number, name;
-				  * id = ns it spent off the CPU (sent when >= blocking_syscall_ns) */
+				  * id = ns it spent off the CPU (bpf/sched does not send it: its
+				  * TS_EV_OFFCPU names the syscall of each interval) */
 	TS_EV_LOOP_ITER,         /* generic event loop: one iteration, arg = the wait's return,
 				  * ts = the next wait's entry; name = the wait syscall; id = ns off
 				  * the CPU in between; kind = the syscall with the most off-CPU

@@ -13,10 +13,11 @@
  *  - TS_EV_OFFCPU inside the current poll of its thread adds to the poll's
  *    off-CPU and run-queue time. A thread is never off the CPU across a
  *    poll's start (it writes the start while running), so an interval that
- *    began before the poll belongs to an earlier one and is ignored.
- *  - TS_EV_SYSCALL inside a poll that kept the thread off the CPU at least
- *    blocking_syscall_ns raises blocking_in_poll (once per poll; blocking
- *    tasks are exempt: blocking is their job).
+ *    began before the poll belongs to an earlier one and is ignored. One
+ *    that slept in a syscall (not preempted) for at least
+ *    blocking_syscall_ns raises blocking_in_poll, as does a TS_EV_SYSCALL
+ *    whose off-CPU time reaches it (once per poll; blocking tasks are
+ *    exempt: blocking is their job).
  *  - TS_EV_LOOP_ITER of at least loop_stall_ns raises loop_stall with
  *    the on/off-CPU split and the syscall it blocked in.
  *  - TS_EV_CPU_SAMPLE adds to the thread's cpu_ns, and to busy_ns for a
@@ -61,33 +62,46 @@ static bool in_poll(const struct ts_thread *thr, uint64_t since_ns)
 	return thr->polling && since_ns >= thr->poll_started_ns;
 }
 
-static void offcpu(struct ts_model *m, const struct ts_event *ev, struct ts_thread *thr)
-{
-	if (!in_poll(thr, ev->arg) || ev->ts < ev->arg)
-		return;
-	thr->poll_offcpu_ns += ev->ts - ev->arg;
-	thr->poll_runq_ns += ev->id < ev->ts - ev->arg ? ev->id : ev->ts - ev->arg;
-}
-
-static void syscall_done(struct ts_model *m, const struct ts_event *ev, struct ts_thread *thr)
+/* One syscall kept the polling thread off the CPU `off_ns`, ending at ts. */
+static void blocking(struct ts_model *m, struct ts_thread *thr, const char *sys, uint64_t off_ns,
+		     uint64_t ts)
 {
 	struct ts_task *task;
 	char took[32], poll[32];
 
-	if (thr->blocking_warned || !in_poll(thr, ev->arg) ||
-	    !ts_lint_blocking_in_poll(&m->cfg.lints, ev->id))
+	if (thr->blocking_warned || !ts_lint_blocking_in_poll(&m->cfg.lints, off_ns))
 		return;
 	task = ts_model_find_task(m, thr->pid, thr->current_task);
 	if (task && task->kind == TS_KIND_BLOCKING)
 		return;
 	thr->blocking_warned = true;
-	ts_warning_format_duration(took, sizeof(took), ev->id);
-	ts_warning_format_duration(poll, sizeof(poll), ts_model_since(thr->poll_started_ns, ev->ts));
-	ts_model_warn(m, TS_WARN_BLOCKING_IN_POLL, thr->pid, thr->tid, task, ev->ts, ev->id,
+	ts_warning_format_duration(took, sizeof(took), off_ns);
+	ts_warning_format_duration(poll, sizeof(poll), ts_model_since(thr->poll_started_ns, ts));
+	ts_model_warn(m, TS_WARN_BLOCKING_IN_POLL, thr->pid, thr->tid, task, ts, off_ns,
 		      "%s blocked thread %u off the CPU for %s inside a poll of task %llu '%s' "
 		      "(%s into the poll)",
-		      ev->name ? ev->name : "a syscall", thr->tid, took,
+		      sys ? sys : "a syscall", thr->tid, took,
 		      (unsigned long long)thr->current_task, task ? task->name : "", poll);
+}
+
+static void offcpu(struct ts_model *m, const struct ts_event *ev, struct ts_thread *thr)
+{
+	uint64_t off;
+
+	if (!in_poll(thr, ev->arg) || ev->ts < ev->arg)
+		return;
+	off = ev->ts - ev->arg;
+	thr->poll_offcpu_ns += off;
+	thr->poll_runq_ns += ev->id < off ? ev->id : off;
+	/* asleep in a syscall (not waiting for a CPU): a blocking call */
+	if (ev->kind != 0 && !(ev->flags & TS_EVF_PREEMPTED))
+		blocking(m, thr, ev->name, off, ev->ts);
+}
+
+static void syscall_done(struct ts_model *m, const struct ts_event *ev, struct ts_thread *thr)
+{
+	if (in_poll(thr, ev->arg))
+		blocking(m, thr, ev->name, ev->id, ev->ts);
 }
 
 static void loop_iter(struct ts_model *m, const struct ts_event *ev, struct ts_thread *thr)

@@ -2,7 +2,9 @@
  * test-loop-stall.c: generic attach to a plain epoll server
  * (loop-server.c), made to stall 300 ms once off the CPU (clock_nanosleep)
  * and once on it (a spin). Each stall must raise exactly one loop_stall
- * with its duration within 20% and the right attribution; the loop thread
+ * with its duration within 20% and the right attribution (the spin: on
+ * the CPU, or waiting for one when the machine is loaded, never asleep
+ * in a syscall); the loop thread
  * is a worker with CPU time; the server exiting while attached ends the
  * source cleanly.
  */
@@ -35,20 +37,19 @@ static bool no_targets(struct ts_collector *c)
 	return st.targets == 0;
 }
 
-static const struct ts_warning *find_stall(struct ts_model *m, const char *needle, size_t *count)
+/* The loop_stall warnings whose detail has (or, with want = false, has
+ * not) `needle`; returns the last, *count says how many. */
+static const struct ts_warning *find_stall(struct ts_model *m, const char *needle, bool want, size_t *count)
 {
 	const struct ts_warning *w[TS_MODEL_RECENT_WARNINGS], *found = NULL;
 	size_t n = ts_model_recent_warnings(m, w, TS_MODEL_RECENT_WARNINGS);
 
 	*count = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (w[i]->kind != TS_WARN_LOOP_STALL)
+		if (w[i]->kind != TS_WARN_LOOP_STALL || (strstr(w[i]->detail, needle) != NULL) != want)
 			continue;
-		fprintf(stderr, "loop_stall: %s\n", w[i]->detail);
-		if (strstr(w[i]->detail, needle)) {
-			found = w[i];
-			(*count)++;
-		}
+		found = w[i];
+		(*count)++;
 	}
 	return found;
 }
@@ -98,21 +99,28 @@ int main(int argc, char **argv)
 	CHECK(talk(fd, "ping\n") == 0);  /* the loop waits again: the stall is complete */
 	kt_run(c, 300, NULL);
 
-	off = find_stall(m, ": off-CPU", &n_off);
-	on = find_stall(m, ": on-CPU", &n_on);
-	CHECK_MSG(n_off == 1, "%zu off-CPU stalls", n_off);
-	CHECK_MSG(n_on == 1, "%zu on-CPU stalls", n_on);
+	off = find_stall(m, "clock_nanosleep", true, &n_off);
+	on = find_stall(m, "clock_nanosleep", false, &n_on);
+	CHECK_MSG(n_off == 1, "%zu stalls in clock_nanosleep", n_off);
+	CHECK_MSG(n_on == 1, "%zu other stalls", n_on);
 	if (off) {
+		fprintf(stderr, "sleep: %s\n", off->detail);
 		CHECK_MSG(off->duration_ns >= 240 * MS && off->duration_ns <= 360 * MS, "%llu ns",
 			  (unsigned long long)off->duration_ns);
-		CHECK(strstr(off->detail, "clock_nanosleep") != NULL);
-		CHECK(strstr(off->detail, "epoll_wait") != NULL);
+		CHECK(strstr(off->detail, ": off-CPU") != NULL);
+		CHECK(strstr(off->detail, "in clock_nanosleep") != NULL);
+		CHECK(strstr(off->detail, "between epoll_wait calls") != NULL);
 		CHECK(off->tid == (uint32_t)pid);
 	}
 	if (on) {
+		fprintf(stderr, "spin: %s\n", on->detail);
 		CHECK_MSG(on->duration_ns >= 240 * MS && on->duration_ns <= 360 * MS, "%llu ns",
 			  (unsigned long long)on->duration_ns);
-		CHECK(strstr(on->detail, "clock_nanosleep") == NULL);
+		/* on the CPU, or (on a loaded machine) waiting for one: never
+		 * asleep in a syscall */
+		CHECK(strstr(on->detail, ": on-CPU") != NULL ||
+		      (strstr(on->detail, "off-CPU") && strstr(on->detail, "waiting for a CPU")));
+		CHECK(strstr(on->detail, " in ") == NULL);
 	}
 	thr = ts_model_find_thread(m, (uint32_t)pid, (uint32_t)pid);
 	CHECK(thr != NULL);
@@ -136,11 +144,11 @@ int main(int argc, char **argv)
 				exited = ps[i].exited && !strcmp(ps[i].source, "generic");
 		CHECK(exited);
 	}
-	/* the spin is 300 ms of wall time, most of it on the CPU (on a loaded
-	 * machine some waits for a CPU); the last sample comes at the exit */
+	/* the spin is 300 ms of wall time, on the CPU when one is free (a
+	 * loaded machine may take some); the last sample comes at the exit */
 	thr = ts_model_find_thread(m, (uint32_t)pid, (uint32_t)pid);
 	if (thr) {
-		CHECK_MSG(thr->cpu_ns >= 150 * MS, "cpu %llu", (unsigned long long)thr->cpu_ns);
+		CHECK_MSG(thr->cpu_ns >= 50 * MS, "cpu %llu", (unsigned long long)thr->cpu_ns);
 		CHECK(thr->busy_ns == thr->cpu_ns);
 	}
 	close(fd);
