@@ -8,9 +8,15 @@
  * stops early with a prefix of the same frames, an empty copy gives the
  * one frame the registers name, and garbage registers and bytes give
  * unknown frames and no crash (this test is meant to run under ASan).
+ * Last, the same walk on a stack captured in a forked child, unwound with
+ * a symbolizer for the child's pid.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -191,6 +197,48 @@ static void check_garbage(struct ts_symbolizer *s)
 	}
 }
 
+/* Another process, as BPF sees one: a forked child captures its own
+ * registers and stack into shared memory and waits; we unwind its copy
+ * with a symbolizer for the child's pid. */
+static void check_child(void)
+{
+	struct capture *shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct ts_symbolizer *s = NULL;
+	int ready[2], status;
+	char err[256], c;
+	pid_t child;
+
+	CHECK(shared != MAP_FAILED && pipe(ready) == 0);
+	if (shared == MAP_FAILED)
+		return;
+	child = fork();
+	if (child == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		unwind_a(7);
+		memcpy(shared, &cap, sizeof(cap));
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	CHECK(child > 0);
+	if (child > 0 && read(ready[0], &c, 1) == 1) {
+		memcpy(&cap, shared, sizeof(cap));
+		CHECK(ts_symbolizer_new((uint32_t)child, &s, err, sizeof(err)) == 0);
+		if (s) {
+			check_full(s);
+			ts_symbolizer_free(s);
+		}
+	}
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+	}
+	close(ready[0]);
+	close(ready[1]);
+	munmap(shared, sizeof(*shared));
+}
+
 int main(void)
 {
 	struct ts_symbolizer *s = NULL;
@@ -223,5 +271,6 @@ int main(void)
 	CHECK(ts_symbolizer_refresh(s) == 0);
 	check_full(s);
 	ts_symbolizer_free(s);
+	check_child();
 	return check_result("test-unwind");
 }
