@@ -32,15 +32,14 @@ static bool env_no_color(void)
 	return v && v[0];
 }
 
-int ts_console_new(const struct ts_console_options *o, struct ts_console **out)
+int ts_console_new_stream(const struct ts_console_options *o, const char *term, FILE *outf, FILE *inf,
+			  struct ts_console **out)
 {
 	struct ts_console *c = NULL;
 	const char *codeset;
 	int r;
 
 	*out = NULL;
-	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
-		return -ENOTTY;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -54,7 +53,8 @@ int ts_console_new(const struct ts_console_options *o, struct ts_console **out)
 	c->ascii = (o && o->ascii) || !codeset || strcmp(codeset, "UTF-8") != 0;
 	c->color = !(o && o->no_color) && !env_no_color();
 
-	c->screen = newterm(NULL, stdout, stdin);
+	c->in_fd = fileno(inf);
+	c->screen = newterm(term, outf, inf);
 	if (!c->screen) {
 		r = -ENOTTY;
 		goto cleanup;
@@ -77,6 +77,14 @@ cleanup:
 	return r;
 }
 
+int ts_console_new(const struct ts_console_options *o, struct ts_console **out)
+{
+	*out = NULL;
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+		return -ENOTTY;
+	return ts_console_new_stream(o, NULL, stdout, stdin, out);
+}
+
 void ts_console_free(struct ts_console *c)
 {
 	if (!c)
@@ -92,7 +100,7 @@ void ts_console_free(struct ts_console *c)
 
 int ts_console_input_fd(const struct ts_console *c)
 {
-	return STDIN_FILENO;
+	return c->in_fd;
 }
 
 struct ts_state *ts_console_state(struct ts_console *c)

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct ts_model;
 struct ts_console;
@@ -35,6 +36,11 @@ struct ts_console_status {
  * Fails with -ENOTTY when stdin/stdout is not a terminal or TERM is
  * unusable. */
 int ts_console_new(const struct ts_console_options *o, struct ts_console **out);
+/* The same on any stream pair, without the tty checks: for benchmarks and
+ * tests that draw into a virtual terminal (e.g. /dev/null with a `term`
+ * such as "xterm-256color", sized by the LINES and COLUMNS variables). */
+int ts_console_new_stream(const struct ts_console_options *o, const char *term, FILE *outf, FILE *inf,
+			  struct ts_console **out);
 /* Restore the terminal (endwin) and free everything. NULL is fine. */
 void ts_console_free(struct ts_console *c);
 int ts_console_input_fd(const struct ts_console *c);

@@ -33,6 +33,7 @@ enum ts_color {
 
 struct ts_console {
 	SCREEN *screen;
+	int in_fd;            /* the terminal's input */
 	bool ascii;
 	bool color;
 	bool help;            /* the help overlay is up */

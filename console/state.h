@@ -40,6 +40,8 @@
 #include "collector/histogram.h"
 #include "collector/warning.h"
 
+struct ts_state_sort_key;
+
 #define TS_UNKNOWN UINT64_MAX   /* a number the source does not know */
 
 enum ts_view {
@@ -83,6 +85,7 @@ struct ts_row {
 	const char *fields;         /* extra "key=value ..." text; never NULL, "" when none */
 	uint64_t total_ns, busy_ns, sched_ns, idle_ns;
 	uint64_t polls;
+	uint32_t conn_index;        /* the conn's own (conn_model: where the model keeps it) */
 };
 
 /* A resource (lock, semaphore, channel, timer). */
@@ -232,7 +235,9 @@ enum ts_state_filter {
 struct ts_state {
 	/* ---- filled by the conn ---- */
 	struct ts_row *rows;        /* all tasks; after ts_state_sort the shown ones
-				     * come first (rows[0..nshown)), sorted */
+				     * come first (rows[0..nshown)), sorted. The sort
+				     * may swap this buffer for another: take the
+				     * pointer after ts_state_reserve, not before */
 	size_t nrows, cap;
 	struct ts_res_row *resources;
 	size_t nres, cap_res;
@@ -252,6 +257,12 @@ struct ts_state {
 	bool paused;                /* the conn leaves everything alone */
 
 	/* ---- derived by ts_state_sort ---- */
+	struct ts_row *sort_rows;   /* the other row buffer (state.c) */
+	size_t cap_sort_rows;
+	struct ts_state_sort_key *sort_keys;
+	size_t cap_sort_keys;
+	void *conn_scratch;         /* the conn's, freed by ts_state_fini */
+	size_t cap_conn_scratch;
 	size_t by_state[TS_STATE_NSTATES]; /* over all rows */
 	size_t nshown;              /* rows passing the filters */
 	uint16_t worder[TS_STATE_WARNINGS]; /* warnings grouped by kind, newest first within */
@@ -288,6 +299,11 @@ int ts_state_reserve_resources(struct ts_state *s, size_t n);
  * nworkers becomes 0 and there is room for n. 0 or -ENOMEM (then the
  * current rows are kept and nothing moved). */
 int ts_state_reserve_workers(struct ts_state *s, size_t n);
+
+/* A conn may fill rows into the spare row buffer (room for n; NULL when
+ * out of memory) and then make it the rows with ts_state_swap_rows(). */
+struct ts_row *ts_state_spare_rows(struct ts_state *s, size_t n);
+void ts_state_swap_rows(struct ts_state *s);
 
 /* Apply the filters, sort every list and find each selection again.
  * Call after every fill and after changing sort or filters. */
