@@ -123,8 +123,7 @@ void ts_state_worker_push(struct ts_worker_row *w, uint8_t pct)
 		pct = 100;
 	memmove(w->busy_pct, w->busy_pct + 1, TS_SPARK_LEN - 1);
 	w->busy_pct[TS_SPARK_LEN - 1] = pct;
-	if (w->nbusy < TS_SPARK_LEN)
-		w->nbusy++;
+	w->nbusy = w->nbusy < TS_SPARK_LEN ? w->nbusy + 1 : TS_SPARK_LEN;
 }
 
 /* ---- tasks: filters and sort ---- */

@@ -284,6 +284,7 @@ static void test_workers(void)
 	CHECK(prev && prev->nbusy == 2);
 	CHECK(ts_state_prev_worker(&s, 5, 1, 11) && ts_state_prev_worker(&s, 5, 1, 11)->tid == 11);
 	CHECK(ts_state_prev_worker(&s, 0, 2, 12) == NULL);
+	s.workers[0] = *prev;                     /* carried forward, then 19 more samples */
 	for (int i = 0; i < TS_SPARK_LEN + 3; i++)
 		ts_state_worker_push(&s.workers[0], (uint8_t)i);
 	CHECK(s.workers[0].nbusy == TS_SPARK_LEN && s.workers[0].busy_pct[TS_SPARK_LEN - 1] == TS_SPARK_LEN + 2);
