@@ -186,7 +186,7 @@ static Dwfl_Module *module_of(struct ts_symbolizer *s, uint64_t ip, struct ts_fr
 	mname = dwfl_module_info(mod, NULL, &low, &high, NULL, NULL, NULL, NULL);
 	if (ip < low || ip >= high)
 		return NULL;
-	f->module = intern(s, ts_symbolizer_module_path(s->pid, mname));
+	f->module = ts_symbolizer_module_name(s, mname);
 	if (dwfl_module_getelf(mod, &bias))
 		f->module_offset = ip - bias;
 	else

@@ -20,6 +20,7 @@ struct ts_sym_cu;
 struct ts_sym_map {
 	uint64_t start, end;
 	bool readable;
+	size_t path_off, path_len;  /* the path in maps_text, or 0 */
 };
 
 struct ts_sym_cache_entry {
@@ -64,8 +65,9 @@ struct ts_symbolizer {
 int ts_symbolizer_maps_read(uint32_t pid, char **text, size_t *len);
 int ts_symbolizer_maps_parse(const char *text, size_t len, struct ts_sym_map **out, size_t *count);
 int ts_symbolizer_maps_report(Dwfl *dwfl, uint32_t pid, const char *text, size_t len);
-/* A module name as the target sees it (without our /proc/PID/root). */
-const char *ts_symbolizer_module_path(uint32_t pid, const char *name);
+/* A module name as the target sees it (without our /proc/PID/root or
+ * map_files), interned. */
+const char *ts_symbolizer_module_name(struct ts_symbolizer *s, const char *dwfl_name);
 /* symbolize_inline.c: the functions inlined at ip, innermost first,
  * the physical function last (function, file, line only); 0 without DWARF. */
 int ts_symbolizer_inline_levels(struct ts_symbolizer *s, Dwfl_Module *mod, uint64_t ip, struct ts_frame *out,

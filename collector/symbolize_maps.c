@@ -11,6 +11,8 @@
  *    kept: libdwfl would otherwise merge a private mmap of the file (a
  *    program reading an ELF file, libelf in the target itself) with the
  *    loaded image and compute a wrong load address for the whole module;
+ *  - a file deleted since it was mapped is opened through
+ *    /proc/PID/map_files (root only), and shown as "<path> (deleted)";
  *  - the vDSO is reported as "[vdso: PID]", which libdwfl reads from
  *    /proc/PID/mem.
  * The file is from the kernel, but its paths are names the target chose:
@@ -24,9 +26,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "collector/strpool.h"
 #include "collector/symbolize_internal.h"
 
 #define MAPS_MAX (16u << 20) /* a larger /proc/PID/maps is refused */
+#define DELETED " (deleted)"
+#define DELETED_LEN (sizeof(DELETED) - 1)
 
 int ts_symbolizer_maps_read(uint32_t pid, char **out, size_t *len)
 {
@@ -127,7 +132,11 @@ int ts_symbolizer_maps_parse(const char *text, size_t text_len, struct ts_sym_ma
 				}
 				v = nv;
 			}
-			v[n++] = (struct ts_sym_map){ .start = l.start, .end = l.end, .readable = l.perms[0] == 'r' };
+			v[n++] = (struct ts_sym_map){
+				.start = l.start, .end = l.end, .readable = l.perms[0] == 'r',
+				.path_off = l.path ? (size_t)(l.path - text) : 0,
+				.path_len = l.path ? len - (size_t)(l.path - p) : 0,
+			};
 		}
 		p += len + 1;
 	}
@@ -230,13 +239,28 @@ int ts_symbolizer_maps_report(Dwfl *dwfl, uint32_t pid, const char *text, size_t
 		p += len + 1;
 	}
 	choose_runs(v, n);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0, first = 0; i < n; i++) {
+		size_t head;
+		char name[80];
+		bool deleted;
+
 		if (!v[i].keep || !v[i].path || v[i].path[0] != '/')
 			continue;
-		size_t head = (size_t)(v[i].path - v[i].text);
+		if (i == 0 || !v[i - 1].keep || !same_file(&v[i - 1], &v[i]))
+			first = i; /* the module's first mapping */
+		head = (size_t)(v[i].path - v[i].text);
+		deleted = v[i].path_len > DELETED_LEN &&
+			  memcmp(v[i].path + v[i].path_len - DELETED_LEN, DELETED, DELETED_LEN) == 0;
+		/* a file deleted since it was mapped (an upgraded package) is
+		 * still reachable through the mapping: /proc/PID/map_files; every
+		 * line of the module must carry the same name */
+		if (deleted)
+			snprintf(name, sizeof(name), "/proc/%" PRIu32 "/map_files/%" PRIx64 "-%" PRIx64, pid,
+				 v[first].start, v[first].end);
 		if (append(&outbuf, &olen, &ocap, v[i].text, head) < 0 ||
-		    append(&outbuf, &olen, &ocap, prefix, strlen(prefix)) < 0 ||
-		    append(&outbuf, &olen, &ocap, v[i].path, v[i].path_len) < 0 ||
+		    (deleted ? append(&outbuf, &olen, &ocap, name, strlen(name))
+			     : append(&outbuf, &olen, &ocap, prefix, strlen(prefix)) < 0 ||
+				       append(&outbuf, &olen, &ocap, v[i].path, v[i].path_len)) < 0 ||
 		    append(&outbuf, &olen, &ocap, "\n", 1) < 0) {
 			rc = -ENOMEM;
 			goto cleanup;
@@ -272,16 +296,26 @@ cleanup:
 }
 
 /* The target's own path for a module name we gave libdwfl. */
-const char *ts_symbolizer_module_path(uint32_t pid, const char *name)
+const char *ts_symbolizer_module_name(struct ts_symbolizer *s, const char *name)
 {
 	char prefix[48];
-	int n = snprintf(prefix, sizeof(prefix), "/proc/%" PRIu32 "/root/", pid);
+	int n;
+	unsigned long long start;
+	size_t m;
 
-	if (name && n > 0 && strncmp(name, prefix, (size_t)n) == 0)
-		return name + n - 1;
-	if (name && strncmp(name, "[vdso: ", 7) == 0)
+	if (!name)
+		return NULL;
+	if (strncmp(name, "[vdso: ", 7) == 0)
 		return "[vdso]";
-	return name;
+	n = snprintf(prefix, sizeof(prefix), "/proc/%" PRIu32 "/root/", s->pid);
+	if (n > 0 && strncmp(name, prefix, (size_t)n) == 0)
+		return ts_strpool_intern(s->strings, name + n - 1, strlen(name + n - 1));
+	n = snprintf(prefix, sizeof(prefix), "/proc/%" PRIu32 "/map_files/", s->pid);
+	if (n > 0 && strncmp(name, prefix, (size_t)n) == 0 && sscanf(name + n, "%llx-", &start) == 1 &&
+	    (m = ts_symbolizer_find_map(s, start)) != SIZE_MAX && s->maps[m].path_len &&
+	    s->maps[m].path_off + s->maps[m].path_len <= s->maps_len)
+		return ts_strpool_intern(s->strings, s->maps_text + s->maps[m].path_off, s->maps[m].path_len);
+	return ts_strpool_intern(s->strings, name, strlen(name));
 }
 
 size_t ts_symbolizer_find_map(const struct ts_symbolizer *s, uint64_t addr)

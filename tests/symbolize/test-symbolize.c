@@ -3,7 +3,8 @@
  * line this test knows: its own (built with -g), the same address in a
  * forked child (another process, same layout), a function of a library
  * loaded with dlopen after the symbolizer was made (argv[1]: found once
- * ts_symbolizer_refresh() has run, gone after dlclose), a libc function
+ * ts_symbolizer_refresh() has run, gone after dlclose; and a copy of it
+ * deleted after loading, found through /proc/PID/map_files), a libc function
  * (no DWARF: a name only), an unmapped address, and the
  * one-line formats, code inlined into another function (named by that
  * function at the call's line; both levels through
@@ -12,6 +13,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -188,6 +190,57 @@ static void check_dlopen(struct ts_symbolizer *s, const char *lib)
 	}
 }
 
+/* A library deleted after it was loaded (an upgrade under a running
+ * server): still symbolized, through /proc/PID/map_files (root only). */
+static void check_deleted(struct ts_symbolizer *s, const char *lib)
+{
+	char tmp[] = "/tmp/tsym-deleted-XXXXXX";
+	char buf[65536];
+	int (*fn)(int);
+	struct ts_frame f;
+	int in, out;
+	ssize_t n;
+	void *h;
+
+	in = open(lib, O_RDONLY | O_CLOEXEC);
+	out = mkstemp(tmp);
+	CHECK(in >= 0 && out >= 0);
+	if (in < 0 || out < 0)
+		goto cleanup;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		CHECK(write(out, buf, (size_t)n) == n);
+	close(out);
+	out = -1;
+	h = dlopen(tmp, RTLD_NOW | RTLD_LOCAL);
+	CHECK_MSG(h != NULL, "dlopen %s: %s", tmp, dlerror());
+	unlink(tmp);
+	if (!h)
+		goto cleanup;
+	fn = (int (*)(int))(uintptr_t)dlsym(h, "tsym_fixture_fn");
+	CHECK(fn != NULL && ts_symbolizer_refresh(s) == 0);
+	if (fn && ts_symbolizer_lookup(s, (uint64_t)(uintptr_t)fn, &f) == 0) {
+		CHECK_MSG(f.module && strstr(f.module, "tsym-deleted-") && ends_with(f.module, " (deleted)"),
+			  "module %s", f.module ? f.module : "(null)");
+		if (geteuid() == 0) {
+			CHECK_MSG(f.function && strcmp(f.function, "tsym_fixture_fn") == 0, "function %s",
+				  f.function ? f.function : "(null)");
+			CHECK(f.file && ends_with(f.file, "tests/symbolize/fixture-lib.c") && f.line > 0);
+		} else {
+			printf("note: not root, a deleted library's names are not checked\n");
+		}
+	} else {
+		CHECK_MSG(0, "deleted library: no module for its function");
+	}
+	dlclose(h);
+cleanup:
+	if (in >= 0)
+		close(in);
+	if (out >= 0) {
+		close(out);
+		unlink(tmp);
+	}
+}
+
 /* A library without DWARF (Debian's libc): a name, no line. */
 static void check_libc(struct ts_symbolizer *s)
 {
@@ -225,8 +278,10 @@ int main(int argc, char **argv)
 	CHECK(ts_symbolizer_new((uint32_t)getpid(), &s, err, sizeof(err)) == 0);
 	if (!s)
 		return check_result("test-symbolize");
-	if (argc > 1)
+	if (argc > 1) {
 		check_dlopen(s, argv[1]);
+		check_deleted(s, argv[1]);
+	}
 	else
 		printf("note: no fixture library given, dlopen refresh not checked\n");
 	check_libc(s);
