@@ -2,7 +2,7 @@
  * bench-locks.c: what lock tracing costs the traced program, per lock
  * operation, in each --locks mode (docs/benchmarks.md).
  *
- * usage: bench-locks [OPS]          (root, for the BPF modes)
+ * usage: bench-locks [OPS [LOCKWRAP.so]]   (root, for the BPF modes)
  * The driver runs a worker copy of itself three times per mode (unprobed,
  * contended, full; the median is kept): the worker times N lock/unlock
  * pairs on one thread (uncontended) and N pairs shared by 4 threads on
@@ -11,7 +11,9 @@
  * per call on a VM, 10 * OPS otherwise). The driver
  * attaches ts_locks_attach() in the mode to an embedded collector and
  * drains it while the worker runs, as taskscope would. Each mode's result
- * is also given as a ratio to the unprobed run. It prints numbers; it
+ * is also given as a ratio to the unprobed run. With LOCKWRAP.so, one more
+ * row: the worker under the LD_PRELOAD interposer (no collector recording:
+ * what an uncontended lock costs it in any case). It prints numbers; it
  * never asserts a speed.
  */
 #include <errno.h>
@@ -94,7 +96,8 @@ static int worker(void)
 }
 
 /* Run one worker under `mode` (TS_LOCKS_OFF: unprobed); 0 and its numbers. */
-static int run_mode(const char *self, enum ts_lock_mode mode, long n_ops, double *unc, double *con)
+static int run_mode(const char *self, enum ts_lock_mode mode, const char *preload, long n_ops,
+		    double *unc, double *con)
 {
 	struct ts_collector_options o = { 0 };
 	struct ts_collector *c = NULL;
@@ -112,6 +115,8 @@ static int run_mode(const char *self, enum ts_lock_mode mode, long n_ops, double
 		dup2(out[1], 1);
 		close(in[1]);
 		close(out[0]);
+		if (preload)
+			setenv("LD_PRELOAD", preload, 1);
 		execl(self, self, "--worker", n, (char *)NULL);
 		_exit(127);
 	}
@@ -174,10 +179,17 @@ static double median3(double v[RUNS])
 
 int main(int argc, char **argv)
 {
-	static const struct {
+	const char *lockwrap = argc > 2 ? argv[2] : NULL;
+	const struct {
 		const char *name;
 		enum ts_lock_mode mode;
-	} modes[] = { { "unprobed", TS_LOCKS_OFF }, { "contended", TS_LOCKS_CONTENDED }, { "full", TS_LOCKS_FULL } };
+		const char *preload;
+	} modes[] = {
+		{ "unprobed", TS_LOCKS_OFF, NULL },
+		{ "contended", TS_LOCKS_CONTENDED, NULL },
+		{ "full", TS_LOCKS_FULL, NULL },
+		{ "lockwrap", TS_LOCKS_OFF, lockwrap },
+	};
 	double base_unc = 0, base_con = 0;
 	char err[256];
 	bool bpf;
@@ -200,12 +212,14 @@ int main(int argc, char **argv)
 		double u[RUNS], c[RUNS], unc, con;
 		int ok = 0;
 
+		if (!strcmp(modes[i].name, "lockwrap") && !lockwrap)
+			continue;
 		if (modes[i].mode != TS_LOCKS_OFF && !bpf) {
 			printf("%-10s (needs root or CAP_BPF+CAP_PERFMON)\n", modes[i].name);
 			continue;
 		}
 		for (int k = 0; k < RUNS; k++)
-			ok += run_mode("/proc/self/exe", modes[i].mode, n, &u[ok], &c[ok]) == 0;
+			ok += run_mode("/proc/self/exe", modes[i].mode, modes[i].preload, n, &u[ok], &c[ok]) == 0;
 		if (ok < RUNS) {
 			printf("%-10s failed\n", modes[i].name);
 			continue;
