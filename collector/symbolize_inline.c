@@ -27,7 +27,7 @@
 #include "collector/symbolize_internal.h"
 
 #define MAX_DEPTH 256                  /* DIE nesting we follow */
-#define MAX_RANGES (4u << 20)          /* over all tables, then start over */
+#define MAX_RANGES (1u << 20)          /* over all tables (~32 MiB), then start over */
 #define MAX_SCAN 100000                /* ranges looked at backwards per lookup */
 
 struct inl_node {
