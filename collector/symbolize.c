@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "collector/errline.h"
@@ -28,6 +29,7 @@
 #define CACHE_MIN 1024u
 #define CACHE_MAX (1u << 16)          /* entries; the cache starts over past this */
 #define STRINGS_MAX (64u << 20)        /* bytes of names */
+#define AUTO_REFRESH_NS 1000000000ull  /* a miss re-reads the maps at most once a second */
 
 static char *debuginfo_path; /* NULL: libdwfl's default search path */
 
@@ -60,6 +62,14 @@ static void cache_clear(struct ts_symbolizer *s)
 	s->cache_used = 0;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 int ts_symbolizer_refresh(struct ts_symbolizer *s)
 {
 	struct ts_sym_map *maps = NULL;
@@ -67,6 +77,7 @@ int ts_symbolizer_refresh(struct ts_symbolizer *s)
 	size_t len = 0, nmaps = 0;
 	int rc;
 
+	s->last_refresh_ns = now_ns();
 	rc = ts_symbolizer_maps_read(s->pid, &text, &len);
 	if (rc < 0)
 		goto cleanup;
@@ -89,6 +100,7 @@ int ts_symbolizer_refresh(struct ts_symbolizer *s)
 	s->nmaps = nmaps;
 	text = NULL;
 	maps = NULL;
+	s->generation++;
 	cache_clear(s); /* an address may now belong to another module */
 	if (s->attach_state < 0)
 		s->attach_state = 0; /* no module to attach the unwinder to before: try again */
@@ -114,6 +126,7 @@ int ts_symbolizer_new(uint32_t pid, struct ts_symbolizer **out, char *err, size_
 	}
 	s->pid = pid;
 	s->mem_fd = -1;
+	s->auto_refresh_ns = AUTO_REFRESH_NS;
 	rc = ts_strpool_new(STRINGS_MAX, &s->strings);
 	if (rc < 0) {
 		ts_errf(err, errlen, "out of memory");
@@ -302,22 +315,42 @@ static int cache_grow(struct ts_symbolizer *s)
 	return 0;
 }
 
+static struct ts_sym_cache_entry *cache_find(struct ts_symbolizer *s, uint64_t ip)
+{
+	if (!s->cache_cap)
+		return NULL;
+	for (size_t j = (size_t)(ip * 0x9e3779b97f4a7c15ull >> 32) & (s->cache_cap - 1); s->cache[j].used;
+	     j = (j + 1) & (s->cache_cap - 1))
+		if (s->cache[j].ip == ip)
+			return &s->cache[j];
+	return NULL;
+}
+
+/* After a miss: when the maps were last read long enough ago, read them
+ * again; true when the modules changed (and the cache was cleared). */
+static bool refreshed_after_miss(struct ts_symbolizer *s)
+{
+	uint64_t gen = s->generation;
+
+	if (now_ns() - s->last_refresh_ns < s->auto_refresh_ns)
+		return false;
+	return ts_symbolizer_refresh(s) == 0 && s->generation != gen;
+}
+
 int ts_symbolizer_lookup(struct ts_symbolizer *s, uint64_t ip, struct ts_frame *out)
 {
-	struct ts_sym_cache_entry *e;
+	struct ts_sym_cache_entry *e = cache_find(s, ip);
 	size_t j;
 	int rc;
 
-	if (s->cache_cap) {
-		j = (size_t)(ip * 0x9e3779b97f4a7c15ull >> 32) & (s->cache_cap - 1);
-		for (; s->cache[j].used; j = (j + 1) & (s->cache_cap - 1)) {
-			if (s->cache[j].ip == ip) {
-				*out = s->cache[j].frame;
-				return s->cache[j].rc;
-			}
-		}
+	/* a known miss may be mapped since (dlopen): see refreshed_after_miss */
+	if (e && (e->rc == 0 || !refreshed_after_miss(s))) {
+		*out = e->frame;
+		return e->rc;
 	}
 	rc = resolve(s, ip, out);
+	if (rc == -ENOENT && !e && refreshed_after_miss(s))
+		rc = resolve(s, ip, out);
 	/* keep the load under 1/2; at the cap, start over */
 	if ((s->cache_used + 1) * 2 > s->cache_cap) {
 		if (s->cache_cap >= CACHE_MAX)

@@ -46,7 +46,8 @@ struct ts_user_regs {
 int ts_symbolizer_new(uint32_t pid, struct ts_symbolizer **out, char *err, size_t errlen);
 void ts_symbolizer_free(struct ts_symbolizer *s);
 
-/* Re-read /proc/PID/maps (after a dlopen); cheap when nothing changed. */
+/* Re-read /proc/PID/maps (after a dlopen); cheap when nothing changed.
+ * Lookups also do this themselves on a miss, at most once a second. */
 int ts_symbolizer_refresh(struct ts_symbolizer *s);
 
 /* Fill `out` for one address. Returns 0, or -ENOENT when no module maps

@@ -53,6 +53,9 @@ struct ts_symbolizer {
 	size_t nmaps;
 	int mem_fd;                   /* /proc/PID/mem, or -1 */
 	int attach_state;             /* 0 not yet, 1 attached, -1 failed */
+	uint64_t generation;          /* bumped when the reported modules change */
+	uint64_t last_refresh_ns;     /* CLOCK_MONOTONIC of the last maps read */
+	uint64_t auto_refresh_ns;     /* a lookup miss re-reads maps this long after the last read */
 	struct ts_sym_symtab *symtabs; /* sorted function symbols per module */
 	size_t nsymtabs, symtabs_cap, last_symtab;
 	struct ts_sym_cu *cus;        /* function ranges per compile unit */
