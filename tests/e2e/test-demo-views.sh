@@ -47,10 +47,13 @@ tsx_wait_for d ' [0-9]+ minirt-worker' || tsx_fail "workers view: no worker rows
 tsx_send d r
 tsx_wait_for d '^ Resources \([1-9]' || tsx_fail "resources view: none"
 tsx_send d W
-tsx_wait_for d '^ (long_poll|blocking_in_poll|lock_held_across_await) [0-9]' || tsx_fail "warnings view: none"
+tsx_wait_for d '^ (long_poll|blocking_in_poll|lock_held_across_await) [0-9]' \
+	|| tsx_fail "warnings view: no footgun warning (if the header says exited, the demo workload crashed)"
 tsx_send d t
 tsx_wait_for d '^ Tasks \(' || tsx_fail "t: back to tasks"
 sleep 2
+tsx_capture d | grep -Eq '^ taskscope  demo \(pid [0-9]+\)  live ' \
+	|| tsx_fail "the demo workload ended by itself before the kill (a workload bug, not the console's)"
 
 # freeze the data source: kill the workload
 kill -KILL "$pid" 2>/dev/null || tsx_fail "cannot kill the demo workload $pid"
