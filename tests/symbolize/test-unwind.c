@@ -4,7 +4,8 @@
  * (tests/symbolize/meson.build), so only CFI can walk it: main -> a -> b
  * -> c, and c reads its own registers (inline asm: rip, rsp, rbp, rbx,
  * r12-r15 at one instruction) and copies the stack from rsp up. The
- * unwinder must name c, b, a, main in that order. Then: a copy cut short
+ * unwinder must name c, b, a, main in that order, also when the walk
+ * starts at the first instruction of a libc function c called. Then: a copy cut short
  * stops early with a prefix of the same frames, an empty copy gives the
  * one frame the registers name, and garbage registers and bytes give
  * unknown frames and no crash (this test is meant to run under ASan).
@@ -141,6 +142,36 @@ static void check_truncated(struct ts_symbolizer *s)
 	CHECK(strcmp(frame_name(s, ips, 0), "unwind_c") == 0);
 }
 
+/* A probe at a function's first instruction (a uprobe on
+ * pthread_mutex_lock): the return address is at sp, nothing else is
+ * pushed yet. Made up from the real capture: c "calls" getppid (libc,
+ * CFI from .eh_frame, no DWARF needed) and stops at its entry. */
+static void check_entry(struct ts_symbolizer *s)
+{
+	static uint8_t stack[STACK_COPY + 8];
+	struct ts_user_regs r = cap.regs;
+	uint64_t ret = cap.regs.ip + 1, ips[MAX_FRAMES]; /* ret - 1 is where c stood */
+	static const char *const want[] = { "unwind_c", "unwind_b", "unwind_a", "main" };
+	struct ts_frame f;
+	int n;
+
+	memcpy(stack, &ret, 8);
+	memcpy(stack + 8, cap.stack, cap.len);
+	r.ip = (uint64_t)(uintptr_t)getppid;
+	r.sp = cap.regs.sp - 8;
+	n = ts_symbolizer_unwind(s, &r, stack, cap.len + 8, ips, MAX_FRAMES);
+	CHECK_MSG(n >= 5, "entry: only %d frames", n);
+	if (n < 5) {
+		dump(s, ips, n);
+		return;
+	}
+	CHECK(ts_symbolizer_lookup(s, ips[0], &f) == 0 && f.function && strstr(f.function, "getppid"));
+	CHECK(ips[1] == ret);
+	for (int i = 0; i < 4; i++)
+		CHECK_MSG(strcmp(frame_name(s, ips, i + 1), want[i]) == 0, "entry: frame %d is %s, want %s", i + 1,
+			  frame_name(s, ips, i + 1), want[i]);
+}
+
 static uint64_t xorshift(uint64_t *x)
 {
 	*x ^= *x << 13;
@@ -263,6 +294,7 @@ int main(void)
 		return check_result("test-unwind");
 	}
 	check_full(s);
+	check_entry(s);
 	check_truncated(s);
 	check_garbage(s);
 	/* the real walk still works after all that, and after the modules
