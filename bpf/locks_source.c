@@ -142,6 +142,16 @@ static uint64_t src_lost(void *p)
 	return total;
 }
 
+/* A holder tid read from a lock is believed only if the process has
+ * such a thread (checked once per new holder, on the contended path). */
+static bool owner_ok(void *ctx, uint32_t pid, uint32_t tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%u/task/%u", pid, tid);
+	return access(path, F_OK) == 0;
+}
+
 static const struct ts_source_ops locks_ops = {
 	.drain = src_drain,
 	.lost = src_lost,
@@ -399,6 +409,7 @@ int ts_locks_attach(struct ts_collector *c, uint32_t pid, enum ts_lock_mode mode
 		snprintf(err, errlen, "out of memory");
 		goto cleanup;
 	}
+	ts_locks_track_set_owner_check(s->track, owner_ok, s);
 	r = load(s, err, errlen);
 	if (r < 0)
 		goto cleanup;

@@ -49,6 +49,8 @@ struct ts_locks_track {
 	struct pending **pend;
 	size_t n_pend;
 	uint64_t lost;
+	ts_locks_owner_fn owner_ok;
+	void *owner_ctx;
 	struct ts_locks_site site;  /* copy of the record being named */
 };
 
@@ -108,6 +110,12 @@ void ts_locks_track_free(struct ts_locks_track *t)
 	free(t->locks);
 	free(t->pend);
 	free(t);
+}
+
+void ts_locks_track_set_owner_check(struct ts_locks_track *t, ts_locks_owner_fn fn, void *ctx)
+{
+	t->owner_ok = fn;
+	t->owner_ctx = ctx;
 }
 
 uint64_t ts_locks_track_lost(const struct ts_locks_track *t)
@@ -289,6 +297,8 @@ static void adopt_holder(struct ts_locks_track *t, struct lk *l, const struct ts
 	}
 	if (t->mode == TS_LOCKS_FULL && (l->acquisitions || l->holder))
 		return;
+	if (t->owner_ok && !t->owner_ok(t->owner_ctx, rec->pid, owner))
+		return;   /* not a thread of the process: not a holder */
 	if (l->holder)   /* its release went unseen: it no longer holds the lock */
 		push(t, out, TS_EV_LOCK_RELEASE, rec->pid, l->holder, rec->ts, l->addr, 0);
 	push(t, out, TS_EV_LOCK_ACQUIRED, rec->pid, owner, rec->ts, l->addr, 0);

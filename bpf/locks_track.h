@@ -64,6 +64,12 @@ int ts_locks_track_record(struct ts_locks_track *t, const void *data, size_t len
  * them when `all`). Call after each drain. */
 void ts_locks_track_flush(struct ts_locks_track *t, uint64_t now_ns, bool all, struct ts_event_batch *out);
 
+/* Is `tid` a thread of `pid`? The holder a waiter read from a lock is
+ * only believed when it is (a futex that is not a mutex has no owner
+ * field). Without a check every non-zero tid is believed. */
+typedef bool (*ts_locks_owner_fn)(void *ctx, uint32_t pid, uint32_t tid);
+void ts_locks_track_set_owner_check(struct ts_locks_track *t, ts_locks_owner_fn fn, void *ctx);
+
 /* Records that could not be used: malformed, or tables full. */
 uint64_t ts_locks_track_lost(const struct ts_locks_track *t);
 

@@ -40,9 +40,12 @@ typedef int (*mutex_fn)(pthread_mutex_t *);
 static mutex_fn real_lock, real_trylock, real_unlock;
 static uintptr_t named[NAMED_SLOTS];
 
-static __thread uintptr_t held[HELD_MAX];
-static __thread unsigned n_held;
-static __thread int in_wrap;
+/* initial-exec: a plain %fs-relative load on every unlock, not a
+ * __tls_get_addr call (fine for a library loaded at start-up) */
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+static TLS uintptr_t held[HELD_MAX];
+static TLS unsigned n_held;
+static TLS int in_wrap;
 
 __attribute__((constructor)) static void lockwrap_init(void)
 {

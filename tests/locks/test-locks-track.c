@@ -50,6 +50,11 @@ static int fake_name(void *ctx, const struct ts_locks_site *site, struct ts_lock
 	return 0;
 }
 
+static bool only_small_tids(void *ctx, uint32_t pid, uint32_t tid)
+{
+	return pid == PID && tid < 100;
+}
+
 static struct ts_locks_rec rec(uint16_t type, uint32_t tid, uint64_t addr, uint64_t ts, uint32_t owner)
 {
 	return (struct ts_locks_rec){ .ts = ts, .addr = addr, .pid = PID, .tid = tid, .owner = owner,
@@ -152,6 +157,17 @@ static void test_contended(void)
 	CHECK(sp.n == 4 && sp.s[3].tid == 3 && sp.s[3].wait_start_ns == 6 * MS &&
 	      sp.s[3].acquired_ns == 8 * MS + 20 * US && sp.s[3].released_ns == 9 * MS);
 	CHECK(r->holders == 0);
+
+	/* a holder tid that is no thread of the process (a futex without an
+	 * owner field) is not believed */
+	ts_locks_track_set_owner_check(t, only_small_tids, NULL);
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT, 5, LOCK, 9 * MS + 100, 123456));
+	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 123456) == 0 && count(&b, TS_EV_LOCK_WAIT, 5) == 1);
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT_END, 5, LOCK, 9 * MS + 200, 0));
+	ts_locks_track_flush(t, 10 * MS, true, &b);
+	feed(t, &b, rec(TS_LOCKS_REC_RELEASE, 5, LOCK, 9 * MS + 300, 0));
+	apply(m, &b);
+	ts_locks_track_set_owner_check(t, NULL, NULL);
 
 	/* a release nobody was seen to hold is not invented */
 	feed(t, &b, rec(TS_LOCKS_REC_RELEASE, 9, LOCK, 10 * MS, 0));
