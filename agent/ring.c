@@ -192,13 +192,12 @@ static inline struct ts_shim_tls *slot(void)
 	return t;
 }
 
-static inline void emit(uint16_t type, uint16_t flags, uint32_t a, uint64_t task, uint64_t b, uint64_t c)
+/* Stamp and publish one record; slot() and reserve() said yes. */
+static inline void write_record(struct ts_shim_tls *t, uint16_t type, uint16_t flags, uint32_t a,
+				uint64_t task, uint64_t b, uint64_t c)
 {
-	struct ts_shim_tls *t = slot();
 	struct ts_ring_record rec;
 
-	if (!t || !reserve(t))
-		return;
 	rec.ts = now_ns();
 	rec.type = type;
 	rec.flags = flags;
@@ -208,6 +207,15 @@ static inline void emit(uint16_t type, uint16_t flags, uint32_t a, uint64_t task
 	rec.c = c;
 	rec.reserved = 0;
 	publish(t, &rec);
+}
+
+static inline void emit(uint16_t type, uint16_t flags, uint32_t a, uint64_t task, uint64_t b, uint64_t c)
+{
+	struct ts_shim_tls *t = slot();
+
+	if (!t || !reserve(t))
+		return;
+	write_record(t, type, flags, a, task, b, c);
 }
 
 void ts_shim_thread_announce(void)
@@ -355,6 +363,31 @@ void taskscope_lock_release_(uint64_t res)
 	emit(TS_REC_LOCK_RELEASE, 0, 0, res, 0, 0);
 }
 
+/* Why snapshot records may wait: a runtime with more live tasks than a
+ * ring holds would otherwise lose most of its snapshot in one burst. On
+ * the control thread, during a snapshot, a full ring is waited out (the
+ * collector drains every few tens of ms) within a budget for the whole
+ * snapshot; elsewhere, or once the budget is spent, the record is dropped
+ * and counted like any other. */
+static void emit_snapshot(uint16_t flags, uint32_t a, uint64_t task, uint64_t b, uint64_t c)
+{
+	struct ts_shim_tls *t = slot();
+	struct timespec ms = { 0, 1000000L };
+
+	if (!t)
+		return; /* counted by slot() */
+	while (t->snap_wait_ms > 0 && taskscope_enabled()) {
+		uint64_t tail = __atomic_load_n(&t->hdr->tail, __ATOMIC_ACQUIRE);
+
+		if (tail <= t->head && t->head - tail <= t->mask)
+			break;
+		t->snap_wait_ms--;
+		nanosleep(&ms, NULL);
+	}
+	if (reserve(t))
+		write_record(t, TS_REC_TASK_SNAPSHOT, flags, a, task, b, c);
+}
+
 /* Snapshot records: not on the hot path (an enumerator calls them once
  * per live task when a collector attaches), so they check the flag here. */
 void taskscope_task_snapshot_ids(uint64_t task, int kind, int state, int waker_held,
@@ -369,7 +402,7 @@ void taskscope_task_snapshot_ids(uint64_t task, int kind, int state, int waker_h
 	if (state < TASKSCOPE_STATE_RUNNING || state > TASKSCOPE_STATE_IDLE)
 		state = TASKSCOPE_STATE_SCHEDULED;
 	flags = (uint16_t)((unsigned)kind | (waker_held ? TS_REC_SNAP_WAKER_HELD : 0u));
-	emit(TS_REC_TASK_SNAPSHOT, flags, name_id, task, (uint64_t)state, loc_id);
+	emit_snapshot(flags, name_id, task, (uint64_t)state, loc_id);
 }
 
 void taskscope_task_snapshot(uint64_t task, int kind, int state, int waker_held,

@@ -54,6 +54,7 @@ struct ts_shim_tls {
 	uint32_t epoch;              /* ts_shim.epoch this view belongs to; 0: none */
 	uint32_t region;             /* ts_shim.region the slot hdr points into */
 	uint32_t retry;              /* no-slot drops left before trying to claim again */
+	uint32_t snap_wait_ms;       /* control thread in a snapshot: ms it may still wait for room */
 	int role;
 	int named;                   /* name[] was set by taskscope_thread_name() */
 	char name[TS_THREAD_NAME_MAX];
@@ -127,7 +128,10 @@ void ts_shim_control_forked(void);
 void ts_shim_control_after_fork(void);
 
 /* snapshot.c: run every registered enumerator (control thread, with
- * recording on); and re-initialise its lock in a fork child. */
+ * recording on); and re-initialise its lock in a fork child. A snapshot
+ * larger than a ring waits for the collector's drains, at most this long
+ * in all (each record waits only while its ring is full). */
+#define TS_SNAPSHOT_WAIT_MS 2000u
 void ts_shim_snapshot_run(void);
 void ts_shim_snapshot_forked(void);
 

@@ -59,12 +59,14 @@ void taskscope_task_enumerator_remove(taskscope_enumerate_fn fn, void *ctx)
 
 void ts_shim_snapshot_run(void)
 {
+	ts_shim_tls.snap_wait_ms = TS_SNAPSHOT_WAIT_MS;
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < ENUMERATORS_MAX && taskscope_enabled(); i++) {
 		if (table[i].fn)
 			table[i].fn(table[i].ctx);
 	}
 	pthread_mutex_unlock(&lock);
+	ts_shim_tls.snap_wait_ms = 0;
 }
 
 /* The fork child has one thread; the control thread that may have held

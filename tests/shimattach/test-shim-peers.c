@@ -9,7 +9,8 @@
  * user (as root: a child that setuid()s to nobody); a second collector
  * while one is attached. Each must cost the peer its connection and leave
  * the target running, and a real collector must still attach afterwards
- * and see the tasks spawned before it. On the collector's side: a
+ * and see the tasks spawned before it. A snapshot of 20000 tasks (more
+ * than a ring) arrives whole. On the collector's side: a
  * process without the shim is not mistaken for one, and a listener
  * squatting on another pid's name is refused. The demo must still exit 0
  * on SIGTERM at the end.
@@ -349,6 +350,50 @@ static void test_attach(pid_t pid, int round)
 	CHECK(alive(pid));
 }
 
+/* A snapshot larger than a ring: the shim waits for our drains instead
+ * of dropping it. */
+static void test_big_snapshot(char *helper)
+{
+	char *argv[] = { helper, NULL };
+	struct ts_collector *c = collector();
+	char err[512] = "";
+	size_t seen = 0;
+	pid_t pid;
+	int i, r, status = 0;
+
+	pid = start(argv, true);
+	for (i = 0; i < 500 && ts_shim_attach_probe((uint32_t)pid) != 1; i++)
+		sleep_ms(10);
+	CHECK_MSG(i < 500, "the helper's listener never appeared");
+	r = ts_shim_attach(c, (uint32_t)pid, ts_now_ns(), err, sizeof(err));
+	CHECK_MSG(r == 0, "attach to the helper failed: %s", err);
+	for (i = 0; r == 0 && i < 500 && seen < 20000; i++) {
+		size_t n;
+		struct ts_task *const *tasks;
+
+		ts_collector_drain(c, ts_now_ns());
+		tasks = ts_model_tasks(ts_collector_model(c), &n);
+		seen = 0;
+		for (size_t k = 0; k < n; k++)
+			seen += tasks[k]->pid == (uint32_t)pid && strcmp(tasks[k]->name, "many") == 0 &&
+				tasks[k]->state == TS_TASK_IDLE;
+		sleep_ms(10);
+	}
+	CHECK_MSG(seen == 20000, "the snapshot of 20000 tasks arrived as %zu", seen);
+	{
+		size_t n;
+		const struct ts_process *ps = ts_model_processes(ts_collector_model(c), &n);
+
+		CHECK_MSG(n == 1 && ps[0].dropped == 0, "events dropped: %llu",
+			  n ? (unsigned long long)ps[0].dropped : 0ull);
+	}
+	ts_collector_finish(c, ts_now_ns());
+	ts_collector_free(c);
+	CHECK(kill(pid, SIGTERM) == 0);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the helper ended with status %d", status);
+}
+
 /* The collector's side: no shim, and a squatter on a pid's name. */
 static void test_collector_refuses(void)
 {
@@ -384,12 +429,12 @@ static void test_collector_refuses(void)
 
 int main(int argc, char **argv)
 {
-	char *demo_argv[] = { argc > 1 ? argv[1] : "taskscope-demo", "--duration", "60", NULL };
+	char *demo_argv[] = { argc > 2 ? argv[1] : "taskscope-demo", "--duration", "60", NULL };
 	int status = 0;
 	int i;
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: test-shim-peers TASKSCOPE-DEMO\n");
+	if (argc < 3) {
+		fprintf(stderr, "usage: test-shim-peers TASKSCOPE-DEMO HELPER-MANY\n");
 		return 2;
 	}
 	atexit(kill_children);
@@ -409,6 +454,7 @@ int main(int argc, char **argv)
 	test_attach(demo, 1);
 	test_attach(demo, 2);
 	test_collector_refuses();
+	test_big_snapshot(argv[2]);
 
 	CHECK(kill(demo, SIGTERM) == 0);
 	CHECK(waitpid(demo, &status, 0) == demo);
