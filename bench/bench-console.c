@@ -102,6 +102,14 @@ static uint64_t thread_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* malloc's bytes in use, the big (mmapped) blocks included */
+static size_t heap_bytes(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -179,7 +187,7 @@ int main(int argc, char **argv)
 	in = fopen("/dev/null", "r");
 	if (!out || !in)
 		goto cleanup;
-	heap0 = mallinfo2().uordblks;
+	heap0 = heap_bytes();
 	if (ts_console_new_stream(&opts, "xterm-256color", out, in, &c) < 0) {
 		fprintf(stderr, "bench-console: no terminal description for xterm-256color\n");
 		rc = 77;
@@ -205,7 +213,7 @@ int main(int argc, char **argv)
 		printf("%-24s CPU mean %6.2f ms (copy + filter + sort), draw alone %6.2f ms\n", "  of which", 
 		       (double)(b - a) / frames / 1e6, (double)(d - b) / frames / 1e6);
 	}
-	heap1 = mallinfo2().uordblks;
+	heap1 = heap_bytes();
 	s->sort_col = TS_COL_BUSY;
 	frames_case("frame, sorted by Busy", c, m, &now, frames);
 	s->sort_col = TS_COL_NAME;
@@ -230,10 +238,9 @@ int main(int argc, char **argv)
 	cpu1 = cpu_s();
 	wall1 = (double)mono_ns() / 1e9;
 	printf("10 Hz console, 3 s:           %.1f%% of one core\n", (cpu1 - cpu0) * 100.0 / (wall1 - wall0));
-	printf("memory: state rows %zu B per task (struct ts_row %zu B, capacity %zu for %zu rows); "
-	       "console heap after the first frames %.1f B per task\n",
-	       s->cap * sizeof(struct ts_row) / (s->nrows ? s->nrows : 1), sizeof(struct ts_row), s->cap, s->nrows,
-	       heap1 > heap0 ? (double)(heap1 - heap0) / (double)ntasks : 0.0);
+	printf("memory: struct ts_row %zu B; the console's heap after its first frames %.0f B per live task "
+	       "(two row buffers, sort keys, the conn's scratch; capacities round up to powers of two)\n",
+	       sizeof(struct ts_row), heap1 > heap0 ? (double)(heap1 - heap0) / (double)ntasks : 0.0);
 	rc = 0;
 
 cleanup:
