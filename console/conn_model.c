@@ -265,6 +265,11 @@ static int copy_workers(struct ts_state *s, const struct ts_model *m, uint64_t n
 			row->state = t->waiting ? TS_WORKER_BLOCKED : TS_WORKER_IDLE;
 		}
 		row->stalled = is_stalled(&stalled, t->pid, t->tid);
+		if (t->stack && t->stack[0]) {
+			row->stack = t->stack;
+			row->stack_on_cpu = t->stack_on_cpu;
+			row->stack_age_ns = now_ns > t->stack_ns ? now_ns - t->stack_ns : 0;
+		}
 		sample_worker(row, ts_state_prev_worker(s, s->nworkers, t->pid, t->tid), busy_now, now_ns);
 		s->nworkers++;
 	}

@@ -137,6 +137,10 @@ struct ts_worker_row {
 	uint64_t in_poll_ns;        /* how long the current poll has lasted */
 	uint64_t polls;             /* since start */
 	double polls_per_s;         /* over the last sample; < 0 unknown */
+	const char *stack;          /* latest sampled user stack, "f1 (file:line) < f2 < ...",
+				     * innermost first; NULL or "" when none (kernel context) */
+	bool stack_on_cpu;          /* sampled running (else: where it sleeps) */
+	uint64_t stack_age_ns;      /* how long ago it was taken */
 	uint8_t busy_pct[TS_SPARK_LEN]; /* oldest first; TS_BUSY_UNKNOWN where unknown */
 	uint8_t nbusy;              /* valid samples (the newest nbusy of busy_pct) */
 	/* the conn's bookkeeping for the next sample (carried forward) */

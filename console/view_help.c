@@ -129,7 +129,7 @@ void ts_view_help_draw(struct ts_console *c, struct ts_rect r)
 	if ((int)listed + 4 > r.h && r.w >= 78)
 		ncols = 2;
 	per_col = (listed + (size_t)ncols - 1) / (size_t)ncols;
-	b.w = ncols == 2 ? (r.w - 2 < 100 ? r.w - 2 : 100) : (r.w - 4 < 64 ? r.w - 4 : 64);
+	b.w = ncols == 2 ? (r.w < 100 ? r.w : 100) : (r.w - 4 < 64 ? r.w - 4 : 64);
 	b.h = (int)per_col + 4;
 	if (b.h > r.h)
 		b.h = r.h;

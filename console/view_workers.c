@@ -5,11 +5,14 @@
  * parked, blocked), the task it polls and for how long, its busy % over
  * the last seconds as a sparkline (one sample a second, see conn_model.c),
  * and polls per second. Blocked or recently stalled threads are drawn in
- * the alert color: those are the ones stalling the runtime.
+ * the alert color: those are the ones stalling the runtime. Below the
+ * table, the selected thread's latest sampled stack (kernel context), one
+ * frame a line: where a blocked worker is stuck.
  */
 #include "console/internal.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "collector/event.h"
 #include "console/format.h"
@@ -134,6 +137,41 @@ static void draw_row(struct ts_console *c, int y, struct ts_rect r, const int *w
 	}
 }
 
+/* The selected thread's stack in the lines left under the table; returns
+ * the lines it took (0 when it has none or there is no room). */
+static int draw_stack(struct ts_console *c, struct ts_rect r, const struct ts_worker_row *t)
+{
+	char buf[256], age[32];
+	const char *p;
+	int y = r.y + r.h - 1, lines = 0, room = r.h;
+
+	if (!t || !t->stack || !t->stack[0] || room < 3)
+		return 0;
+	/* count the frames: one line each, at most the room left */
+	for (p = t->stack, lines = 1; (p = strstr(p, " < ")) != NULL; p += 3)
+		lines++;
+	if (lines > room - 1)
+		lines = room - 1;
+	y = r.y + r.h - lines - 1;
+	ts_fmt_duration(age, sizeof(age), t->stack_age_ns, c->ascii);
+	snprintf(buf, sizeof(buf), "Stack of %u %s (%s, %s ago), innermost first", t->tid, t->name,
+		 t->stack_on_cpu ? "on the CPU" : "off the CPU", age);
+	ts_view_put(c, y++, r.x + 1, r.w - 2, TS_C_TITLE, buf);
+	p = t->stack;
+	for (int i = 0; i < lines && *p; i++) {
+		const char *end = strstr(p, " < ");
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+
+		if (n >= sizeof(buf))
+			n = sizeof(buf) - 1;
+		memcpy(buf, p, n);
+		buf[n] = '\0';
+		ts_view_put(c, y++, r.x + 3, r.w - 4, TS_C_NORMAL, buf);
+		p = end ? end + 3 : p + n;
+	}
+	return lines + 1;
+}
+
 void ts_view_workers_draw(struct ts_console *c, struct ts_rect r)
 {
 	struct ts_state *s = &c->state;
@@ -158,6 +196,16 @@ void ts_view_workers_draw(struct ts_console *c, struct ts_rect r)
 	ts_view_layout(cols, WC_N, r.w, 8, wd);
 	ts_view_colheads(c, r.y + 1, r, cols, wd, WC_N);
 	nvis = (size_t)(r.h - 2);
+	{
+		/* the stack takes what the rows leave, at most half the view */
+		int rows = s->nworkers < nvis ? (int)s->nworkers : (int)nvis;
+		int left = r.h - 2 - rows, half = (r.h - 2) / 2;
+		struct ts_rect below = { r.y + r.h - (left > half ? left : half), r.x, 0, r.w };
+
+		below.h = r.y + r.h - below.y;
+		if (below.h >= 3)
+			nvis = (size_t)(r.h - 2 - draw_stack(c, below, ts_state_selected_worker(s)));
+	}
 	ts_state_scroll(s, nvis);
 	for (size_t i = 0; i < nvis && cu->top + i < s->nworkers; i++) {
 		size_t k = cu->top + i;
