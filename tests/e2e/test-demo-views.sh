@@ -63,7 +63,7 @@ sleep 1
 # workers: TID and Polls (the last column)
 tsx_send d w
 tsx_wait_for d '^ Threads \(' || tsx_fail "w after the kill"
-workers=$(tsx_capture d | awk '/ minirt-worker/ { print $1, $NF }')
+workers=$(tsx_capture d | awk '/^ *[0-9]+ minirt-work/ { print $1, $NF }')
 [ -n "$workers" ] || tsx_fail "no worker rows after the kill"
 
 # tasks sorted by Polls (ID -> 7 steps right)
