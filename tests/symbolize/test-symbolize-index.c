@@ -148,9 +148,13 @@ int main(void)
 		}
 	}
 	CHECK_MSG(mismatches == 0, "%u of %u inline chains differ", mismatches, compared);
-	/* the comparison must have been about something */
-	CHECK_MSG(compared > 1000 && inlined > 100, "only %u addresses with DWARF, %u inlined", compared, inlined);
 	CHECK_MSG(starts > 1000, "only %u symbol starts compared", starts);
+	/* the comparison must have been about something: without -g on the
+	 * collector library (buildtype=release) it is not */
+	if (!check_failures && (compared < 1000 || inlined < 100)) {
+		printf("SKIP: only %u addresses with DWARF, %u inlined\n", compared, inlined);
+		return 77;
+	}
 	printf("compared %u inline chains (%u with inlining), %u symbol starts\n", compared, inlined, starts);
 	ts_symbolizer_free(s);
 	dwfl_end(dwfl);
