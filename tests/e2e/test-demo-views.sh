@@ -55,6 +55,22 @@ sleep 2
 tsx_capture d | grep -Eq '^ taskscope  demo \(pid [0-9]+\)  live ' \
 	|| tsx_fail "the demo workload ended by itself before the kill (a workload bug, not the console's)"
 
+# live, 80x24 and back: a whole, coherent screen each time
+for size in "80 24" "120 40"; do
+	set -- $size
+	tsx_resize d "$1" "$2"
+	if [ "$1" = 80 ]; then
+		tsx_wait_for d '^Warn +ID State Name +Total +Busy +Sched +Idle +Polls +Kind *$' || tsx_fail "80x24 layout"
+	else
+		tsx_wait_for d ' Location +Fields *$|Location *$' || tsx_fail "back to 120x40: no Location"
+	fi
+	screen=$(tsx_capture d)
+	[ "$(printf '%s\n' "$screen" | wc -l)" -eq "$2" ] || tsx_fail "screen is not $2 lines"
+	[ "$(printf '%s\n' "$screen" | LC_ALL=C.UTF-8 wc -L)" -le "$1" ] || tsx_fail "a line is wider than $1"
+	printf '%s\n' "$screen" | head -1 | grep -q '^ taskscope  demo' || tsx_fail "header after resize to $size"
+	printf '%s\n' "$screen" | tail -1 | grep -q '^ q quit' || tsx_fail "footer after resize to $size"
+done
+
 # freeze the data source: kill the workload
 kill -KILL "$pid" 2>/dev/null || tsx_fail "cannot kill the demo workload $pid"
 tsx_wait_for d '  killed \(' || tsx_fail "the header does not say the target was killed"
