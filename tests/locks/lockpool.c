@@ -2,10 +2,12 @@
  * lockpool.c: the target the lock tests attach to: a pool of worker
  * threads fighting over one pthread mutex, each holding it for a while.
  *
- * usage: lockpool THREADS ITERATIONS HOLD_US [go]
- * It prints "ready PID ADDR LINE" (the mutex's address and the source line
- * of the pthread_mutex_lock call that takes it), waits for one byte on
- * stdin (the test attaches its probes meanwhile; not with "go"), runs,
+ * usage: lockpool THREADS ITERATIONS HOLD_US [go] [rw]
+ * It prints "ready PID ADDR LINE RWADDR" (the mutex's address, the source
+ * line of the pthread_mutex_lock call that takes it, the rwlock's address),
+ * waits for one byte on stdin (the test attaches its probes meanwhile; not
+ * with "go"), runs (with "rw": over a pthread_rwlock_t instead, even
+ * threads reading, odd threads writing),
  * prints "done COUNT" and exits 0. Built with frame pointers omitted on
  * purpose: the call site must come from the CFI unwinder, not from a
  * frame chain. pool_take is exported (-rdynamic) so that the preload
@@ -20,7 +22,9 @@
 #include <unistd.h>
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_rwlock_t pool_rwlock = PTHREAD_RWLOCK_INITIALIZER;
 static long iterations, hold_us;
+static int use_rw;
 static long counter;
 static int lock_line;
 
@@ -41,13 +45,31 @@ __attribute__((noinline)) void pool_take(void)
 	pthread_mutex_unlock(&pool_lock);
 }
 
+/* The same over the rwlock: readers share it, writers wait for them. */
+__attribute__((noinline)) void pool_rw(int write);
+__attribute__((noinline)) void pool_rw(int write)
+{
+	if (write)
+		pthread_rwlock_wrlock(&pool_rwlock);
+	else
+		pthread_rwlock_rdlock(&pool_rwlock);
+	__atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+	hold_for(hold_us);
+	pthread_rwlock_unlock(&pool_rwlock);
+}
+
 static void *worker(void *arg)
 {
+	int write = (int)(intptr_t)arg & 1;
+
 	for (long i = 0; i < iterations; i++) {
-		pool_take();
+		if (use_rw)
+			pool_rw(write);
+		else
+			pool_take();
 		hold_for(hold_us / 4);  /* a short gap: the others get their turn */
 	}
-	return arg;
+	return NULL;
 }
 
 int main(int argc, char **argv)
@@ -56,20 +78,31 @@ int main(int argc, char **argv)
 	long n;
 	char go;
 
-	if (argc != 4 && !(argc == 5 && !strcmp(argv[4], "go")))
+	int wait_go = 1;
+
+	if (argc < 4)
 		return 2;
+	for (int i = 4; i < argc; i++) {
+		if (!strcmp(argv[i], "go"))
+			wait_go = 0;
+		else if (!strcmp(argv[i], "rw"))
+			use_rw = 1;
+		else
+			return 2;
+	}
 	n = strtol(argv[1], NULL, 10);
 	iterations = strtol(argv[2], NULL, 10);
 	hold_us = strtol(argv[3], NULL, 10);
 	if (n < 1 || n > 64 || iterations < 0 || hold_us < 0 || hold_us > 999999)
 		return 2;
 	pool_take();   /* sets lock_line; counted */
-	printf("ready %d %#" PRIxPTR " %d\n", (int)getpid(), (uintptr_t)&pool_lock, lock_line);
+	printf("ready %d %#" PRIxPTR " %d %#" PRIxPTR "\n", (int)getpid(), (uintptr_t)&pool_lock, lock_line,
+	       (uintptr_t)&pool_rwlock);
 	fflush(stdout);
-	if (argc == 4 && read(0, &go, 1) != 1)
+	if (wait_go && read(0, &go, 1) != 1)
 		return 1;
 	for (long i = 0; i < n; i++)
-		pthread_create(&th[i], NULL, worker, NULL);
+		pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i);
 	for (long i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
 	printf("done %ld\n", counter);

@@ -1,15 +1,17 @@
 /*
  * test-locks-bpf.c: lock tracing on a real process (needs root).
  *
- * usage: test-locks-bpf LOCKPOOL contended|full
+ * usage: test-locks-bpf LOCKPOOL contended|full|full-rw
  * Starts lockpool (a worker pool fighting over one pthread mutex), attaches
  * ts_locks_attach() in the given mode to an embedded collector, lets the
  * pool run to its end and checks what the model made of it: the lock named
  * by its call site (pool_take at lockpool.c:LINE, found through the CFI
  * unwinder: lockpool has no frame pointers), waits and holds in lock
  * spans, contention counted, contended_lock raised; in full mode every
- * hold. The target exits while the probes are attached: the source must
- * go away with it, leaving no BPF program open.
+ * hold. full-rw: the pool over a pthread_rwlock_t (readers and writers):
+ * every read and write acquisition, the lock an rwlock named pool_rw.
+ * The target exits while the probes are attached: the source must go away
+ * with it, leaving no BPF program open.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -92,7 +94,7 @@ static int bpf_fds(void)
 	return n;
 }
 
-static pid_t spawn_pool(const char *exe, int *go_fd, FILE **out)
+static pid_t spawn_pool(const char *exe, bool rw, int *go_fd, FILE **out)
 {
 	int in[2], o[2];
 	pid_t pid;
@@ -108,7 +110,7 @@ static pid_t spawn_pool(const char *exe, int *go_fd, FILE **out)
 		snprintf(threads, sizeof(threads), "%d", THREADS);
 		snprintf(iters, sizeof(iters), "%d", ITERS);
 		snprintf(hold, sizeof(hold), "%d", HOLD_US);
-		execl(exe, exe, threads, iters, hold, (char *)NULL);
+		execl(exe, exe, threads, iters, hold, rw ? "rw" : (char *)NULL, (char *)NULL);
 		_exit(127);
 	}
 	close(in[0]);
@@ -125,7 +127,8 @@ int main(int argc, char **argv)
 	struct ts_collector *c = NULL;
 	enum ts_lock_mode mode;
 	char err[512] = "", line[256];
-	unsigned long long addr = 0;
+	unsigned long long addr = 0, rwaddr = 0;
+	bool rw;
 	int lock_line = 0, rpid = 0, go_fd = -1, status = 0, fds_before;
 	FILE *out = NULL;
 	pid_t pid;
@@ -135,7 +138,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s LOCKPOOL contended|full\n", argv[0]);
 		return 2;
 	}
-	mode = !strcmp(argv[2], "full") ? TS_LOCKS_FULL : TS_LOCKS_CONTENDED;
+	rw = !strcmp(argv[2], "full-rw");
+	mode = !strncmp(argv[2], "full", 4) ? TS_LOCKS_FULL : TS_LOCKS_CONTENDED;
 	if (geteuid() != 0) {
 		printf("SKIP: needs root\n");
 		return 77;
@@ -145,9 +149,9 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	pid = spawn_pool(argv[1], &go_fd, &out);
+	pid = spawn_pool(argv[1], rw, &go_fd, &out);
 	if (pid < 0 || !out || !fgets(line, sizeof(line), out) ||
-	    sscanf(line, "ready %d %llx %d", &rpid, &addr, &lock_line) != 3 || rpid != pid) {
+	    sscanf(line, "ready %d %llx %d %llx", &rpid, &addr, &lock_line, &rwaddr) != 4 || rpid != pid) {
 		fprintf(stderr, "lockpool did not start\n");
 		if (pid > 0) {
 			kill(pid, SIGKILL);
@@ -155,6 +159,8 @@ int main(int argc, char **argv)
 		}
 		return 1;
 	}
+	if (rw)
+		addr = rwaddr;
 	v.lock_id = addr;
 	ts_model_config_default(&o.model);
 	o.model.lints.contended_lock_ns = 1000000;   /* 1 ms; holds are 2 ms */
@@ -207,14 +213,21 @@ int main(int argc, char **argv)
 			       "(%zu waited) on %zu threads\n", argv[2], r->name, r->location,
 			       (unsigned long long)r->acquisitions, (unsigned long long)r->contentions,
 			       v.spans, v.waited_spans, v.n_tids);
-			CHECK_STR(r->name, "pool_take");
-			CHECK_MSG(ll >= wl && !strcmp(r->location + ll - wl, want), "location %s, want ...%s",
-				  r->location, want);
-			CHECK(r->kind == TS_RES_MUTEX);
+			CHECK_STR(r->name, rw ? "pool_rw" : "pool_take");
+			if (!rw)
+				CHECK_MSG(ll >= wl && !strcmp(r->location + ll - wl, want),
+					  "location %s, want ...%s", r->location, want);
+			else
+				CHECK_MSG(strstr(r->location, "lockpool.c:") != NULL, "location %s", r->location);
+			CHECK(r->kind == (rw ? TS_RES_RWLOCK : TS_RES_MUTEX));
 			CHECK(r->contentions > 0);
 			CHECK(r->holders == 0 && r->waiters == 0);
 			CHECK(r->wait_hist.count == r->contentions);
-			if (mode == TS_LOCKS_FULL) {
+			if (rw) {
+				/* every acquisition; shared holds overlap into fewer spans */
+				CHECK(r->acquisitions == THREADS * ITERS);
+				CHECK(v.spans <= THREADS * ITERS);
+			} else if (mode == TS_LOCKS_FULL) {
 				/* every hold, exactly */
 				CHECK(r->acquisitions == THREADS * ITERS);
 				CHECK(v.spans == THREADS * ITERS);
@@ -227,7 +240,8 @@ int main(int argc, char **argv)
 		CHECK(v.bad_spans == 0);
 		CHECK(v.n_tids >= 2);   /* more than one worker held it */
 		CHECK(v.contended_warnings > 0);
-		CHECK_MSG(strstr(v.warning, "pool_take") != NULL, "warning: %s", v.warning);
+		CHECK_MSG(strstr(v.warning, rw ? "rwlock 'pool_rw'" : "mutex 'pool_take'") != NULL, "warning: %s",
+			  v.warning);
 	}
 	ts_collector_finish(c, ts_now_ns());
 	ts_collector_free(c);
