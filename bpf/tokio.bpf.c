@@ -34,6 +34,8 @@ _Static_assert((TK_POLL_DEPTH & (TK_POLL_DEPTH - 1)) == 0, "TK_POLL_DEPTH must b
 struct pstack {
 	__u32 depth;
 	__u32 dealloc_mask;        /* bit i: hdr[i] was freed inside its poll */
+	__u32 cancel_mask;         /* bit i: hdr[i] was cancelled when its poll began */
+	__u32 complete_mask;       /* bit i: hdr[i] completed inside its poll */
 	__u64 hdr[TK_POLL_DEPTH];
 };
 
@@ -105,6 +107,7 @@ SEC("uprobe")
 int BPF_KPROBE(tk_poll_enter, void *hdr)
 {
 	struct pstack *ps;
+	__u64 state = 0;
 	__u32 tid, d;
 
 	if (!ours(&tid))
@@ -114,8 +117,15 @@ int BPF_KPROBE(tk_poll_enter, void *hdr)
 		return 0;
 	d = ps->depth;
 	if (d < TK_POLL_DEPTH) {
+		/* The task is alive here (the poller holds a reference): a
+		 * cancelled bit now means this poll only cancels it. */
+		if (bpf_probe_read_user(&state, sizeof(state), hdr) == 0 && (state & TK_STATE_CANCELLED))
+			ps->cancel_mask |= 1u << d;
+		else
+			ps->cancel_mask &= ~(1u << d);
 		ps->hdr[d & (TK_POLL_DEPTH - 1)] = (__u64)hdr;
 		ps->dealloc_mask &= ~(1u << d);
+		ps->complete_mask &= ~(1u << d);
 	}
 	ps->depth = d + 1;
 	emit(tid, TK_REC_POLL_BEGIN, 0, (__u64)hdr, bpf_get_attach_cookie(ctx));
@@ -126,8 +136,8 @@ SEC("uretprobe")
 int BPF_KRETPROBE(tk_poll_exit)
 {
 	struct pstack *ps;
-	__u64 hdr, state = 0;
 	__u16 flags = 0;
+	__u64 hdr;
 	__u32 tid, d;
 
 	if (!ours(&tid))
@@ -139,15 +149,14 @@ int BPF_KRETPROBE(tk_poll_exit)
 	if (d >= TK_POLL_DEPTH)
 		return 0;
 	hdr = ps->hdr[d & (TK_POLL_DEPTH - 1)];
-	if (ps->dealloc_mask & (1u << d)) {
-		/* freed inside its own poll: it completed, the header is gone */
+	/* Not the state word: another thread may free a completed task as
+	 * soon as its poll returns, so completion is noted while it happens */
+	if (ps->dealloc_mask & (1u << d))
 		flags = TK_F_READY | TK_F_DEALLOC;
-	} else if (bpf_probe_read_user(&state, sizeof(state), (void *)hdr) == 0 &&
-		   (state & TK_STATE_COMPLETE)) {
+	else if (ps->complete_mask & (1u << d))
 		flags = TK_F_READY;
-		if (state & TK_STATE_CANCELLED)
-			flags |= TK_F_CANCELLED;
-	}
+	if (flags && (ps->cancel_mask & (1u << d)))
+		flags |= TK_F_CANCELLED;
 	emit(tid, TK_REC_POLL_END, flags, hdr, 0);
 	return 0;
 }
@@ -169,6 +178,29 @@ int BPF_KPROBE(tk_dealloc, void *hdr)
 		}
 	}
 	emit(tid, TK_REC_DEALLOC, 0, (__u64)hdr, 0);
+	return 0;
+}
+
+/* State::transition_to_complete(&header.state): the task is done. Inside
+ * its own poll it is remembered for the poll's end; elsewhere (runtime
+ * shutdown cancels tasks outside any poll) it is sent as is. */
+SEC("uprobe")
+int BPF_KPROBE(tk_complete, void *hdr)
+{
+	struct pstack *ps;
+	__u32 tid, d;
+
+	if (!ours(&tid))
+		return 0;
+	ps = thread_polls(tid, false);
+	if (ps && ps->depth > 0 && ps->depth <= TK_POLL_DEPTH) {
+		d = ps->depth - 1;
+		if (d < TK_POLL_DEPTH && ps->hdr[d & (TK_POLL_DEPTH - 1)] == (__u64)hdr) {
+			ps->complete_mask |= 1u << d;
+			return 0;
+		}
+	}
+	emit(tid, TK_REC_COMPLETE, 0, (__u64)hdr, 0);
 	return 0;
 }
 

@@ -19,7 +19,6 @@
 #define TK_MAX_THREADS 16384
 
 /* Tokio's task state word (runtime/task/state.rs, stable through 1.x). */
-#define TK_STATE_COMPLETE (1ull << 1)
 #define TK_STATE_CANCELLED (1ull << 5)
 
 enum tk_rec_type {
@@ -32,11 +31,13 @@ enum tk_rec_type {
 	TK_REC_DEALLOC,           /* task, outside its own poll */
 	TK_REC_PANIC,             /* task: a panic was caught while polling it */
 	TK_REC_SPAWN,             /* struct tk_spawn_rec; cookie = TK_SPAWN_* */
+	TK_REC_COMPLETE,          /* task: completed outside a poll (cancelled at shutdown) */
 };
 
 enum tk_rec_flags {
 	TK_F_READY = 1u << 0,     /* poll end: the task completed in this poll */
-	TK_F_CANCELLED = 1u << 1, /* poll end: ... because it was cancelled (aborted) */
+	TK_F_CANCELLED = 1u << 1, /* poll end: ... because it was cancelled (aborted): the
+				   * cancelled bit was set when the poll began */
 	TK_F_DEALLOC = 1u << 2,   /* poll end: it was freed inside the poll */
 };
 

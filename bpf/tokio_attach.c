@@ -15,7 +15,9 @@
  * out here (they are kernel ABI).
  *
  * Order: the hooks (wakers, dealloc, spawn, panic) first, the poll probes
- * last, so that a poll seen has everything else live already. On failure
+ * last, so that a poll seen has everything else live already; and the
+ * poll's return before its entry, so that every poll begin seen has its
+ * end seen too (a return whose entry came first is ignored in BPF). On failure
  * everything attached so far is removed by the caller (tk_links_free).
  */
 #include <errno.h>
@@ -53,7 +55,7 @@ struct tk_link_create_attr {             /* union bpf_attr, link_create.uprobe_m
 
 static struct bpf_program *const *programs(struct tokio_bpf *skel, size_t *n)
 {
-	static struct bpf_program *p[6];
+	static struct bpf_program *p[7];
 
 	p[0] = skel->progs.tk_poll_enter;
 	p[1] = skel->progs.tk_poll_exit;
@@ -61,7 +63,8 @@ static struct bpf_program *const *programs(struct tokio_bpf *skel, size_t *n)
 	p[3] = skel->progs.tk_waker;
 	p[4] = skel->progs.tk_panic_caught;
 	p[5] = skel->progs.tk_spawn_ret;
-	*n = 6;
+	p[6] = skel->progs.tk_complete;
+	*n = 7;
 	return p;
 }
 
@@ -180,6 +183,9 @@ static size_t programs_for(struct tokio_bpf *skel, enum tk_fn fn, struct bpf_pro
 	case TK_FN_PANIC_CLEANUP:
 		out[0] = skel->progs.tk_panic_caught;
 		return 1;
+	case TK_FN_COMPLETE:
+		out[0] = skel->progs.tk_complete;
+		return 1;
 	default:
 		return 0;
 	}
@@ -257,7 +263,8 @@ static int attach_multi(struct tk_links *l, struct tokio_bpf *skel, const struct
 {
 	static const struct { int prog; bool ret; bool polls; } order[] = {
 		{ 2, false, false }, { 3, false, false }, { 4, false, false }, { 5, true, false },
-		{ 0, false, true }, { 1, true, true },
+		{ 6, false, false },
+		{ 1, true, true }, { 0, false, true },
 	};
 	struct bpf_program *const *p;
 	size_t n;
@@ -293,7 +300,7 @@ static int attach_single(struct tk_links *l, struct tokio_bpf *skel, const struc
 				continue;
 			n = programs_for(skel, p->fn, pp, rr);
 			cookie = cookie_of(p, p->fn == TK_FN_POLL ? poll_index++ : 0);
-			for (size_t k = 0; k < n; k++) {
+			for (size_t k = n; k-- > 0;) { /* a poll's return before its entry */
 				LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = cookie, .retprobe = rr[k]);
 				struct bpf_link *link = bpf_program__attach_uprobe_opts(pp[k], (pid_t)pid,
 									s->modules[p->module], p->offset, &o);

@@ -44,6 +44,7 @@ static const char *const fn_names[TK_FN_COUNT] = {
 	[TK_FN_BIND] = "tokio::runtime::task::list::OwnedTasks::bind",
 	[TK_FN_SPAWN_BLOCKING] = "tokio::task::blocking::spawn_blocking",
 	[TK_FN_PANIC_CLEANUP] = "std::panicking::try::cleanup",
+	[TK_FN_COMPLETE] = "tokio::runtime::task::state::State::transition_to_complete",
 };
 
 const char *ts_tokio_fn_name(enum tk_fn fn)
@@ -76,7 +77,7 @@ static bool ends_with_fn(const char *d, const char *last)
 static int classify(const char *d)
 {
 	static const enum tk_fn exact[] = { TK_FN_POLL, TK_FN_DEALLOC, TK_FN_CLONE_WAKER, TK_FN_DROP_WAKER,
-					    TK_FN_WAKE_BY_VAL, TK_FN_WAKE_BY_REF };
+					    TK_FN_WAKE_BY_VAL, TK_FN_WAKE_BY_REF, TK_FN_COMPLETE };
 
 	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
 		if (names(d, fn_names[exact[i]]))

@@ -30,6 +30,7 @@ enum tk_fn {
 	TK_FN_BIND,               /* tokio::runtime::task::list::(Local)OwnedTasks::bind */
 	TK_FN_SPAWN_BLOCKING,     /* spawn_blocking functions that return a JoinHandle */
 	TK_FN_PANIC_CLEANUP,      /* std::panicking::{try,catch_unwind}::cleanup */
+	TK_FN_COMPLETE,           /* tokio::runtime::task::state::State::transition_to_complete */
 	TK_FN_COUNT,
 };
 

@@ -424,6 +424,13 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 		if (rc < 0 || !(r->flags & TK_F_READY))
 			return rc;
 		return on_drop(t, r, b);
+	case TK_REC_COMPLETE:
+		/* completed outside any poll: cancelled by the runtime's shutdown */
+		k = find_task(t, r->task);
+		if (!k)
+			return 0;
+		k->cancelled = true;
+		return on_drop(t, r, b);
 	case TK_REC_DEALLOC:
 		/* freed without completing in a poll we saw (runtime shutdown);
 		 * unknown: completed already, or never seen since the attach */

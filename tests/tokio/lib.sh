@@ -40,5 +40,25 @@ tk_cleanup() {
 
 # The tokio programs' own probes, loaded now (our skeleton's program names).
 tk_progs_loaded() {
-	bpftool prog show 2>/dev/null | grep -c -E "name (tk_poll_enter|tk_poll_exit|tk_dealloc|tk_waker|tk_spawn_ret|tk_panic_caught) "
+	bpftool prog show 2>/dev/null | grep -c -E "name (tk_poll_enter|tk_poll_exit|tk_dealloc|tk_waker|tk_spawn_ret|tk_panic_caught|tk_complete) "
+}
+
+# Wait (up to 30 s) until our programs are loaded, or until pid $1 is gone.
+tk_wait_loaded() {
+	for _ in $(seq 1 300); do
+		[ "$(tk_progs_loaded)" -gt 0 ] && return 0
+		kill -0 "$1" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# Wait (up to 20 s) until none of our programs is loaded: the kernel frees
+# programs a little after their links are gone (an RCU grace period).
+tk_wait_unloaded() {
+	for _ in $(seq 1 200); do
+		[ "$(tk_progs_loaded)" -eq 0 ] && return 0
+		sleep 0.1
+	done
+	return 1
 }

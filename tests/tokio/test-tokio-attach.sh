@@ -8,6 +8,7 @@
 #    within 1% or 1 poll (tolerance for events lost, which should be none);
 #  - long_poll on sleeper and spinner and on no other task; task_panicked
 #    and outcome panicked on the panicker; lost_waker on the loser;
+#    outcome cancelled for the aborted task;
 #  - the spawn_blocking task is kind blocking and its thread role blocking;
 #    the runtime's workers are role worker, named tokio-runtime-w;
 #  - after the detach no probe of ours is loaded, and the program keeps
@@ -25,9 +26,14 @@ q() { sqlite3 -batch -noheader "$db" "$1"; }
 "$tk_bin/tk-test" workload "$work" >"$work/out" 2>"$work/err" &
 prog=$!
 tk_pids+=("$prog")
-"$taskscope" attach --headless --duration 8 --db "$db" "$prog" >"$work/ts.out" 2>"$work/ts.err" &
+# --long-poll 50: the two slow tasks take 150 ms; on a loaded 2-CPU machine
+# an ordinary poll preempted for a while must not count as long
+"$taskscope" attach --headless --duration 8 --long-poll 50 --db "$db" "$prog" >"$work/ts.out" 2>"$work/ts.err" &
 ts=$!
 tk_pids+=("$ts")
+# loaded, then a margin for the links (attached right after the load)
+tk_wait_loaded "$ts" && sleep 1
+touch "$work/go"
 for _ in $(seq 1 300); do
 	[ -e "$work/workload-done" ] && break
 	kill -0 "$ts" 2>/dev/null || break
@@ -39,7 +45,7 @@ wait "$ts"
 code=$?
 cat "$work/ts.err"
 check "attach exits 0" test "$code" -eq 0
-check "no probe of ours left after the detach" test "$(tk_progs_loaded)" -eq 0
+check "no probe of ours left after the detach" tk_wait_unloaded
 touch "$work/stop"
 wait "$prog"
 pcode=$?
@@ -54,7 +60,7 @@ at() { # tasks spawned at NAME's line; $2: the task_summary alias, if any
 	line=$(awk -v n="$1" '$1 == "line" && $2 == n { print $3; exit }' "$work/out")
 	echo "${p}pid = $prog AND ${p}location LIKE '%tk-test.rs:$line'"
 }
-for name in alpha beta sleeper spinner panicker loser blocking; do
+for name in alpha beta sleeper spinner panicker loser aborted blocking; do
 	check "one task at $name's spawn line" test "$(q "SELECT count(*) FROM task_summary WHERE $(at $name)")" -eq 1
 done
 check "200 short tasks at their spawn line" test "$(q "SELECT count(*) FROM task_summary WHERE $(at short)")" -eq 200
@@ -76,6 +82,9 @@ check "task_panicked on the panicker" test "$(q "SELECT count(*) FROM warnings w
 	USING (pid, task_id) WHERE w.kind = 'task_panicked' AND $(at panicker)")" -eq 1
 check "no other task_panicked" test "$(q "SELECT count(*) FROM warnings WHERE kind = 'task_panicked'")" -eq 1
 check "the panicker's outcome is panicked" test "$(q "SELECT outcome FROM task_summary WHERE $(at panicker)")" = panicked
+check "the aborted task's outcome is cancelled" test "$(q "SELECT outcome FROM task_summary WHERE $(at aborted)")" = cancelled
+check "the aborted task: its polls and the cancelling one" test "$(q "SELECT polls FROM task_summary WHERE $(at aborted)")" -eq \
+	$(( $(awk '$1 == "polls" && $2 == "aborted" { print $3 }' "$work/out") + 1 ))
 check "alpha's outcome is ok" test "$(q "SELECT outcome FROM task_summary WHERE $(at alpha)")" = ok
 check "lost_waker on the loser" test "$(q "SELECT count(*) FROM warnings w JOIN task_summary s
 	USING (pid, task_id) WHERE w.kind = 'lost_waker' AND $(at loser)")" -eq 1

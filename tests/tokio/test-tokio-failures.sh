@@ -6,9 +6,10 @@
 #  - a process that is not a Tokio program: --mode tokio refuses it with
 #    "is not a Tokio program"; auto mode does not record it as tokio-bpf;
 #  - a process that already exited (a zombie): "pid N exited";
-#  - a process that exits while the probes are being attached: the attach
-#    ends by itself, either refused ("exited during the attach") or as a
-#    recording whose target exited.
+#  - a process that exits as soon as our programs are loaded (while the
+#    probes are being attached, or just after): the attach ends by itself,
+#    either refused ("exited during the attach") or as a recording whose
+#    target exited.
 set -u
 taskscope=$1
 build=$2
@@ -30,7 +31,7 @@ cat "$work/s.err"
 check "stripped: non-zero exit" test "$code" -ne 0
 check "stripped: one line saying no symbols and the path" \
 	grep -q "^taskscope attach: no symbols: $work/tk-stripped is stripped" "$work/s.err"
-check "stripped: no probe of ours left" test "$(tk_progs_loaded)" -eq 0
+check "stripped: no probe of ours left" tk_wait_unloaded
 check "stripped: the target is still running" kill -0 "$victim"
 wait "$victim"
 check "stripped: the target exits 0 on its own" test $? -eq 0
@@ -53,17 +54,19 @@ if [ "$code" -eq 0 ]; then
 else
 	check "not Tokio, auto: refused without blaming Tokio" sh -c "! grep -qi tokio '$work/a.err'"
 fi
-check "not Tokio: no probe of ours left" test "$(tk_progs_loaded)" -eq 0
+check "not Tokio: no probe of ours left" tk_wait_unloaded
 check "not Tokio: the target is still running" kill -0 "$other"
 
 # already exited: a zombie whose parent never reaps it
 bash -c "\"$tk_bin/tk-test\" idle 0 >/dev/null & echo \$! >\"$work/zombie\"; exec sleep 30" &
 tk_pids+=("$!")
-for _ in $(seq 1 50); do
+z=
+for _ in $(seq 1 200); do
 	z=$(cat "$work/zombie" 2>/dev/null)
 	[ -n "$z" ] && [ "$(awk '{print $3}' "/proc/$z/stat" 2>/dev/null)" = Z ] && break
 	sleep 0.1
 done
+echo "zombie: pid ${z:-?}, state $(awk '{print $3}' "/proc/$z/stat" 2>/dev/null)"
 "$taskscope" attach --mode tokio --headless --duration 1 --db "$work/z.db" "$z" 2>"$work/z.err"
 code=$?
 cat "$work/z.err"
@@ -71,11 +74,17 @@ check "exited: non-zero exit" test "$code" -ne 0
 check "exited: one line saying it exited" grep -q "^taskscope attach: .*pid $z exited" "$work/z.err"
 
 # exits during the attach: the target exits as soon as a probe fires
-"$tk_bin/tk-test" exit-on-attach 0 >/dev/null 2>&1 &
+mkdir "$work/race"
+"$tk_bin/tk-test" exit-on-attach "$work/race" >/dev/null 2>&1 &
 racer=$!
 tk_pids+=("$racer")
 sleep 0.3
-timeout 60 "$taskscope" attach --headless --duration 20 --db "$work/r.db" "$racer" 2>"$work/r.err"
+timeout 60 "$taskscope" attach --headless --duration 20 --db "$work/r.db" "$racer" 2>"$work/r.err" &
+ts=$!
+tk_pids+=("$ts")
+tk_wait_loaded "$ts"
+touch "$work/race/go"
+wait "$ts"
 code=$?
 cat "$work/r.err"
 check "exits during the attach: taskscope ends on its own, well before --duration" test "$code" -ne 124
@@ -84,5 +93,5 @@ if [ "$code" -ne 0 ]; then
 else
 	check "exits during the attach: the recording says the target exited" grep -q "exited" "$work/r.err"
 fi
-check "exits during the attach: no probe of ours left" test "$(tk_progs_loaded)" -eq 0
+check "exits during the attach: no probe of ours left" tk_wait_unloaded
 exit $((fails != 0))

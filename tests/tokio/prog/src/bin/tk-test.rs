@@ -4,21 +4,23 @@
 // counts the task's polls, and the counts are printed once the workload is
 // over, so the test can compare taskscope's recording with the truth.
 //
-//   tk-test workload CTL_DIR   wait until uprobes are live in this process
-//                              (the kernel maps "[uprobes]" at the first
-//                              uretprobe hit), run the workload, print the
-//                              counts, touch CTL_DIR/workload-done, wait for
-//                              CTL_DIR/stop, run more tasks (after the
+//   tk-test workload CTL_DIR   wait for CTL_DIR/go (the test creates it once
+//                              the attach is done), run the workload, print
+//                              the counts, touch CTL_DIR/workload-done, wait
+//                              for CTL_DIR/stop, run more tasks (after the
 //                              detach), print "exit ok" and exit 0.
 //   tk-test idle SECS          keep a few tasks busy for SECS, exit 0.
-//   tk-test exit-on-attach 0   spawn tasks until uprobes are live, then exit
-//                              at once (a target that exits during an attach).
+//   tk-test exit-on-attach CTL_DIR  spawn tasks until CTL_DIR/go appears,
+//                              then exit at once (the test creates it as soon
+//                              as the probes are loaded: a target that exits
+//                              during an attach).
 //
 // The workload: distinct async fns (alpha, beta), one that blocks its worker
 // in std::thread::sleep (sleeper), one that spins on the CPU (spinner), one
 // that panics (panicker), one that returns Pending without keeping its waker
-// (loser), a stream of short-lived tasks (short), and one spawn_blocking
-// closure. Line numbers of the spawns are printed ("line NAME N") so the
+// (loser), a stream of short-lived tasks (short), one that is aborted while
+// it sleeps (aborted; Tokio polls it once more to cancel it, without
+// calling its future) and one spawn_blocking closure. Line numbers of the spawns are printed ("line NAME N") so the
 // test checks spawn locations against this file without hard-coding them.
 use std::future::Future;
 use std::pin::Pin;
@@ -26,8 +28,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-const NAMES: [&str; 7] = ["alpha", "beta", "sleeper", "spinner", "panicker", "loser", "short"];
-static POLLS: [AtomicU64; 7] = [
+const NAMES: [&str; 8] = ["alpha", "beta", "sleeper", "spinner", "panicker", "loser", "short", "aborted"];
+static POLLS: [AtomicU64; 8] = [
+    AtomicU64::new(0),
     AtomicU64::new(0),
     AtomicU64::new(0),
     AtomicU64::new(0),
@@ -69,7 +72,7 @@ async fn beta() {
 
 async fn sleeper() {
     // Blocks the worker thread inside a poll: a long poll.
-    std::thread::sleep(Duration::from_millis(60));
+    std::thread::sleep(Duration::from_millis(150));
     tokio::task::yield_now().await;
 }
 
@@ -77,7 +80,7 @@ async fn spinner() {
     // Burns the CPU inside a poll: a long poll too.
     let start = Instant::now();
     let mut x: u64 = 1;
-    while start.elapsed() < Duration::from_millis(60) {
+    while start.elapsed() < Duration::from_millis(150) {
         x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
     }
     if x == 42 {
@@ -110,27 +113,28 @@ async fn short(i: u64) -> u64 {
     i
 }
 
+async fn aborted() {
+    tokio::time::sleep(Duration::from_secs(30)).await;
+}
+
 async fn tick() {}
 
-fn uprobes_live() -> bool {
-    std::fs::read_to_string("/proc/self/maps")
-        .map(|m| m.contains("[uprobes]"))
-        .unwrap_or(false)
+fn exists(ctl: &str, name: &str) -> bool {
+    std::fs::metadata(format!("{}/{}", ctl, name)).is_ok()
 }
 
 async fn workload(ctl: &str) {
-    // Wait for the attach: tiny tasks keep raw::poll busy until a uretprobe
-    // fired here, then give the last probes time to be attached.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !uprobes_live() {
+    // Wait for the attach (the test touches CTL/go once our probes are
+    // live); tiny tasks keep raw::poll busy meanwhile.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !exists(ctl, "go") {
         if Instant::now() > deadline {
-            eprintln!("tk-test: no uprobes after 30 s");
+            eprintln!("tk-test: never told to go");
             std::process::exit(3);
         }
         tokio::spawn(tick()).await.unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
     let mut lines = Vec::new();
     lines.push(("alpha", line!() + 1));
@@ -145,6 +149,8 @@ async fn workload(ctl: &str) {
     let p = tokio::spawn(counted(4, panicker()));
     lines.push(("loser", line!() + 1));
     let _lost = tokio::spawn(counted(5, loser()));
+    lines.push(("aborted", line!() + 1));
+    let ab = tokio::spawn(counted(7, aborted()));
     lines.push(("blocking", line!() + 1));
     let bl = tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(30)));
     let mut shorts = Vec::new();
@@ -155,6 +161,9 @@ async fn workload(ctl: &str) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    ab.abort();
+    assert!(ab.await.unwrap_err().is_cancelled());
     a.await.unwrap();
     b.await.unwrap();
     s.await.unwrap();
@@ -180,7 +189,7 @@ async fn workload(ctl: &str) {
 
     // After the detach: the program goes on, unharmed.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::metadata(format!("{}/stop", ctl)).is_err() {
+    while !exists(ctl, "stop") {
         if Instant::now() > deadline {
             eprintln!("tk-test: never told to stop");
             std::process::exit(4);
@@ -206,10 +215,10 @@ async fn idle(secs: u64) {
     }
 }
 
-async fn exit_on_attach() {
-    let deadline = Instant::now() + Duration::from_secs(30);
+async fn exit_on_attach(ctl: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if uprobes_live() {
+        if exists(ctl, "go") {
             std::process::exit(0);
         }
         if Instant::now() > deadline {
@@ -223,7 +232,7 @@ async fn exit_on_attach() {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 3 {
-        eprintln!("usage: tk-test (workload CTL_DIR | idle SECS | exit-on-attach 0)");
+        eprintln!("usage: tk-test (workload CTL_DIR | idle SECS | exit-on-attach CTL_DIR)");
         std::process::exit(2);
     }
     // The panicker's message is expected; keep stderr for real trouble.
@@ -241,9 +250,9 @@ fn main() {
     match args[1].as_str() {
         "workload" => rt.block_on(workload(&args[2])),
         "idle" => rt.block_on(idle(args[2].parse().unwrap())),
-        "exit-on-attach" => rt.block_on(exit_on_attach()),
+        "exit-on-attach" => rt.block_on(exit_on_attach(&args[2])),
         _ => {
-            eprintln!("usage: tk-test (workload CTL_DIR | idle SECS | exit-on-attach 0)");
+            eprintln!("usage: tk-test (workload CTL_DIR | idle SECS | exit-on-attach CTL_DIR)");
             std::process::exit(2);
         }
     }
