@@ -27,11 +27,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_MAX_BUFFER (4u << 20)
 #define DEFAULT_MAX_CLIENTS 16u
 #define LISTEN_TAG UINT64_MAX
+#define DEFAULT_DUTY_PCT 10
 
 struct client {
 	int fd;
@@ -47,11 +49,13 @@ struct ts_publisher {
 	char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	size_t max_buffer;
 	uint32_t max_clients;
+	unsigned duty_pct;
 	struct client *clients;
 	size_t nclients, cap_clients;
 	struct ts_stream_encoder enc;
 	struct ts_stream_buf delta, snap;
 	struct ts_publisher_stats stats;
+	uint64_t next_publish_ns;   /* CLOCK_MONOTONIC; 0: at the next call */
 };
 
 int ts_stream_addr_parse(const char *addr, char *host, size_t hostlen, uint16_t *port)
@@ -213,6 +217,7 @@ int ts_publisher_new(const struct ts_publisher_options *o, struct ts_publisher *
 	snprintf(p->addr, sizeof(p->addr), "%s", o->addr);
 	p->max_buffer = o->max_buffer ? o->max_buffer : DEFAULT_MAX_BUFFER;
 	p->max_clients = o->max_clients ? o->max_clients : DEFAULT_MAX_CLIENTS;
+	p->duty_pct = o->duty_pct && o->duty_pct <= 100 ? o->duty_pct : DEFAULT_DUTY_PCT;
 	ts_stream_encoder_init(&p->enc);
 	r = kind == 1 ? listen_unix(p, o->addr, err, errlen) : listen_tcp(p, host, port, err, errlen);
 	if (r < 0)
@@ -439,11 +444,18 @@ void ts_publisher_publish(struct ts_publisher *p, const struct ts_model *m,
 	struct ts_publisher_session s = sess ? *sess : (struct ts_publisher_session){ 0 };
 	bool any_synced = false, any_snapshot = false;
 
+	struct timespec t0, t1;
+	uint64_t cost;
+
 	if (!p->nclients) {
 		/* nobody watching: no work; the next console starts from a snapshot */
 		ts_stream_encoder_reset(&p->enc);
+		p->next_publish_ns = 0;
 		return;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if ((uint64_t)t0.tv_sec * 1000000000ull + (uint64_t)t0.tv_nsec < p->next_publish_ns)
+		return;                 /* the last encode was expensive: keep to the duty cycle */
 	/* who needs what: a console that cannot take this delta resyncs */
 	for (size_t i = 0; i < p->nclients; i++) {
 		struct client *c = &p->clients[i];
@@ -469,6 +481,11 @@ void ts_publisher_publish(struct ts_publisher *p, const struct ts_model *m,
 			p->clients[i].needs_snapshot = true;
 		return;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cost = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+	/* after an encode that took C, wait C * (100 / duty - 1) */
+	p->next_publish_ns = (uint64_t)t1.tv_sec * 1000000000ull + (uint64_t)t1.tv_nsec +
+			     cost * (100 - p->duty_pct) / p->duty_pct;
 	if (any_synced)
 		p->stats.updates++;
 	for (size_t i = 0; i < p->nclients;) {

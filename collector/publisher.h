@@ -17,7 +17,9 @@
  * is finished, the ones after it are discarded) and it is sent a fresh
  * snapshot instead: a slow console sees fewer updates, never a wrong state.
  * The work per publish is one pass over the model's objects (a fingerprint
- * per object), and nothing at all while no console is connected.
+ * per object), and nothing at all while no console is connected; with a
+ * very large model, publishes are spaced so that they take at most
+ * duty_pct of the time (updates then come less often than every tick).
  */
 #ifndef TASKSCOPE_PUBLISHER_H
 #define TASKSCOPE_PUBLISHER_H
@@ -34,6 +36,9 @@ struct ts_publisher_options {
 	const char *addr;          /* a path (contains '/' or ends in .sock), or HOST:PORT / :PORT on loopback */
 	size_t max_buffer;         /* per console, unsent bytes before deltas are dropped; default 4 MiB */
 	uint32_t max_clients;      /* default 16; more are refused (closed at once) */
+	unsigned duty_pct;         /* share of the caller's time publishing may take: after an
+				    * encode that took C, publishes are skipped for
+				    * C * (100 / duty_pct - 1). Default 10; 100: every call */
 };
 
 /* What the console header shows, sent with every update. */

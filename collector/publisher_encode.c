@@ -97,49 +97,65 @@ static size_t slot_of(const struct ts_fp_map *m, uint32_t pid, uint64_t id)
 	return (size_t)(mix(pid, id) & (m->cap - 1));
 }
 
-static struct ts_fp_entry *map_find(struct ts_fp_map *m, uint32_t pid, uint64_t id)
-{
-	if (!m->n)
-		return NULL;
-	for (size_t i = slot_of(m, pid, id);; i = (i + 1) & (m->cap - 1)) {
-		struct ts_fp_entry *e = &m->slots[i];
-
-		if (!e->used)
-			return NULL;
-		if (e->pid == pid && e->id == id)
-			return e;
-	}
-}
-
-/* Make room for `want` entries at most half full (only when empty). */
+/* Room for `want` entries at most half full; rehashes when it grows. */
 static int map_reserve(struct ts_fp_map *m, size_t want)
 {
-	size_t cap = 64;
-	struct ts_fp_entry *s;
+	struct ts_fp_entry *old = m->slots, *s;
+	size_t cap = m->cap ? m->cap : 64, oldcap = m->cap;
 
 	while (cap < want * 2)
 		cap *= 2;
-	if (cap <= m->cap)
+	if (cap == m->cap)
 		return 0;
 	s = calloc(cap, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	free(m->slots);
 	m->slots = s;
 	m->cap = cap;
-	m->n = 0;
+	for (size_t i = 0; i < oldcap; i++) {
+		if (!old[i].gen)
+			continue;
+		for (size_t j = slot_of(m, old[i].pid, old[i].id);; j = (j + 1) & (cap - 1)) {
+			if (!s[j].gen) {
+				s[j] = old[i];
+				break;
+			}
+		}
+	}
+	free(old);
 	return 0;
 }
 
-static void map_put(struct ts_fp_map *m, uint32_t pid, uint64_t id, uint64_t fp)
+/* The entry of (pid, id), or the empty slot where it goes. */
+static struct ts_fp_entry *map_slot(struct ts_fp_map *m, uint32_t pid, uint64_t id)
 {
 	for (size_t i = slot_of(m, pid, id);; i = (i + 1) & (m->cap - 1)) {
 		struct ts_fp_entry *e = &m->slots[i];
 
-		if (!e->used || (e->pid == pid && e->id == id)) {
-			m->n += !e->used;
-			*e = (struct ts_fp_entry){ .id = id, .fp = fp, .pid = pid, .used = true };
+		if (!e->gen || (e->pid == pid && e->id == id))
+			return e;
+	}
+}
+
+/* Delete slot i, shifting back the entries of its probe run. */
+static void map_del(struct ts_fp_map *m, size_t i)
+{
+	size_t j = i;
+
+	m->slots[i].gen = 0;
+	m->n--;
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & (m->cap - 1);
+		if (!m->slots[j].gen)
 			return;
+		home = slot_of(m, m->slots[j].pid, m->slots[j].id);
+		/* move j back to i when i lies cyclically in [home, j) */
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			m->slots[i] = m->slots[j];
+			m->slots[j].gen = 0;
+			i = j;
 		}
 	}
 }
@@ -151,17 +167,15 @@ void ts_stream_encoder_init(struct ts_stream_encoder *e)
 
 void ts_stream_encoder_fini(struct ts_stream_encoder *e)
 {
-	for (int k = 0; k < 3; k++) {
-		free(e->prev[k].slots);
-		free(e->next[k].slots);
-	}
+	for (int k = 0; k < 3; k++)
+		free(e->maps[k].slots);
 	memset(e, 0, sizeof(*e));
 }
 
 void ts_stream_encoder_reset(struct ts_stream_encoder *e)
 {
 	for (int k = 0; k < 3; k++)
-		map_clear(&e->prev[k]);
+		map_clear(&e->maps[k]);
 	e->warn_total = 0;
 	e->primed = false;
 }
@@ -474,34 +488,40 @@ static void fill_header(Taskscope__Update *up, void *ctx)
 	up->session = &h->ss;
 }
 
-static void diff_removed(struct batch *d, struct ts_fp_map *prev, int k)
+/* Objects not seen in this publish are gone: list them (when a delta is
+ * wanted) and forget them. */
+static void sweep_removed(struct ts_stream_encoder *e, struct batch *d, int kind, int k)
 {
-	for (size_t i = 0; d->out && i < prev->cap; i++) {
-		const struct ts_fp_entry *e = &prev->slots[i];
+	struct ts_fp_map *m = &e->maps[kind];
 
-		if (e->used && !e->seen)
-			add_removed(d, k, e->pid, e->id);
+	for (size_t i = 0; i < m->cap;) {
+		struct ts_fp_entry *x = &m->slots[i];
+
+		if (!x->gen || x->gen == e->gen) {
+			i++;
+			continue;
+		}
+		if (d->out)
+			add_removed(d, k, x->pid, x->id);
+		map_del(m, i);          /* slot i may now hold a later entry: look again */
 	}
 }
 
 /* Compare one object with the last publish and remember it. */
 static bool changed(struct ts_stream_encoder *e, int kind, uint32_t pid, uint64_t id, uint64_t fp)
 {
-	struct ts_fp_entry *old = e->primed ? map_find(&e->prev[kind], pid, id) : NULL;
+	struct ts_fp_map *m = &e->maps[kind];
+	struct ts_fp_entry *x = map_slot(m, pid, id);
+	bool fresh = !x->gen;
+	bool diff = fresh || x->fp != fp || !e->primed;
 
-	if (old)
-		old->seen = true;
-	map_put(&e->next[kind], pid, id, fp);
-	return !old || old->fp != fp;
-}
-
-static void swap_maps(struct ts_stream_encoder *e, int kind)
-{
-	struct ts_fp_map tmp = e->prev[kind];
-
-	e->prev[kind] = e->next[kind];
-	e->next[kind] = tmp;
-	map_clear(&e->next[kind]);
+	if (fresh) {
+		*x = (struct ts_fp_entry){ .id = id, .pid = pid };
+		m->n++;
+	}
+	x->fp = fp;
+	x->gen = e->gen;
+	return diff;
 }
 
 int ts_stream_encode(struct ts_stream_encoder *e, const struct ts_model *m, const struct ts_publisher_session *sess,
@@ -519,10 +539,16 @@ int ts_stream_encode(struct ts_stream_encoder *e, const struct ts_model *m, cons
 	tasks = ts_model_tasks(m, &nt);
 	res = ts_model_resources(m, &nr);
 	threads = ts_model_threads(m, &nth);
-	if (map_reserve(&e->next[0], nt) < 0 || map_reserve(&e->next[1], nr) < 0 ||
-	    map_reserve(&e->next[2], nth) < 0) {
+	/* room for every object of this publish beside the last one's */
+	if (map_reserve(&e->maps[0], e->maps[0].n + nt) < 0 || map_reserve(&e->maps[1], e->maps[1].n + nr) < 0 ||
+	    map_reserve(&e->maps[2], e->maps[2].n + nth) < 0) {
 		ts_stream_encoder_reset(e);
 		return -ENOMEM;
+	}
+	if (++e->gen == 0) {
+		/* wrapped: every stamp is ambiguous now, start over */
+		ts_stream_encoder_reset(e);
+		e->gen = 1;
 	}
 	for (size_t i = 0; tasks && i < nt; i++) {
 		const struct ts_task *t = tasks[i];
@@ -554,13 +580,9 @@ int ts_stream_encode(struct ts_stream_encoder *e, const struct ts_model *m, cons
 		if (snap)
 			add_worker(&s, t);
 	}
-	if (e->primed && delta) {
-		diff_removed(&d, &e->prev[0], K_RTASK);
-		diff_removed(&d, &e->prev[1], K_RRES);
-		diff_removed(&d, &e->prev[2], K_RWORKER);
-	}
-	for (int k = 0; k < 3; k++)
-		swap_maps(e, k);
+	sweep_removed(e, &d, 0, K_RTASK);
+	sweep_removed(e, &d, 1, K_RRES);
+	sweep_removed(e, &d, 2, K_RWORKER);
 
 	/* warnings: the new ones since the last publish (at most the model's
 	 * recent ring), and the latest ones in a snapshot */

@@ -26,21 +26,23 @@ struct ts_stream_buf {
 	size_t len, cap;
 };
 
+/* What was last published of one object. gen 0: an empty slot. */
 struct ts_fp_entry {
 	uint64_t id;
 	uint64_t fp;
 	uint32_t pid;
-	bool used;
-	bool seen;                 /* found again in this pass */
+	uint32_t gen;              /* the publish that last saw it */
 };
 
+/* Linear probing, backward-shift deletion; at most half full. */
 struct ts_fp_map {
 	struct ts_fp_entry *slots;
 	size_t cap, n;             /* cap is a power of two */
 };
 
 struct ts_stream_encoder {
-	struct ts_fp_map prev[3], next[3]; /* tasks, resources, threads */
+	struct ts_fp_map maps[3];  /* tasks, resources, threads */
+	uint32_t gen;              /* this publish */
 	uint64_t warn_total;       /* warnings counted at the last publish */
 	bool primed;               /* prev holds the last publish */
 };

@@ -86,7 +86,7 @@ int main(void)
 	ts_model_tick(m, now);
 
 	CHECK(ts_publisher_new(&(struct ts_publisher_options){ .addr = path, .max_buffer = 64 * 1024,
-							       .max_clients = 3 }, &p, err, sizeof(err)) == 0);
+							       .max_clients = 3, .duty_pct = 100 }, &p, err, sizeof(err)) == 0);
 	if (!p) {
 		fprintf(stderr, "publisher: %s\n", err);
 		return 1;
