@@ -244,6 +244,11 @@ static void draw_row(struct ts_console *c, int y, struct ts_rect r, const struct
 			snprintf(buf, sizeof(buf), "%llu", (unsigned long long)row->id);
 			break;
 		case TS_COL_STATE:
+			/* a conn may pass any byte: only the four states index */
+			if (row->state >= TS_STATE_NSTATES) {
+				text = "?";
+				break;
+			}
 			text = c->ascii ? state_ascii[row->state] : state_glyph[row->state];
 			if (!selected)
 				color = state_color[row->state];
