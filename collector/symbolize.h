@@ -8,8 +8,9 @@
  * binaries (Rust release builds, glibc, distro packages) have no frame
  * pointers, so BPF copies a bounded slice of the user stack plus the
  * registers, and ts_symbolizer_unwind() walks it with libdwfl's CFI
- * unwinder (.eh_frame / .debug_frame). Memory outside the copied slice is
- * read from the live process (/proc/PID/mem) or treated as unreadable.
+ * unwinder (.eh_frame / .debug_frame). Stack memory beyond the copied
+ * slice is unreadable (the live stack has moved on); other memory is read
+ * from the live process (/proc/PID/mem) when permitted.
  *
  * Everything read from the target is untrusted: a bogus address gives an
  * unknown frame, never a crash. One symbolizer per process; not
@@ -30,7 +31,8 @@ struct ts_frame {
 	const char *function;       /* demangled, without Rust's ::h<hash>; NULL when unknown */
 	const char *file;           /* source file (as DWARF gives it); NULL without line info */
 	uint32_t line;              /* 0 without line info */
-	const char *module;         /* path of the ELF file holding ip; NULL when unmapped */
+	const char *module;         /* path of the ELF file holding ip as the target sees it
+				     * ("[vdso]", "... (deleted)"); NULL when unmapped */
 	uint64_t offset;            /* ip - start of function (0 when unknown) */
 	uint64_t module_offset;     /* ip as an address in the module's ELF file (for addr2line) */
 };
@@ -83,7 +85,8 @@ void ts_frame_format(const struct ts_frame *f, char *buf, size_t len);
 
 /* Demangle a Rust (legacy _ZN...17h<hash>E and v0 _R...) or C++ symbol.
  * Returns a malloc'd string (Rust hashes and ".llvm.N" suffixes removed),
- * or NULL when `sym` is not mangled. */
+ * or NULL when `sym` is not mangled (or not readable: it then stays as
+ * it is). Needs no symbolizer; safe from any thread. */
 char *ts_demangle(const char *sym);
 
 #endif /* TASKSCOPE_SYMBOLIZE_H */
