@@ -247,8 +247,8 @@ int BPF_KRETPROBE(tk_spawn_ret)
 
 	if (!ours(&tid))
 		return 0;
-	if (!hdr)
-		hdr = ctx->dx;
+	if (!hdr && bpf_get_attach_cookie(ctx) == TK_SPAWN_TASK)
+		hdr = ctx->dx;  /* bind's (JoinHandle, Option<Notified>) in the other order */
 	if (!hdr)
 		return 0;
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);

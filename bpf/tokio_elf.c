@@ -88,13 +88,11 @@ static int classify(const char *d)
 		return TK_FN_DEALLOC;
 	if (strstr(d, "tokio::runtime::task::list::") && strstr(d, "OwnedTasks") && ends_with_fn(d, "bind"))
 		return TK_FN_BIND;
-	/* Only the spawn_blocking functions that return the JoinHandle
-	 * itself (a pointer in rax): the public one, the runtime's and
-	 * Handle's. Nested calls report one task twice; the loader keeps one. */
-	if (names(d, "tokio::task::blocking::spawn_blocking") ||
-	    names(d, "tokio::runtime::blocking::pool::spawn_blocking") ||
-	    names(d, "tokio::runtime::handle::Handle::spawn_blocking") ||
-	    (strstr(d, "tokio::runtime::handle::Handle>::spawn_blocking") && !strstr(d, "spawn_blocking_")))
+	/* The spawn_blocking functions (the public one, the runtime's, the
+	 * pool Spawner's, Handle's, Runtime's) all return the JoinHandle
+	 * itself, a pointer in rax; spawn_blocking_inner does not and is not
+	 * matched. Nested ones report one task twice; the loader keeps one. */
+	if ((!strncmp(d, "tokio::", 7) || !strncmp(d, "<tokio::", 8)) && ends_with_fn(d, "spawn_blocking"))
 		return TK_FN_SPAWN_BLOCKING;
 	if (names(d, "std::panicking::try::cleanup") || names(d, "std::panicking::catch_unwind::cleanup"))
 		return TK_FN_PANIC_CLEANUP;
