@@ -11,6 +11,7 @@ packages=(
 	libncurses-dev libsqlite3-dev sqlite3
 	libbpf-dev bpftool clang llvm libelf-dev libdw-dev
 	tmux procps
+	cargo rustc librust-tokio-dev
 )
 missing=()
 for p in "${packages[@]}"; do
