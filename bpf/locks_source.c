@@ -32,9 +32,11 @@
 
 #define MAX_LINKS 24
 #define UNWIND_FRAMES 24
-/* Events younger than this stay for the next drain: the shim's rings are
- * read before this source, so a poll that began just before a lock event
- * might not have been read yet, and the lock would miss its task. */
+/* Records younger than this stay for the next drain (locks_track.h: they
+ * are processed in time order, and one stamped earlier may still be on
+ * its way); also, the shim's rings are read before this source, so a poll
+ * that began just before a lock event might not have been read yet, and
+ * the lock would miss its task. */
 #define HOLD_BACK_NS 2000000ull
 
 struct locks_src {
@@ -46,7 +48,6 @@ struct locks_src {
 	struct ring_buffer *rb;
 	struct ts_locks_track *track;
 	struct ts_symbolizer *sym;
-	struct ts_event_batch hold;   /* decoded, not handed out yet (HOLD_BACK_NS) */
 	int pidfd;                    /* ours, to see the exit (the collector owns its own) */
 };
 
@@ -73,7 +74,6 @@ static void src_free(void *p)
 		bpf_link__destroy(s->links[i]);
 	locks_bpf__destroy(s->skel);
 	ts_locks_track_free(s->track);
-	ts_event_batch_fini(&s->hold);
 	if (s->pidfd >= 0)
 		close(s->pidfd);
 	if (s->sym)
@@ -85,7 +85,7 @@ static int on_record(void *ctx, void *data, size_t len)
 {
 	struct locks_src *s = ctx;
 
-	ts_locks_track_record(s->track, data, len, &s->hold);
+	ts_locks_track_push(s->track, data, len);   /* a refusal is counted as lost */
 	return 0;
 }
 
@@ -101,22 +101,9 @@ static int src_drain(void *p, struct ts_event_batch *batch, uint64_t now_ns)
 	struct locks_src *s = p;
 	bool gone = exited(s);   /* before the last read: then everything is in */
 	uint64_t cutoff = now_ns > HOLD_BACK_NS ? now_ns - HOLD_BACK_NS : 0;
-	size_t kept = 0;
-	int r;
+	int r = ring_buffer__consume(s->rb);
 
-	r = ring_buffer__consume(s->rb);
-	ts_locks_track_flush(s->track, now_ns, gone, &s->hold);
-	for (size_t i = 0; i < s->hold.len; i++) {
-		const struct ts_event *ev = &s->hold.events[i];
-
-		if (gone || ev->ts <= cutoff) {
-			if (ts_event_batch_push(batch, ev) < 0)
-				return -ENOMEM;
-		} else {
-			s->hold.events[kept++] = *ev;
-		}
-	}
-	s->hold.len = kept;
+	ts_locks_track_process(s->track, cutoff, gone, batch);
 	return r < 0 ? r : 0;
 }
 
@@ -400,7 +387,6 @@ int ts_locks_attach(struct ts_collector *c, uint32_t pid, enum ts_lock_mode mode
 	s->pid = pid;
 	s->mode = mode;
 	s->pidfd = -1;
-	ts_event_batch_init(&s->hold);
 	/* Without symbols the locks are still traced, only unnamed. */
 	if (ts_symbolizer_new(pid, &s->sym, symerr, sizeof(symerr)) < 0)
 		s->sym = NULL;

@@ -38,6 +38,12 @@ struct pending {
 	struct pending *hash_next;
 };
 
+struct queued {
+	struct ts_locks_rec rec;
+	uint64_t seq;             /* arrival: ties keep it */
+	int64_t site;             /* index in sites[], -1: a small record */
+};
+
 struct ts_locks_track {
 	struct ts_strpool *pool;
 	enum ts_lock_mode mode;
@@ -49,6 +55,11 @@ struct ts_locks_track {
 	struct pending **pend;
 	size_t n_pend;
 	uint64_t lost;
+	struct queued *q;         /* records waiting for process(), in arrival order */
+	size_t n_q, cap_q;
+	struct ts_locks_site *sites;
+	size_t n_sites, cap_sites;
+	uint64_t seq;
 	ts_locks_owner_fn owner_ok;
 	void *owner_ctx;
 	struct ts_locks_site site;  /* copy of the record being named */
@@ -107,6 +118,8 @@ void ts_locks_track_free(struct ts_locks_track *t)
 		free(t->pend[i]);
 	ts_hashidx_fini(&t->lock_ix);
 	ts_hashidx_fini(&t->pend_ix);
+	free(t->q);
+	free(t->sites);
 	free(t->locks);
 	free(t->pend);
 	free(t);
@@ -425,4 +438,109 @@ int ts_locks_track_record(struct ts_locks_track *t, const void *data, size_t len
 		break;
 	}
 	return 0;
+}
+
+static int grow(void **arr, size_t *cap, size_t need, size_t size)
+{
+	size_t ncap = *cap ? *cap : 64;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	p = realloc(*arr, ncap * size);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+int ts_locks_track_push(struct ts_locks_track *t, const void *data, size_t len)
+{
+	struct queued *e;
+	bool site;
+
+	if (len < sizeof(struct ts_locks_rec)) {
+		t->lost++;
+		return -EINVAL;
+	}
+	site = ((const struct ts_locks_rec *)data)->type == TS_LOCKS_REC_SITE &&
+	       len >= sizeof(struct ts_locks_site);
+	if (t->n_q >= TS_LOCKS_QUEUE_MAX ||
+	    grow((void **)&t->q, &t->cap_q, t->n_q + 1, sizeof(*t->q)) < 0 ||
+	    (site && grow((void **)&t->sites, &t->cap_sites, t->n_sites + 1, sizeof(*t->sites)) < 0)) {
+		t->lost++;
+		return -ENOSPC;
+	}
+	e = &t->q[t->n_q++];
+	memcpy(&e->rec, data, sizeof(e->rec));
+	e->seq = t->seq++;
+	e->site = -1;
+	if (site) {
+		memcpy(&t->sites[t->n_sites], data, sizeof(t->sites[0]));
+		e->site = (int64_t)t->n_sites++;
+	}
+	return 0;
+}
+
+static int by_time(const void *a, const void *b)
+{
+	const struct queued *x = a, *y = b;
+
+	if (x->rec.ts != y->rec.ts)
+		return x->rec.ts < y->rec.ts ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Keep the stack copies of the records still queued, packed at the front
+ * (moved in index order, so none is overwritten before it moves). */
+static void pack_sites(struct ts_locks_track *t)
+{
+	int64_t *owner = malloc(t->n_sites * sizeof(*owner) + 1);
+	size_t kept = 0;
+
+	if (!owner) {   /* out of memory: the kept records lose their names */
+		for (size_t i = 0; i < t->n_q; i++)
+			t->q[i].site = -1;
+		t->n_sites = 0;
+		return;
+	}
+	for (size_t i = 0; i < t->n_sites; i++)
+		owner[i] = -1;
+	for (size_t i = 0; i < t->n_q; i++)
+		if (t->q[i].site >= 0)
+			owner[t->q[i].site] = (int64_t)i;
+	for (size_t i = 0; i < t->n_sites; i++) {
+		if (owner[i] < 0)
+			continue;
+		if (i != kept)
+			memcpy(&t->sites[kept], &t->sites[i], sizeof(t->sites[0]));
+		t->q[owner[i]].site = (int64_t)kept++;
+	}
+	t->n_sites = kept;
+	free(owner);
+}
+
+void ts_locks_track_process(struct ts_locks_track *t, uint64_t cutoff_ns, bool all, struct ts_event_batch *out)
+{
+	size_t kept = 0;
+
+	qsort(t->q, t->n_q, sizeof(*t->q), by_time);
+	for (size_t i = 0; i < t->n_q; i++) {
+		struct queued *e = &t->q[i];
+
+		if (!all && e->rec.ts > cutoff_ns) {
+			t->q[kept++] = *e;   /* younger than the cutoff: next time */
+			continue;
+		}
+		if (e->site >= 0)
+			ts_locks_track_record(t, &t->sites[e->site], sizeof(t->sites[0]), out);
+		else
+			ts_locks_track_record(t, &e->rec, sizeof(e->rec), out);
+	}
+	t->n_q = kept;
+	pack_sites(t);
+	ts_locks_track_flush(t, cutoff_ns, all, out);
 }

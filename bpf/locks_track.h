@@ -34,6 +34,7 @@
 
 #define TS_LOCKS_MERGE_NS 200000ull  /* re-wait within this continues the wait */
 #define TS_LOCKS_TRACK_MAX 65536     /* locks and threads tracked, each */
+#define TS_LOCKS_QUEUE_MAX (1u << 20) /* records waiting to be processed in time order */
 
 struct ts_strpool;
 
@@ -61,8 +62,18 @@ int ts_locks_track_record(struct ts_locks_track *t, const void *data, size_t len
 			  struct ts_event_batch *out);
 
 /* Emit held-back acquisitions older than now - TS_LOCKS_MERGE_NS (all of
- * them when `all`). Call after each drain. */
+ * them when `all`). */
 void ts_locks_track_flush(struct ts_locks_track *t, uint64_t now_ns, bool all, struct ts_event_batch *out);
+
+/* The ring buffer's order is the order records were reserved, not the
+ * order of their timestamps: a waiter's record (stamped before it copied
+ * its stack) can come after the holder's release. So the source queues
+ * records (push) and processes them in time order (process): every queued
+ * record stamped at or before `cutoff` (all of them when `all`), then
+ * ts_locks_track_flush(cutoff). Records younger than the cutoff wait for
+ * the next call. push returns 0, or -EINVAL / -ENOSPC (counted as lost). */
+int ts_locks_track_push(struct ts_locks_track *t, const void *data, size_t len);
+void ts_locks_track_process(struct ts_locks_track *t, uint64_t cutoff_ns, bool all, struct ts_event_batch *out);
 
 /* Is `tid` a thread of `pid`? The holder a waiter read from a lock is
  * only believed when it is (a futex that is not a mutex has no owner

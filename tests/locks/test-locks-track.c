@@ -263,8 +263,59 @@ static void test_late_site(void)
 	ts_event_batch_fini(&b);
 }
 
+/* Records are processed in time order, not ring order: a waiter's record
+ * that arrives after the holder's release (it was stamped before) still
+ * names the holder, and the release closes that hold. Records younger than
+ * the cutoff wait, stack copies included. */
+static void test_reorder(void)
+{
+	struct ts_strpool *pool;
+	struct ts_locks_track *t;
+	struct ts_event_batch b;
+	struct ts_locks_rec r1, r2;
+	struct ts_locks_site st;
+	int calls = 0;
+
+	ts_event_batch_init(&b);
+	CHECK(ts_strpool_new(1 << 20, &pool) == 0);
+	CHECK(ts_locks_track_new(pool, TS_LOCKS_CONTENDED, fake_name, &calls, &t) == 0);
+	/* a site younger than the first cutoff, pushed first */
+	memset(&st, 0, sizeof(st));
+	st.rec = rec(TS_LOCKS_REC_SITE, 7, LOCK + 64, 30 * MS, 0);
+	CHECK(ts_locks_track_push(t, &st, sizeof(st)) == 0);
+	r1 = rec(TS_LOCKS_REC_RELEASE, 1, LOCK, 5 * MS, 0);
+	r2 = rec(TS_LOCKS_REC_WAIT, 2, LOCK, 4 * MS, 1);
+	CHECK(ts_locks_track_push(t, &r1, sizeof(r1)) == 0);
+	CHECK(ts_locks_track_push(t, &r2, sizeof(r2)) == 0);
+	r1 = rec(TS_LOCKS_REC_WAIT_END, 2, LOCK, 20 * MS, 0);
+	CHECK(ts_locks_track_push(t, &r1, sizeof(r1)) == 0);
+	CHECK(b.len == 0);
+	ts_locks_track_process(t, 10 * MS, false, &b);
+	CHECK(b.len == 4);   /* RESOURCE_NEW, ACQUIRED(1), WAIT(2), RELEASE(1) */
+	CHECK(b.len == 4 && b.events[1].type == TS_EV_LOCK_ACQUIRED && b.events[1].tid == 1 &&
+	      b.events[1].ts == 4 * MS);
+	CHECK(b.len == 4 && b.events[2].type == TS_EV_LOCK_WAIT && b.events[2].tid == 2);
+	CHECK(b.len == 4 && b.events[3].type == TS_EV_LOCK_RELEASE && b.events[3].tid == 1 &&
+	      b.events[3].ts == 5 * MS);
+	b.len = 0;
+	r1 = rec(TS_LOCKS_REC_WAIT, 7, LOCK + 64, 30 * MS, 0);
+	CHECK(ts_locks_track_push(t, &r1, sizeof(r1)) == 0);
+	ts_locks_track_process(t, 25 * MS, false, &b);   /* the wait's return, then its acquisition */
+	CHECK(b.len == 1 && b.events[0].type == TS_EV_LOCK_ACQUIRED && b.events[0].tid == 2 &&
+	      b.events[0].ts == 20 * MS);
+	b.len = 0;
+	ts_locks_track_process(t, 0, true, &b);   /* the site kept its stack copy: named */
+	CHECK(calls == 1 && b.len == 2 && b.events[0].type == TS_EV_RESOURCE_NEW && b.events[0].name &&
+	      !strcmp(b.events[0].name, "take_lock"));
+	CHECK(ts_locks_track_push(t, &r1, 4) == -EINVAL && ts_locks_track_lost(t) == 1);
+	ts_locks_track_free(t);
+	ts_strpool_free(pool);
+	ts_event_batch_fini(&b);
+}
+
 int main(void)
 {
+	test_reorder();
 	test_contended();
 	test_full();
 	test_late_site();
