@@ -161,8 +161,10 @@ void ts_model_free(struct ts_model *m)
 	ts_model_tasks_free(m);
 	ts_model_locks_free(m);
 	ts_model_recent_free(m);
-	for (size_t i = 0; i < m->n_threads; i++)
+	for (size_t i = 0; i < m->n_threads; i++) {
+		free(m->threads[i]->kring);  /* model_kernel.c */
 		free(m->threads[i]);
+	}
 	free(m->threads);
 	for (size_t i = 0; i < m->n_procs; i++)
 		process_free_strings(&m->procs[i]);

@@ -80,6 +80,16 @@ struct ts_task {
 	struct ts_task *hash_next;
 };
 
+/* An off-CPU interval of a thread (kernel context), kept per thread for
+ * the poll it falls in (model_kernel.c). */
+#define TS_THREAD_OFFCPU_RING 64
+struct ts_offcpu_interval {
+	uint64_t start, stop;
+	const char *name;           /* the syscall slept in; NULL when none */
+	uint32_t syscall;           /* its number + 1; 0: none */
+	bool preempted;
+};
+
 struct ts_thread {
 	uint32_t pid;
 	uint32_t tid;
@@ -103,6 +113,12 @@ struct ts_thread {
 	bool blocking_warned;       /* blocking_in_poll raised for the current poll */
 	uint64_t poll_offcpu_ns;    /* off-CPU ns in the current poll (kernel context) */
 	uint64_t poll_runq_ns;      /* of which run-queue delay */
+	/* the latest off-CPU intervals of the current poll (model_kernel.c;
+	 * TS_THREAD_OFFCPU_RING of them, allocated at the first one) */
+	struct ts_offcpu_interval *kring;
+	uint32_t kring_len, kring_next;
+	bool kring_evicted;         /* older intervals of this poll were pushed out */
+	struct ts_offcpu_interval kbest; /* longest syscall sleep pushed out */
 	bool waiting;               /* waits (outside a poll) for lock wait_res */
 	uint64_t wait_res;
 	bool outer_waiting;         /* as in ts_task */

@@ -85,10 +85,11 @@ void ts_model_recent_free(struct ts_model *m);
 void ts_model_kernel_apply(struct ts_model *m, const struct ts_event *ev, struct ts_thread *thr);
 /* A poll begins on `thr`: its off-CPU accounting starts from zero. */
 void ts_model_kernel_poll_begin(struct ts_model *m, struct ts_thread *thr);
-/* on_cpu_ns for the poll [start, end] of a task of `pid` on `thr` (may be
- * NULL): -1 when the process has no kernel context for all of it. */
-int64_t ts_model_kernel_poll_on_cpu(struct ts_model *m, uint32_t pid, const struct ts_thread *thr,
-				    uint64_t start_ns, uint64_t end_ns);
+/* The poll [start, end] of `task` on `thr` (may be NULL) ends: judge
+ * blocking_in_poll and return its on_cpu_ns, -1 when unknown (no kernel
+ * context for all of it). */
+int64_t ts_model_kernel_poll_end(struct ts_model *m, struct ts_task *task, struct ts_thread *thr,
+				 uint64_t start_ns, uint64_t end_ns);
 /* "; on-CPU: f1 < f2" or "; off-CPU in clock_nanosleep" for a blocked
  * worker's warning, "" when nothing is known. */
 void ts_model_kernel_thread_state(const struct ts_model *m, const struct ts_thread *thr,

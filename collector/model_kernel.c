@@ -13,9 +13,11 @@
  *  - TS_EV_OFFCPU inside the current poll of its thread adds to the poll's
  *    off-CPU and run-queue time. A thread is never off the CPU across a
  *    poll's start (it writes the start while running), so an interval that
- *    began before the poll belongs to an earlier one and is ignored. One
- *    that slept in a syscall (not preempted) for at least
- *    blocking_syscall_ns raises blocking_in_poll, as does a TS_EV_SYSCALL
+ *    began before the poll belongs to an earlier one and is ignored. The
+ *    poll's end may be read after intervals that follow it (see
+ *    ts_model_kernel_poll_end), so the poll is judged when it ends: its
+ *    longest sleep in one syscall (not preemption) of at least
+ *    blocking_syscall_ns raises blocking_in_poll; so does a TS_EV_SYSCALL
  *    whose off-CPU time reaches it (once per poll; blocking tasks are
  *    exempt: blocking is their job).
  *  - TS_EV_LOOP_ITER of at least loop_stall_ns raises loop_stall with
@@ -28,6 +30,7 @@
 #include "collector/model_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct ts_process *process_of(const struct ts_model *m, uint32_t pid)
@@ -43,18 +46,10 @@ void ts_model_kernel_poll_begin(struct ts_model *m, struct ts_thread *thr)
 	thr->poll_offcpu_ns = 0;
 	thr->poll_runq_ns = 0;
 	thr->blocking_warned = false;
-}
-
-int64_t ts_model_kernel_poll_on_cpu(struct ts_model *m, uint32_t pid, const struct ts_thread *thr,
-				    uint64_t start_ns, uint64_t end_ns)
-{
-	const struct ts_process *p = process_of(m, pid);
-	uint64_t dur = ts_model_since(start_ns, end_ns);
-
-	if (!p || !p->kernel_since_ns || start_ns < p->kernel_since_ns || !thr ||
-	    thr->poll_started_ns != start_ns)
-		return -1;
-	return (int64_t)(dur - (thr->poll_offcpu_ns < dur ? thr->poll_offcpu_ns : dur));
+	thr->kring_len = 0;
+	thr->kring_next = 0;
+	thr->kring_evicted = false;
+	memset(&thr->kbest, 0, sizeof(thr->kbest));
 }
 
 static bool in_poll(const struct ts_thread *thr, uint64_t since_ns)
@@ -62,30 +57,80 @@ static bool in_poll(const struct ts_thread *thr, uint64_t since_ns)
 	return thr->polling && since_ns >= thr->poll_started_ns;
 }
 
-/* One syscall kept the polling thread off the CPU `off_ns`, ending at ts. */
-static void blocking(struct ts_model *m, struct ts_thread *thr, const char *sys, uint64_t off_ns,
-		     uint64_t ts)
+static uint64_t sleep_ns(const struct ts_offcpu_interval *iv, uint64_t end_ns)
 {
-	struct ts_task *task;
-	char took[32], poll[32];
+	if (!iv->syscall || iv->preempted || iv->start >= end_ns)
+		return 0;
+	return (iv->stop < end_ns ? iv->stop : end_ns) - iv->start;
+}
+
+/* One syscall kept the polling thread off the CPU `off_ns`. */
+static void blocking(struct ts_model *m, struct ts_thread *thr, struct ts_task *task, const char *sys,
+		     uint64_t off_ns, uint64_t ts, uint64_t poll_start)
+{
+	char took[32], into[32];
 
 	if (thr->blocking_warned || !ts_lint_blocking_in_poll(&m->cfg.lints, off_ns))
 		return;
-	task = ts_model_find_task(m, thr->pid, thr->current_task);
 	if (task && task->kind == TS_KIND_BLOCKING)
 		return;
 	thr->blocking_warned = true;
 	ts_warning_format_duration(took, sizeof(took), off_ns);
-	ts_warning_format_duration(poll, sizeof(poll), ts_model_since(thr->poll_started_ns, ts));
+	ts_warning_format_duration(into, sizeof(into), ts_model_since(poll_start, ts));
 	ts_model_warn(m, TS_WARN_BLOCKING_IN_POLL, thr->pid, thr->tid, task, ts, off_ns,
 		      "%s blocked thread %u off the CPU for %s inside a poll of task %llu '%s' "
 		      "(%s into the poll)",
 		      sys ? sys : "a syscall", thr->tid, took,
-		      (unsigned long long)thr->current_task, task ? task->name : "", poll);
+		      (unsigned long long)(task ? task->id : 0), task ? task->name : "", into);
+}
+
+/*
+ * Off-CPU intervals are summed as they come, and the latest few are kept:
+ * the poll's end may be read after intervals that follow it (another
+ * source's ring can lag the scheduler's), and those must not count. At
+ * the end the kept intervals past it are taken back out; when too many
+ * came after it to tell, on_cpu_ns is unknown. blocking_in_poll is judged
+ * here too, from the longest syscall sleep inside the poll.
+ */
+int64_t ts_model_kernel_poll_end(struct ts_model *m, struct ts_task *task, struct ts_thread *thr,
+				 uint64_t start_ns, uint64_t end_ns)
+{
+	const struct ts_process *p = task ? process_of(m, task->pid) : NULL;
+	uint64_t dur = ts_model_since(start_ns, end_ns), late = 0, oldest = UINT64_MAX, off;
+	const struct ts_offcpu_interval *best = NULL;
+
+	if (!p || !p->kernel_since_ns || start_ns < p->kernel_since_ns || !thr ||
+	    thr->poll_started_ns != start_ns)
+		return -1;
+	for (uint32_t i = 0; i < thr->kring_len; i++) {
+		const struct ts_offcpu_interval *iv = &thr->kring[i];
+
+		if (iv->start < oldest)
+			oldest = iv->start;
+		if (iv->start >= end_ns)
+			late += iv->stop - iv->start;
+		else if (iv->stop > end_ns)
+			late += iv->stop - end_ns;
+		if (sleep_ns(iv, end_ns) > (best ? sleep_ns(best, end_ns) : 0))
+			best = iv;
+	}
+	if (thr->kring_evicted && oldest >= end_ns)
+		return -1;  /* intervals of the poll itself were pushed out by later ones */
+	if (thr->kring_evicted && sleep_ns(&thr->kbest, end_ns) > (best ? sleep_ns(best, end_ns) : 0))
+		best = &thr->kbest;
+	if (best)
+		blocking(m, thr, task, best->name, sleep_ns(best, end_ns),
+			 best->stop < end_ns ? best->stop : end_ns, start_ns);
+	off = thr->poll_offcpu_ns > late ? thr->poll_offcpu_ns - late : 0;
+	return (int64_t)(dur - (off < dur ? off : dur));
 }
 
 static void offcpu(struct ts_model *m, const struct ts_event *ev, struct ts_thread *thr)
 {
+	struct ts_offcpu_interval iv = {
+		.start = ev->arg, .stop = ev->ts, .name = ev->name, .syscall = ev->kind,
+		.preempted = ev->flags & TS_EVF_PREEMPTED,
+	};
 	uint64_t off;
 
 	if (!in_poll(thr, ev->arg) || ev->ts < ev->arg)
@@ -93,15 +138,33 @@ static void offcpu(struct ts_model *m, const struct ts_event *ev, struct ts_thre
 	off = ev->ts - ev->arg;
 	thr->poll_offcpu_ns += off;
 	thr->poll_runq_ns += ev->id < off ? ev->id : off;
-	/* asleep in a syscall (not waiting for a CPU): a blocking call */
-	if (ev->kind != 0 && !(ev->flags & TS_EVF_PREEMPTED))
-		blocking(m, thr, ev->name, off, ev->ts);
+	if (!thr->kring) {
+		thr->kring = calloc(TS_THREAD_OFFCPU_RING, sizeof(*thr->kring));
+		if (!thr->kring) {
+			m->stats.alloc_failures++;
+			thr->kring_evicted = true;  /* this poll's on_cpu_ns is unknown */
+			return;
+		}
+	}
+	if (thr->kring_len == TS_THREAD_OFFCPU_RING) {
+		const struct ts_offcpu_interval *old = &thr->kring[thr->kring_next];
+
+		if (sleep_ns(old, UINT64_MAX) > sleep_ns(&thr->kbest, UINT64_MAX))
+			thr->kbest = *old;
+		thr->kring_evicted = true;
+	} else {
+		thr->kring_len++;
+	}
+	thr->kring[thr->kring_next] = iv;
+	thr->kring_next = (thr->kring_next + 1) % TS_THREAD_OFFCPU_RING;
 }
 
+/* A source that reports whole syscalls (TS_EV_SYSCALL): judged at once. */
 static void syscall_done(struct ts_model *m, const struct ts_event *ev, struct ts_thread *thr)
 {
 	if (in_poll(thr, ev->arg))
-		blocking(m, thr, ev->name, ev->id, ev->ts);
+		blocking(m, thr, ts_model_find_task(m, thr->pid, thr->current_task), ev->name, ev->id,
+			 ev->ts, thr->poll_started_ns);
 }
 
 static void loop_iter(struct ts_model *m, const struct ts_event *ev, struct ts_thread *thr)

@@ -161,7 +161,7 @@ static uint64_t poll_close(struct ts_model *m, struct ts_task *t, uint64_t ts, b
 		struct ts_poll_span span = {
 			.pid = t->pid, .tid = t->poll_tid, .task_id = t->id,
 			.start_ns = t->state_since_ns, .end_ns = end, .ready = ready,
-			.on_cpu_ns = ts_model_kernel_poll_on_cpu(m, t->pid, thr, t->state_since_ns, end),
+			.on_cpu_ns = ts_model_kernel_poll_end(m, t, thr, t->state_since_ns, end),
 		};
 
 		ts_model_recent_poll_add(m, &span);

@@ -52,6 +52,28 @@ static void test_on_cpu(void)
 	poll_begin(m, 30 * MS, TID, 1);
 	poll_end(m, 32 * MS, TID, 1, 0);
 	CHECK_EQ(r->polls[2].on_cpu_ns, 2 * MS);
+
+	/* a poll end read late, after intervals that follow it: those do not
+	 * count, and a sleep after the poll is not blamed on it */
+	poll_begin(m, 40 * MS, TID, 1);
+	offcpu(m, 41 * MS, 43 * MS, 0, NULL, true);
+	offcpu(m, 44 * MS, 46 * MS, SYS_NANOSLEEP + 1, "clock_nanosleep", false);   /* straddles the end */
+	offcpu(m, 51 * MS, 60 * MS, 202 + 1, "futex", false);
+	poll_end(m, 45 * MS, TID, 1, 0);
+	CHECK_EQ(r->n_polls, 4);
+	CHECK_EQ(r->polls[3].on_cpu_ns, 5 * MS - 2 * MS - 1 * MS);
+	CHECK_EQ(rec_count(r, TS_WARN_BLOCKING_IN_POLL, 0), 1);
+	if (rec_last(r, TS_WARN_BLOCKING_IN_POLL)) {
+		CHECK(strncmp(rec_last(r, TS_WARN_BLOCKING_IN_POLL)->detail, "clock_nanosleep", 15) == 0);
+		CHECK_EQ(rec_last(r, TS_WARN_BLOCKING_IN_POLL)->duration_ns, 1 * MS);
+	}
+
+	/* more late intervals than are kept: unknown rather than wrong */
+	poll_begin(m, 100 * MS, TID, 1);
+	for (int i = 0; i < TS_THREAD_OFFCPU_RING + 1; i++)
+		offcpu(m, (200 + 2 * i) * MS, (201 + 2 * i) * MS, 0, NULL, true);
+	poll_end(m, 150 * MS, TID, 1, 0);
+	CHECK(r->polls[4].on_cpu_ns == -1);
 	ts_model_free(m);
 	free(r);
 }
