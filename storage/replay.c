@@ -293,17 +293,6 @@ static int cmp_raw_span(const void *a, const void *b)
 	return CMP(x->s.start_ns, y->s.start_ns);
 }
 
-static int cmp_tspan(const void *a, const void *b)
-{
-	const struct thread_span *x = a, *y = b;
-
-	if (x->pid != y->pid)
-		return CMP(x->pid, y->pid);
-	if (x->tid != y->tid)
-		return CMP(x->tid, y->tid);
-	return CMP(x->start_ns, y->start_ns);
-}
-
 static int cmp_thread(const void *a, const void *b)
 {
 	const struct ts_replay_thread *x = a, *y = b;
@@ -337,7 +326,7 @@ static int cmp_u64(const void *a, const void *b)
 /* Give every span to the task life it belongs to: tasks and spans are both
  * sorted by (pid, id), and a span goes to the latest life of its id spawned
  * at or before it (a re-used id is a new life). Spans of no known task are
- * dropped from the per-task arrays but stay in the threads' arrays. */
+ * dropped. The loading copy is freed as soon as the spans are placed. */
 static int index_spans(struct loader *l)
 {
 	struct ts_replay *r = l->r;
@@ -346,14 +335,8 @@ static int index_spans(struct loader *l)
 	qsort(r->tasks, r->ntasks, sizeof(*r->tasks), cmp_task);
 	qsort(l->raw, r->nspans, sizeof(*l->raw), cmp_raw_span);
 	r->spans = calloc(r->nspans ? r->nspans : 1, sizeof(*r->spans));
-	r->tspans = calloc(r->nspans ? r->nspans : 1, sizeof(*r->tspans));
-	if (!r->spans || !r->tspans)
+	if (!r->spans)
 		return -ENOMEM;
-	for (size_t k = 0; k < r->nspans; k++) {
-		const struct raw_span *s = &l->raw[k];
-
-		r->tspans[k] = (struct thread_span){ s->s.start_ns, s->s.end_ns, 0, s->task_id, s->pid, s->s.tid };
-	}
 	for (size_t t = 0; t < r->ntasks; t++) {
 		struct ts_replay_task *task = &r->tasks[t];
 		const struct ts_replay_task *next = t + 1 < r->ntasks ? &r->tasks[t + 1] : NULL;
@@ -361,8 +344,8 @@ static int index_spans(struct loader *l)
 		uint64_t busy = 0, max = 0;
 
 		/* skip spans of ids before this one */
-		while (i < r->nspans && cmp_raw_span(&l->raw[i], &(struct raw_span){ task->pid, task->id,
-			{ .start_ns = 0 } }) < 0)
+		while (i < r->nspans && (l->raw[i].pid < task->pid ||
+					 (l->raw[i].pid == task->pid && l->raw[i].task_id < task->id)))
 			i++;
 		task->span0 = (uint32_t)n;
 		while (i < r->nspans && l->raw[i].pid == task->pid && l->raw[i].task_id == task->id &&
@@ -376,28 +359,55 @@ static int index_spans(struct loader *l)
 			max = d > max ? d : max;
 			s->cum_busy_ns = busy;
 			s->cum_max_ns = max;
+			s->task = (uint32_t)t;
 		}
 		task->nspans = (uint32_t)(n - task->span0);
 	}
-	r->nspans_tasks = n;
+	r->nspans = n;
+	free(l->raw);
+	l->raw = NULL;
 	return 0;
 }
 
-/* Threads: the threads view plus every (pid, tid) that polled. */
+/* Thread order of the spans: (pid, tid, start). */
+static int cmp_tspan(const void *a, const void *b, void *ctx)
+{
+	const struct ts_replay *r = ctx;
+	const struct ts_replay_span *x = &r->spans[*(const uint32_t *)a], *y = &r->spans[*(const uint32_t *)b];
+	uint32_t px = r->tasks[x->task].pid, py = r->tasks[y->task].pid;
+
+	if (px != py)
+		return CMP(px, py);
+	if (x->tid != y->tid)
+		return CMP(x->tid, y->tid);
+	return CMP(x->start_ns, y->start_ns);
+}
+
+/* Threads: the threads view plus every (pid, tid) that polled, each with
+ * its spans in time order (indexes into spans) and their running busy sum. */
 static int index_threads(struct loader *l)
 {
 	struct ts_replay *r = l->r;
 	uint64_t busy = 0;
 	size_t nlisted = r->nthreads;
+	uint32_t ppid = 0, ptid = 0;
 
-	qsort(r->tspans, r->nspans, sizeof(*r->tspans), cmp_tspan);
+	r->tspan = malloc((r->nspans ? r->nspans : 1) * sizeof(*r->tspan));
+	r->tcum = malloc((r->nspans ? r->nspans : 1) * sizeof(*r->tcum));
+	if (!r->tspan || !r->tcum)
+		return -ENOMEM;
+	for (size_t k = 0; k < r->nspans; k++)
+		r->tspan[k] = (uint32_t)k;
+	qsort_r(r->tspan, r->nspans, sizeof(*r->tspan), cmp_tspan, r);
 	qsort(r->threads, nlisted, sizeof(*r->threads), cmp_thread);
 	for (size_t k = 0; k < r->nspans; k++) {
-		struct thread_span *s = &r->tspans[k];
-		struct ts_replay_thread key = { .pid = s->pid, .tid = s->tid };
+		const struct ts_replay_span *s = &r->spans[r->tspan[k]];
+		struct ts_replay_thread key = { .pid = r->tasks[s->task].pid, .tid = s->tid };
 
-		if (k == 0 || s->pid != s[-1].pid || s->tid != s[-1].tid) {
+		if (k == 0 || key.pid != ppid || key.tid != ptid) {
 			busy = 0;
+			ppid = key.pid;
+			ptid = key.tid;
 			if (!bsearch(&key, r->threads, nlisted, sizeof(key), cmp_thread)) {
 				int rc = grow(&r->threads, &l->threads_cap, r->nthreads, sizeof(key));
 
@@ -409,7 +419,7 @@ static int index_threads(struct loader *l)
 			}
 		}
 		busy += s->end_ns - s->start_ns;
-		s->cum_busy_ns = busy;
+		r->tcum[k] = busy;
 	}
 	qsort(r->threads, r->nthreads, sizeof(*r->threads), cmp_thread);
 	r->thread_span0 = calloc(r->nthreads + 1, sizeof(uint32_t));
@@ -419,11 +429,13 @@ static int index_threads(struct loader *l)
 	for (size_t t = 0, k = 0; t < r->nthreads; t++) {
 		const struct ts_replay_thread *th = &r->threads[t];
 
-		while (k < r->nspans && (r->tspans[k].pid < th->pid ||
-					 (r->tspans[k].pid == th->pid && r->tspans[k].tid < th->tid)))
+		while (k < r->nspans && cmp_thread(&(struct ts_replay_thread){
+				.pid = r->tasks[r->spans[r->tspan[k]].task].pid,
+				.tid = r->spans[r->tspan[k]].tid }, th) < 0)
 			k++;
 		r->thread_span0[t] = (uint32_t)k;
-		while (k < r->nspans && r->tspans[k].pid == th->pid && r->tspans[k].tid == th->tid)
+		while (k < r->nspans && r->tasks[r->spans[r->tspan[k]].task].pid == th->pid &&
+		       r->spans[r->tspan[k]].tid == th->tid)
 			k++;
 		r->thread_nspans[t] = (uint32_t)(k - r->thread_span0[t]);
 	}
@@ -546,7 +558,8 @@ void ts_replay_free(struct ts_replay *r)
 	free(r->threads);
 	free(r->thread_span0);
 	free(r->thread_nspans);
-	free(r->tspans);
+	free(r->tspan);
+	free(r->tcum);
 	free(r->locks);
 	free(r->lspans);
 	free(r->warnings);

@@ -8,7 +8,8 @@
  * poll_spans, lock_spans, warnings, threads, processes), sorts them in
  * memory and keeps prefix sums. A seek is then a binary search per task,
  * thread and lock: O(objects x log spans), independent of the recording's
- * length. Memory is about 64 bytes per poll span.
+ * length. Memory is about 70 bytes per poll span (spans of no known task
+ * are left out).
  *
  * State at T, from the SQL surface:
  *   a task is alive when spawned_ns <= T < dropped_ns (NULL: never dropped);
@@ -56,6 +57,7 @@ struct ts_replay_span {
 	uint64_t cum_max_ns;        /* its longest poll up to and including this one */
 	int64_t on_cpu_ns;          /* -1 when unknown */
 	uint32_t tid;
+	uint32_t task;              /* index into ts_replay_tasks() */
 	bool ready;
 };
 

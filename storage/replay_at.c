@@ -47,7 +47,7 @@ const struct ts_replay_task *ts_replay_tasks(const struct ts_replay *r, size_t *
 const struct ts_replay_span *ts_replay_task_spans(const struct ts_replay *r, const struct ts_replay_task *t,
 						  size_t *count)
 {
-	if (t->span0 > r->nspans_tasks || t->nspans > r->nspans_tasks - t->span0) {
+	if (t->span0 > r->nspans || t->nspans > r->nspans - t->span0) {
 		*count = 0;
 		return r->spans;
 	}
@@ -126,25 +126,37 @@ const struct ts_replay_thread *ts_replay_threads(const struct ts_replay *r, size
 void ts_replay_thread_at(const struct ts_replay *r, size_t thread, uint64_t at_ns,
 			 struct ts_replay_thread_at *out)
 {
-	const struct thread_span *s;
-	size_t n, k;
+	const uint32_t *idx;
+	const uint64_t *cum;
+	size_t lo = 0, hi;
 
 	memset(out, 0, sizeof(*out));
 	if (thread >= r->nthreads)
 		return;
-	s = r->tspans + r->thread_span0[thread];
-	n = r->thread_nspans[thread];
-	k = upto(s, n, sizeof(*s), offsetof(struct thread_span, start_ns), at_ns);
-	out->polls = k;
-	if (k == 0)
+	idx = r->tspan + r->thread_span0[thread];
+	cum = r->tcum + r->thread_span0[thread];
+	hi = r->thread_nspans[thread];
+	/* how many of the thread's spans began by T */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->spans[idx[mid]].start_ns <= at_ns)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	out->polls = lo;
+	if (lo == 0)
 		return;
-	if (s[k - 1].end_ns > at_ns) {
+	if (r->spans[idx[lo - 1]].end_ns > at_ns) {
+		const struct ts_replay_span *s = &r->spans[idx[lo - 1]];
+
 		out->polling = true;
-		out->task_id = s[k - 1].task_id;
-		out->poll_start_ns = s[k - 1].start_ns;
-		out->busy_ns = (k >= 2 ? s[k - 2].cum_busy_ns : 0) + (at_ns - s[k - 1].start_ns);
+		out->task_id = r->tasks[s->task].id;
+		out->poll_start_ns = s->start_ns;
+		out->busy_ns = (lo >= 2 ? cum[lo - 2] : 0) + (at_ns - s->start_ns);
 	} else {
-		out->busy_ns = s[k - 1].cum_busy_ns;
+		out->busy_ns = cum[lo - 1];
 	}
 }
 

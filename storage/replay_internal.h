@@ -23,24 +23,17 @@ struct lock_span {
 	const char *name;
 };
 
-struct thread_span {
-	uint64_t start_ns, end_ns;
-	uint64_t cum_busy_ns;
-	uint64_t task_id;
-	uint32_t pid, tid;
-};
-
 struct ts_replay {
 	struct ts_strpool *pool;
 	struct ts_replay_task *tasks;
 	size_t ntasks;
-	struct ts_replay_span *spans;
-	size_t nspans;              /* loaded (all in tspans) */
-	size_t nspans_tasks;        /* those that belong to a known task (in spans) */
+	struct ts_replay_span *spans;   /* by task, then start */
+	size_t nspans;
 	struct ts_replay_thread *threads;
 	uint32_t *thread_span0, *thread_nspans;
 	size_t nthreads;
-	struct thread_span *tspans;
+	uint32_t *tspan;            /* spans by (pid, tid, start): indexes into spans */
+	uint64_t *tcum;             /* busy time of tspan[k]'s thread up to its end */
 	struct ts_replay_lock *locks;
 	size_t nlocks;
 	struct lock_span *lspans;
