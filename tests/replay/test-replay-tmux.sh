@@ -4,7 +4,7 @@
 # instant; ] . $ 0 move it by exact amounts, and at each stop the task count
 # in the title equals SQL's count of tasks alive at that instant
 # (spawned_ns <= T < dropped_ns). n jumps to the next warning; space plays.
-# q exits 0 and leaves the terminal as it was.
+# q, and SIGTERM, exit 0 and leave the terminal as it was.
 set -u
 taskscope=$1
 . "$(dirname "$0")/../e2e/tmux-lib.sh"
@@ -88,4 +88,14 @@ tsx_send r q
 status=$(tsx_wait_exit r) || tsx_fail "q did not end the console"
 [ "$status" = 0 ] || tsx_fail "exit status $status"
 [ "$(tsx_tmux display-message -p -t r '#{alternate_on}')" = 0 ] || tsx_fail "the terminal was left in the alternate screen"
+# SIGTERM (and SIGINT, SIGHUP) end it like q: terminal restored, status 0
+tsx_start r2 100 30 C.UTF-8 "$taskscope" console --db "$db"
+tsx_wait_for r2 'replay 0\.000 s' || tsx_fail "the second replay did not start"
+pid=$(pgrep -P "$(tsx_tmux display-message -p -t r2 '#{pane_pid}')" taskscope | head -1)
+[ -n "$pid" ] || tsx_fail "cannot find the console's pid"
+kill -TERM "$pid"
+status=$(tsx_wait_exit r2) || tsx_fail "SIGTERM did not end the console"
+[ "$status" = 0 ] || tsx_fail "SIGTERM: exit status $status"
+[ "$(tsx_tmux display-message -p -t r2 '#{alternate_on}')" = 0 ] || tsx_fail "SIGTERM left the alternate screen on"
+
 echo "ok: task counts ${counts[*]} match SQL at each cursor; next warning; play; clean exit"
