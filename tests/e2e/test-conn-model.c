@@ -238,6 +238,17 @@ static void test_workers(void)
 	CHECK(ts_conn_model_refresh(&s, m, t0 + 2 * S) == 0);
 	CHECK(s.workers[0].state == TS_WORKER_BLOCKED);
 	CHECK(s.workers[0].nbusy == 2 && s.workers[0].busy_pct[TS_SPARK_LEN - 1] == 100);
+
+	/* a thread waiting for a lock outside any poll is blocked too */
+	ev(m, TS_EV_THREAD, t0, 4, 0, TS_ROLE_BLOCKING, "b4");
+	ev(m, TS_EV_RESOURCE_NEW, t0, 4, 901, TS_RES_MUTEX, "m");
+	ev(m, TS_EV_LOCK_ACQUIRED, t0 + S, 3, 901, 0, NULL);   /* task 1 (polled on 3) holds it */
+	ev(m, TS_EV_LOCK_WAIT, t0 + S + MS, 4, 901, 0, NULL);
+	CHECK(ts_conn_model_refresh(&s, m, t0 + 2 * S + MS) == 0);
+	CHECK(s.nworkers == 2);
+	for (size_t i = 0; i < s.nworkers; i++)
+		if (s.workers[i].tid == 4)
+			CHECK_MSG(s.workers[i].state == TS_WORKER_BLOCKED, "state %u", s.workers[i].state);
 	ts_state_fini(&s);
 	ts_model_free(m);
 }
