@@ -2,7 +2,8 @@
  * publisher.c: the console stream server's sockets and per-console
  * buffers (publisher.h); the encoding is in publisher_encode.c.
  *
- * Each console has one output buffer holding whole frames. Sending is
+ * Each console has one output buffer holding whole frames, the first of
+ * them the one being sent (sent frames are dropped from the front). Sending is
  * non-blocking: what the socket does not take stays queued and EPOLLOUT
  * wakes us to continue. A publish appends the delta to every console in
  * step; one whose queue would pass max_buffer loses everything queued
@@ -34,6 +35,7 @@
 #define DEFAULT_MAX_CLIENTS 16u
 #define LISTEN_TAG UINT64_MAX
 #define DEFAULT_DUTY_PCT 10
+#define COMPACT_BYTES (256u << 10)     /* sent bytes kept before compacting */
 
 struct client {
 	int fd;
@@ -299,6 +301,28 @@ static void want_write(struct ts_publisher *p, struct client *c, bool on)
 	epoll_ctl(p->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+/* Forget the frames already sent whole, so the buffer starts at the frame
+ * being sent (a console that is always a little behind would otherwise
+ * keep its whole history). */
+static void compact(struct client *c)
+{
+	size_t pos = 0;
+
+	while (pos + 4 <= c->out.len) {
+		size_t len = (size_t)c->out.data[pos] | (size_t)c->out.data[pos + 1] << 8 |
+			     (size_t)c->out.data[pos + 2] << 16 | (size_t)c->out.data[pos + 3] << 24;
+
+		if (pos + 4 + len > c->sent)
+			break;
+		pos += 4 + len;
+	}
+	if (!pos)
+		return;
+	memmove(c->out.data, c->out.data + pos, c->out.len - pos);
+	c->out.len -= pos;
+	c->sent -= pos;
+}
+
 /* Write what the socket takes. Returns -errno when the console is gone. */
 static int client_flush(struct ts_publisher *p, struct client *c)
 {
@@ -317,6 +341,8 @@ static int client_flush(struct ts_publisher *p, struct client *c)
 	if (c->sent == c->out.len) {
 		c->out.len = 0;
 		c->sent = 0;
+	} else if (c->sent >= COMPACT_BYTES) {
+		compact(c);
 	}
 	want_write(p, c, c->out.len > 0);
 	return 0;
