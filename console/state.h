@@ -147,6 +147,8 @@ struct ts_worker_row {
 	uint64_t sample_start_ns;
 	uint64_t sample_busy_ns;
 	uint64_t sample_polls;
+	uint64_t sample_cpu_ns;
+	bool sample_off_cpu;        /* no CPU time at all over the last sample */
 };
 
 struct ts_recent_warning {

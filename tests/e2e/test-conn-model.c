@@ -10,7 +10,8 @@
  *  - details: recent polls oldest first with the running poll last, the
  *    histograms, the task's warnings and the lock it holds;
  *  - workers: the busy % sample once a second, polls/s, BLOCKED past the
- *    blocked-worker threshold;
+ *    blocked-worker threshold or waiting for a lock, PARKED when kernel
+ *    context saw no CPU time for a whole sample;
  *  - resources: holder, how long held, waiters, p99 unknown before any
  *    hold completed;
  *  - a paused state is left alone.
@@ -249,6 +250,32 @@ static void test_workers(void)
 	for (size_t i = 0; i < s.nworkers; i++)
 		if (s.workers[i].tid == 4)
 			CHECK_MSG(s.workers[i].state == TS_WORKER_BLOCKED, "state %u", s.workers[i].state);
+
+	/* kernel context: an idle thread with CPU time is idle; with none for a
+	 * whole sample, parked; without kernel context never parked */
+	ev(m, TS_EV_THREAD, t0, 5, 0, TS_ROLE_WORKER, "w5");
+	{
+		struct ts_event cs = { .ts = t0 + 2 * S, .pid = PID, .tid = 5, .type = TS_EV_CPU_SAMPLE, .arg = 3 * MS };
+
+		ts_model_apply(m, &cs);
+	}
+	CHECK(ts_conn_model_refresh(&s, m, t0 + 3 * S) == 0);     /* first sight of w5 */
+	CHECK(ts_conn_model_refresh(&s, m, t0 + 4 * S) == 0);     /* a whole second, no CPU */
+	for (size_t i = 0; i < s.nworkers; i++) {
+		if (s.workers[i].tid == 5)
+			CHECK_MSG(s.workers[i].state == TS_WORKER_PARKED, "w5 state %u", s.workers[i].state);
+		if (s.workers[i].tid == 3)
+			CHECK_MSG(s.workers[i].state != TS_WORKER_PARKED, "w3 (no kernel context) parked");
+	}
+	{
+		struct ts_event cs = { .ts = t0 + 4 * S + MS, .pid = PID, .tid = 5, .type = TS_EV_CPU_SAMPLE, .arg = MS };
+
+		ts_model_apply(m, &cs);
+	}
+	CHECK(ts_conn_model_refresh(&s, m, t0 + 5 * S) == 0);
+	for (size_t i = 0; i < s.nworkers; i++)
+		if (s.workers[i].tid == 5)
+			CHECK_MSG(s.workers[i].state == TS_WORKER_IDLE, "w5 with CPU time: state %u", s.workers[i].state);
 	ts_state_fini(&s);
 	ts_model_free(m);
 }
