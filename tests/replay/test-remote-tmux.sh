@@ -4,7 +4,8 @@
 # once show the same tasks as the live console (the long-lived demo tasks:
 # the first rows by ID, ids and names compared), the header says remote
 # and names the same target; when the collector goes away the remote says
-# it is retrying and still quits cleanly. Then the same over TCP on
+# it is retrying, reconnects to a new collector on the same address by
+# itself, and still quits cleanly. Then the same over TCP on
 # loopback against a headless session.
 set -u
 taskscope=$1
@@ -47,6 +48,16 @@ tsx_send live q
 status=$(tsx_wait_exit live) || tsx_fail "the live console did not quit"
 [ "$status" = 0 ] || tsx_fail "live: exit status $status"
 tsx_wait_for r1 'unreachable, retrying' || tsx_fail "r1 does not say the collector is gone"
+# a new collector on the same address: the remotes reconnect by themselves
+"$taskscope" demo --headless --duration 5 --db "$TSX_DIR/again.db" --serve "$sock" >/dev/null 2>&1 &
+again=$!
+for r in r1 r2; do
+	tsx_wait_for $r 'remote live' || tsx_fail "$r did not reconnect to the new collector"
+done
+newpid=$(sqlite3 "$TSX_DIR/again.db" 'SELECT pid FROM processes LIMIT 1' 2>/dev/null)
+[ -z "$newpid" ] || tsx_wait_for r1 "pid $newpid" || tsx_fail "r1 does not show the new target (pid $newpid)"
+wait $again
+tsx_wait_for r1 'unreachable, retrying' || tsx_fail "r1 does not say the second collector is gone"
 for r in r1 r2; do
 	tsx_send $r q
 	status=$(tsx_wait_exit $r) || tsx_fail "$r did not quit"
@@ -54,7 +65,7 @@ for r in r1 r2; do
 	[ "$(tsx_tmux display-message -p -t $r '#{alternate_on}')" = 0 ] || tsx_fail "$r left the alternate screen on"
 done
 [ ! -e "$sock" ] || tsx_fail "the collector left its socket behind"
-echo "ok: collector gone -> retrying; clean exits; socket removed"
+echo "ok: collector gone -> retrying -> reconnected to a new one; clean exits; socket removed"
 
 # TCP on loopback, against a headless session
 port=$((20000 + RANDOM % 20000))
