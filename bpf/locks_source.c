@@ -32,12 +32,14 @@
 
 #define MAX_LINKS 24
 #define UNWIND_FRAMES 24
-/* Records younger than this stay for the next drain (locks_track.h: they
- * are processed in time order, and one stamped earlier may still be on
- * its way); also, the shim's rings are read before this source, so a poll
- * that began just before a lock event might not have been read yet, and
- * the lock would miss its task. */
-#define HOLD_BACK_NS 2000000ull
+/* The drain's `now` was read before the collector read any source, so
+ * every shim event stamped at or before it is in this batch: lock records
+ * up to `now` join them, younger ones wait for the next drain. A margin
+ * here would put lock events behind the shim's (a poll would end before
+ * the release inside it); none would put them ahead (a lock before the
+ * poll it happened in). Records are processed in time order
+ * (locks_track.h); one that reaches the ring buffer after the next drain
+ * began is processed late. */
 
 struct locks_src {
 	uint32_t pid;
@@ -100,10 +102,9 @@ static int src_drain(void *p, struct ts_event_batch *batch, uint64_t now_ns)
 {
 	struct locks_src *s = p;
 	bool gone = exited(s);   /* before the last read: then everything is in */
-	uint64_t cutoff = now_ns > HOLD_BACK_NS ? now_ns - HOLD_BACK_NS : 0;
 	int r = ring_buffer__consume(s->rb);
 
-	ts_locks_track_process(s->track, cutoff, gone, batch);
+	ts_locks_track_process(s->track, now_ns, gone, batch);
 	return r < 0 ? r : 0;
 }
 
