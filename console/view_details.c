@@ -392,8 +392,16 @@ void ts_view_details_draw(struct ts_console *c, struct ts_rect r)
 		draw_identity(&p, d, s->now_ns);
 		draw_wakers(&p, d, s->now_ns);
 		next_line(&p);
-		draw_histogram(&p, "Poll times", &d->poll_hist);
-		draw_histogram(&p, "Scheduled delays", &d->sched_hist);
+		if (d->have_hists) {
+			draw_histogram(&p, "Poll times", &d->poll_hist);
+			draw_histogram(&p, "Scheduled delays", &d->sched_hist);
+		} else {
+			char mx[32];
+
+			ts_fmt_duration(mx, sizeof(mx), d->max_poll_ns, c->ascii);
+			snprintf(buf, sizeof(buf), "Poll times: longest %s (no histograms from this source)", mx);
+			text_line(&p, TS_C_TITLE, buf);
+		}
 		next_line(&p);
 		draw_polls(&p, d, s->now_ns);
 		next_line(&p);
