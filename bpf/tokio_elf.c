@@ -146,6 +146,22 @@ static bool vaddr_to_offset(Elf *elf, uint64_t v, uint64_t *off)
 	return false;
 }
 
+/* Probes that only read arguments at the entry may move into the function
+ * (tokio_insn.c); a uretprobe must stay at the entry. */
+static bool entry_only(int fn)
+{
+	return fn == TK_FN_DEALLOC || fn == TK_FN_CLONE_WAKER || fn == TK_FN_DROP_WAKER ||
+	       fn == TK_FN_WAKE_BY_VAL || fn == TK_FN_WAKE_BY_REF || fn == TK_FN_COMPLETE;
+}
+
+static uint64_t probe_point(Elf *elf, uint64_t off, uint64_t size)
+{
+	size_t len = size && size < 64 ? (size_t)size : 64;
+	Elf_Data *d = elf_getdata_rawchunk(elf, (int64_t)off, len, ELF_T_BYTE);
+
+	return d && d->d_buf ? ts_tokio_probe_point(d->d_buf, d->d_size) : 0;
+}
+
 static int scan_symtab(struct tk_symbols *s, Elf *elf, Elf_Scn *scn, uint32_t module)
 {
 	GElf_Shdr sh;
@@ -173,6 +189,8 @@ static int scan_symtab(struct tk_symbols *s, Elf *elf, Elf_Scn *scn, uint32_t mo
 		free(d);
 		if (fn < 0 || !vaddr_to_offset(elf, sym.st_value, &off))
 			continue;
+		if (entry_only(fn))
+			off += probe_point(elf, off, sym.st_size);
 		r = add_probe(s, (enum tk_fn)fn, module, sym.st_value, off);
 		if (r < 0)
 			return r;

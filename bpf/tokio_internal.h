@@ -57,6 +57,11 @@ int ts_tokio_elf_scan(uint32_t pid, struct tk_symbols **out, char *err, size_t e
 void ts_tokio_symbols_free(struct tk_symbols *s);
 const char *ts_tokio_fn_name(enum tk_fn fn);
 
+/* Bytes into a function's code (`code`, `len` bytes from its entry) where
+ * an entry probe is emulated rather than single-stepped and still sees
+ * the arguments; 0 when the entry itself is best (tokio_insn.c). */
+size_t ts_tokio_probe_point(const uint8_t *code, size_t len);
+
 /* Loading and attaching (tokio_attach.c). */
 struct tokio_bpf;
 struct bpf_link;

@@ -14,7 +14,8 @@ check() { # description, then a command that must succeed
 }
 
 tk_setup() {
-	local build=$1
+	local build
+	build=$(cd "$1" && pwd) || exit 1
 	if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root"; exit 77; fi
 	if ! command -v cargo >/dev/null; then echo "SKIP: cargo is not installed (scripts/setup.sh installs it)"; exit 77; fi
 	if [ ! -d /usr/share/cargo/registry/tokio-1.24.2 ] && ! ls -d /usr/share/cargo/registry/tokio-1.* >/dev/null 2>&1; then

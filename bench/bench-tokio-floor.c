@@ -1,0 +1,138 @@
+/*
+ * bench-tokio-floor.c: the kernel's floor for the Tokio attach: what one
+ * uprobe + uretprobe pair costs on an empty function, with BPF programs
+ * that do nothing (r0 = 0; exit).
+ *
+ * Why: on a VM a uprobe trap costs 5-20 us, on bare metal well under one,
+ * so the Tokio attach's cost per poll only means something next to this
+ * number measured on the same machine in the same run (bench-tokio.sh).
+ * The empty function starts with `push %rbp`, an instruction the kernel
+ * emulates, like the first instructions of Tokio's probed functions (a
+ * `jmp` in raw::poll, a `push` in the waker functions).
+ *
+ * Prints "floor_pair_ns N" (attached minus bare, per call) or SKIP.
+ * Needs root and uprobe_multi (Linux 6.6+).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/bpf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#define TRACE_UPROBE_MULTI 48   /* enum bpf_attach_type (kernel ABI; newer than our uapi headers) */
+#define UPROBE_MULTI_RETURN 1u
+
+void floor_target(void);
+__asm__(".text\n"
+	".globl floor_target\n"
+	".type floor_target, @function\n"
+	"floor_target:\n"
+	"\tpush %rbp\n"
+	"\tpop %rbp\n"
+	"\tret\n"
+	".size floor_target, .-floor_target\n");
+
+struct link_create_uprobe_multi {
+	uint32_t prog_fd, target_fd, attach_type, flags;
+	uint64_t path, offsets, ref_ctr_offsets, cookies;
+	uint32_t cnt, multi_flags, pid, pad;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* File offset of floor_target in our executable, from /proc/self/maps. */
+static int self_offset(uint64_t *off)
+{
+	uint64_t addr = (uint64_t)(uintptr_t)floor_target;
+	char line[512], perms[8];
+	FILE *f = fopen("/proc/self/maps", "re");
+	int r = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long start, end, moff;
+
+		if (sscanf(line, "%llx-%llx %7s %llx", &start, &end, perms, &moff) == 4 && perms[2] == 'x' &&
+		    addr >= start && addr < end) {
+			*off = addr - start + moff;
+			r = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+static int attach(int prog, uint64_t *off, bool ret)
+{
+	struct link_create_uprobe_multi a = {
+		.prog_fd = (uint32_t)prog, .attach_type = TRACE_UPROBE_MULTI,
+		.path = (uint64_t)(uintptr_t)"/proc/self/exe", .offsets = (uint64_t)(uintptr_t)off,
+		.cnt = 1, .multi_flags = ret ? UPROBE_MULTI_RETURN : 0, .pid = (uint32_t)getpid(),
+	};
+	int fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &a, sizeof(a));
+
+	return fd < 0 ? -errno : fd;
+}
+
+static double per_call(long n)
+{
+	uint64_t t0 = now_ns();
+
+	for (long i = 0; i < n; i++)
+		floor_target();
+	return (double)(now_ns() - t0) / (double)n;
+}
+
+int main(int argc, char **argv)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = (enum bpf_attach_type)TRACE_UPROBE_MULTI);
+	long n = argc > 1 ? atol(argv[1]) : 100000;
+	uint64_t off;
+	double bare, probed;
+	int prog, le, lr;
+
+	if (geteuid() != 0) {
+		printf("SKIP: needs root\n");
+		return 77;
+	}
+	if (n <= 0 || self_offset(&off) < 0) {
+		fprintf(stderr, "bench-tokio-floor: cannot find floor_target in /proc/self/maps\n");
+		return 1;
+	}
+	prog = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "tk_floor", "GPL", insns, 2, &o);
+	if (prog < 0) {
+		printf("SKIP: cannot load an empty uprobe_multi program: %s\n", strerror(-prog));
+		return 77;
+	}
+	bare = per_call(n * 100);
+	le = attach(prog, &off, false);
+	lr = le >= 0 ? attach(prog, &off, true) : -1;
+	if (le < 0 || lr < 0) {
+		printf("SKIP: no uprobe_multi here: %s\n", strerror(le < 0 ? -le : -lr));
+		return 77;
+	}
+	probed = per_call(n);
+	close(lr);
+	close(le);
+	close(prog);
+	printf("floor_call_ns %.1f\nfloor_pair_ns %.0f\n", bare, probed - bare);
+	return 0;
+}
