@@ -60,4 +60,19 @@ int ts_stream_encode(struct ts_stream_encoder *e, const struct ts_model *m, cons
 
 void ts_stream_buf_free(struct ts_stream_buf *b);
 
+/* publisher_fp.c: fingerprints and their maps. */
+struct ts_task;
+struct ts_resource;
+struct ts_thread;
+uint64_t ts_fp_task(const struct ts_task *t);
+uint64_t ts_fp_resource(const struct ts_resource *x);
+uint64_t ts_fp_thread(const struct ts_thread *t);
+void ts_fp_map_clear(struct ts_fp_map *m);
+/* Room for `want` entries at most half full (rehashes when it grows). */
+int ts_fp_map_reserve(struct ts_fp_map *m, size_t want);
+/* The entry of (pid, id), or the empty slot (gen 0) where it goes. */
+struct ts_fp_entry *ts_fp_map_slot(struct ts_fp_map *m, uint32_t pid, uint64_t id);
+/* Delete slot i; a later entry of its probe run may move into slot i. */
+void ts_fp_map_del(struct ts_fp_map *m, size_t i);
+
 #endif /* TASKSCOPE_PUBLISHER_INTERNAL_H */
