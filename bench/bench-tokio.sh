@@ -30,6 +30,7 @@ run() {
 	"$tk_bin/tk-bench" "$ctl" "$1" 3 8 >"$ctl/out" 2>&1 &
 	local prog=$!
 	tk_pids+=("$prog")
+	tk_wait_exec "$prog" "$tk_bin/tk-bench"
 	for _ in $(seq 1 100); do [ -e "$ctl/ready" ] && break; sleep 0.1; done
 	"$taskscope" attach --headless --no-kernel --duration 60 --db "$db" "$prog" 2>"$ctl/ts.err" &
 	local ts=$!

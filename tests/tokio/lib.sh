@@ -63,3 +63,15 @@ tk_wait_unloaded() {
 	done
 	return 1
 }
+
+# Wait (up to 10 s) until pid $1 runs the program $2 (a child started with &
+# may still be the shell that is about to exec it).
+tk_wait_exec() {
+	local want
+	want=$(readlink -f "$2")
+	for _ in $(seq 1 100); do
+		[ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$want" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}

@@ -26,6 +26,7 @@ q() { sqlite3 -batch -noheader "$db" "$1"; }
 "$tk_bin/tk-test" workload "$work" >"$work/out" 2>"$work/err" &
 prog=$!
 tk_pids+=("$prog")
+tk_wait_exec "$prog" "$tk_bin/tk-test"
 # --long-poll 50: the two slow tasks take 150 ms; on a loaded 2-CPU machine
 # an ordinary poll preempted for a while must not count as long
 "$taskscope" attach --headless --duration 8 --long-poll 50 --db "$db" "$prog" >"$work/ts.out" 2>"$work/ts.err" &

@@ -24,7 +24,7 @@ strip "$work/tk-stripped"
 "$work/tk-stripped" idle 4 >/dev/null 2>&1 &
 victim=$!
 tk_pids+=("$victim")
-sleep 0.3
+tk_wait_exec "$victim" "$work/tk-stripped"
 "$taskscope" attach --headless --duration 2 --db "$work/s.db" "$victim" 2>"$work/s.err"
 code=$?
 cat "$work/s.err"
@@ -40,6 +40,7 @@ check "stripped: the target exits 0 on its own" test $? -eq 0
 sleep 30 &
 other=$!
 tk_pids+=("$other")
+tk_wait_exec "$other" "$(command -v sleep)"
 "$taskscope" attach --mode tokio --headless --duration 1 --db "$work/n.db" "$other" 2>"$work/n.err"
 code=$?
 cat "$work/n.err"
@@ -78,7 +79,7 @@ mkdir "$work/race"
 "$tk_bin/tk-test" exit-on-attach "$work/race" >/dev/null 2>&1 &
 racer=$!
 tk_pids+=("$racer")
-sleep 0.3
+tk_wait_exec "$racer" "$tk_bin/tk-test"
 timeout 60 "$taskscope" attach --headless --duration 20 --db "$work/r.db" "$racer" 2>"$work/r.err" &
 ts=$!
 tk_pids+=("$ts")
