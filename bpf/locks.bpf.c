@@ -396,6 +396,21 @@ int BPF_KRETPROBE(lock_ret, int ret)
 	return lock_return(ret);
 }
 
+/* pthread_mutex_destroy / pthread_rwlock_destroy (both modes): a lock we
+ * saw is gone, and its address may soon be another lock's. */
+SEC("uprobe")
+int BPF_KPROBE(lock_destroy, void *l)
+{
+	__u32 tid = watched_tid();
+	__u64 addr = (__u64)l;
+
+	if (!tid || !addr || !bpf_map_lookup_elem(&seen, &addr))
+		return 0;
+	bpf_map_delete_elem(&seen, &addr);
+	emit(TS_LOCKS_REC_DROP, tid, addr, bpf_ktime_get_ns(), 0, 0, 0);
+	return 0;
+}
+
 /* a condition wait returns holding its mutex, also when it timed out */
 SEC("uretprobe")
 int BPF_KRETPROBE(cond_ret, int ret)

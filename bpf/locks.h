@@ -11,6 +11,8 @@
  *  - full: uprobes/uretprobes on libc's pthread_mutex_{lock,trylock,unlock}
  *    and pthread_rwlock_{rdlock,wrlock,tryrdlock,trywrlock,unlock}: every
  *    acquisition and release.
+ * In both modes uprobes on pthread_mutex_destroy / pthread_rwlock_destroy
+ * forget a lock seen before (its address may be reused by another lock).
  * The first time a lock address is seen, a SITE record carries the user
  * registers and a bounded copy of the user stack, so the loader can unwind
  * it (CFI, collector/symbolize.h) and name the lock by its call site.
@@ -37,6 +39,7 @@ enum ts_locks_rec_type {
 	TS_LOCKS_REC_WAIT_END,    /* contended mode: one futex wait returned (ts); the loader
 				   * decides whether it was the acquisition or a retry */
 	TS_LOCKS_REC_SITE,        /* first sight of addr: struct ts_locks_site follows */
+	TS_LOCKS_REC_DROP,        /* pthread_*_destroy of a lock seen before: forget addr */
 };
 
 enum ts_locks_rec_flags {

@@ -312,6 +312,8 @@ static int attach_full(struct locks_src *s, char *err, size_t errlen)
 		{ "pthread_rwlock_unlock", k->progs.rwlock_unlock, NULL },
 		{ "pthread_cond_wait", k->progs.cond_wait, k->progs.cond_ret },
 		{ "pthread_cond_timedwait", k->progs.cond_wait, k->progs.cond_ret },
+		{ "pthread_mutex_destroy", k->progs.lock_destroy, NULL },
+		{ "pthread_rwlock_destroy", k->progs.lock_destroy, NULL },
 	};
 	char libc[512];
 	int r = find_libc(s->pid, libc, sizeof(libc));
@@ -336,13 +338,22 @@ static int attach_full(struct locks_src *s, char *err, size_t errlen)
 
 static int attach_contended(struct locks_src *s, char *err, size_t errlen)
 {
+	char libc[512];
 	int r = add_link(s, bpf_program__attach(s->skel->progs.locks_sys_enter));
 
 	if (r == 0)
 		r = add_link(s, bpf_program__attach(s->skel->progs.locks_sys_exit));
-	if (r < 0)
+	if (r < 0) {
 		snprintf(err, errlen, "cannot attach the futex tracepoints: %s", strerror(-r));
-	return r;
+		return r;
+	}
+	/* Forgetting destroyed locks (one uprobe hit per destroy, none per
+	 * lock operation). Without them (a static libc) the model keeps every
+	 * lock it saw contended until the end: memory, not correctness. */
+	if (find_libc(s->pid, libc, sizeof(libc)) == 0 &&
+	    uprobe(s, s->skel->progs.lock_destroy, libc, "pthread_mutex_destroy", false) == 0)
+		(void)uprobe(s, s->skel->progs.lock_destroy, libc, "pthread_rwlock_destroy", false);
+	return 0;
 }
 
 /* Load only the programs of `mode`. */
@@ -362,7 +373,7 @@ static int load(struct locks_src *s, char *err, size_t errlen)
 	bpf_object__for_each_program(prog, s->skel->obj) {
 		bool is_sys = prog == s->skel->progs.locks_sys_enter || prog == s->skel->progs.locks_sys_exit;
 
-		bpf_program__set_autoload(prog, full ? !is_sys : is_sys);
+		bpf_program__set_autoload(prog, prog == s->skel->progs.lock_destroy || (full ? !is_sys : is_sys));
 	}
 	r = locks_bpf__load(s->skel);
 	if (r < 0)

@@ -406,9 +406,18 @@ int ts_locks_track_record(struct ts_locks_track *t, const void *data, size_t len
 		return -EINVAL;
 	}
 	memcpy(&rec, data, sizeof(rec));
-	if (rec.type < TS_LOCKS_REC_WAIT || rec.type > TS_LOCKS_REC_SITE || !rec.addr || !rec.tid) {
+	if (rec.type < TS_LOCKS_REC_WAIT || rec.type > TS_LOCKS_REC_DROP || !rec.addr || !rec.tid) {
 		t->lost++;
 		return -EINVAL;
+	}
+	if (rec.type == TS_LOCKS_REC_DROP) {
+		l = lock_find(t, rec.addr);
+		if (l) {
+			if (l->announced)
+				push(t, out, TS_EV_RESOURCE_DROP, rec.pid, rec.tid, rec.ts, l->addr, 0);
+			lock_remove(t, l);
+		}
+		return 0;
 	}
 	l = lock_get(t, rec.addr);
 	if (!l) {

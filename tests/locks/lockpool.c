@@ -7,8 +7,8 @@
  * line of the pthread_mutex_lock call that takes it, the rwlock's address),
  * waits for one byte on stdin (the test attaches its probes meanwhile; not
  * with "go"), runs (with "rw": over a pthread_rwlock_t instead, even
- * threads reading, odd threads writing),
- * prints "done COUNT" and exits 0. Built with frame pointers omitted on
+ * threads reading, odd threads writing), then takes and destroys a
+ * short-lived mutex, prints "done COUNT TMPADDR" and exits 0. Built with frame pointers omitted on
  * purpose: the call site must come from the CFI unwinder, not from a
  * frame chain. pool_take is exported (-rdynamic) so that the preload
  * interposer, which only has dladdr, can name it too.
@@ -105,7 +105,16 @@ int main(int argc, char **argv)
 		pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i);
 	for (long i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
-	printf("done %ld\n", counter);
+	{
+		/* a lock that lives briefly: taken once, then destroyed */
+		pthread_mutex_t tmp;
+
+		pthread_mutex_init(&tmp, NULL);
+		pthread_mutex_lock(&tmp);
+		pthread_mutex_unlock(&tmp);
+		pthread_mutex_destroy(&tmp);
+		printf("done %ld %#" PRIxPTR "\n", counter, (uintptr_t)&tmp);
+	}
 	fflush(stdout);
 	return 0;
 }

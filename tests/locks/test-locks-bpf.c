@@ -36,6 +36,8 @@
 struct seen {
 	size_t spans, waited_spans, bad_spans;
 	uint64_t lock_id;
+	struct { uint64_t id; size_t n; } per_lock[16];   /* spans of every lock */
+	size_t n_locks;
 	uint32_t tids[THREADS + 2];
 	size_t n_tids;
 	size_t contended_warnings;
@@ -46,7 +48,14 @@ static void on_span(void *ctx, const struct ts_lock_span *s)
 {
 	struct seen *v = ctx;
 	bool known = false;
+	size_t k = 0;
 
+	while (k < v->n_locks && v->per_lock[k].id != s->lock_id)
+		k++;
+	if (k == v->n_locks && k < 16)
+		v->per_lock[v->n_locks++].id = s->lock_id;
+	if (k < 16)
+		v->per_lock[k].n++;
 	if (s->lock_id != v->lock_id)
 		return;
 	v->spans++;
@@ -127,7 +136,7 @@ int main(int argc, char **argv)
 	struct ts_collector *c = NULL;
 	enum ts_lock_mode mode;
 	char err[512] = "", line[256];
-	unsigned long long addr = 0, rwaddr = 0;
+	unsigned long long addr = 0, rwaddr = 0, tmpaddr = 0;
 	bool rw;
 	int lock_line = 0, rpid = 0, go_fd = -1, status = 0, fds_before;
 	FILE *out = NULL;
@@ -196,6 +205,12 @@ int main(int argc, char **argv)
 		waitpid(pid, &status, 0);
 	}
 	CHECK_MSG(exited && WIFEXITED(status) && WEXITSTATUS(status) == 0, "lockpool status %#x", status);
+	{
+		long count = 0;
+
+		CHECK(fgets(line, sizeof(line), out) && sscanf(line, "done %ld %llx", &count, &tmpaddr) == 2);
+		CHECK(count == THREADS * ITERS + 1);
+	}
 	CHECK_MSG(bpf_fds() == fds_before, "BPF fds left open after the target exited: %d (before: %d)",
 		  bpf_fds(), fds_before);
 
@@ -235,6 +250,16 @@ int main(int argc, char **argv)
 				CHECK(r->acquisitions <= THREADS * ITERS);
 				CHECK(v.spans <= THREADS * ITERS);
 			}
+		}
+		/* the short-lived mutex: in full mode its one hold was recorded,
+		 * then its destroy made the model forget it */
+		CHECK(tmpaddr != 0 && ts_model_find_resource(m, (uint32_t)pid, tmpaddr) == NULL);
+		if (mode == TS_LOCKS_FULL) {
+			size_t tmp_spans = 0;
+
+			for (size_t k = 0; k < v.n_locks; k++)
+				tmp_spans += v.per_lock[k].id == tmpaddr ? v.per_lock[k].n : 0;
+			CHECK_MSG(tmp_spans == 1, "%zu spans of the destroyed mutex", tmp_spans);
 		}
 		CHECK(v.spans > 0 && v.waited_spans > 0);
 		CHECK(v.bad_spans == 0);

@@ -308,6 +308,16 @@ static void test_reorder(void)
 	CHECK(calls == 1 && b.len == 2 && b.events[0].type == TS_EV_RESOURCE_NEW && b.events[0].name &&
 	      !strcmp(b.events[0].name, "take_lock"));
 	CHECK(ts_locks_track_push(t, &r1, 4) == -EINVAL && ts_locks_track_lost(t) == 1);
+	/* a destroyed lock is forgotten; its address is a new lock next time */
+	b.len = 0;
+	r1 = rec(TS_LOCKS_REC_DROP, 7, LOCK + 64, 40 * MS, 0);
+	CHECK(ts_locks_track_record(t, &r1, sizeof(r1), &b) == 0);
+	CHECK(b.len == 1 && b.events[0].type == TS_EV_RESOURCE_DROP && b.events[0].id == LOCK + 64);
+	r1 = rec(TS_LOCKS_REC_DROP, 7, LOCK + 64, 41 * MS, 0);   /* unknown by now: nothing */
+	CHECK(ts_locks_track_record(t, &r1, sizeof(r1), &b) == 0 && b.len == 1);
+	st.rec = rec(TS_LOCKS_REC_SITE, 7, LOCK + 64, 42 * MS, 0);
+	CHECK(ts_locks_track_record(t, &st, sizeof(st), &b) == 0);
+	CHECK(calls == 2 && b.len == 2 && b.events[1].type == TS_EV_RESOURCE_NEW);
 	ts_locks_track_free(t);
 	ts_strpool_free(pool);
 	ts_event_batch_fini(&b);

@@ -26,7 +26,7 @@ runtimes=$(ldd "$lib" | awk '/libasan|libubsan/ { printf "%s ", $3 }')
 code=$?
 cat "$work/err"
 check "run exits 0" test "$code" -eq 0
-check "lockpool ran" grep -q "^done 101$" "$work/out"
+check "lockpool ran" grep -q "^done 101 " "$work/out"
 addr=$(sed -n 's/^ready [0-9]* 0x\([0-9a-f]*\) .*/\1/p' "$work/out")
 check "lockpool printed its mutex" test -n "$addr"
 id=$((16#${addr:-0}))
