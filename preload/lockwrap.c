@@ -16,7 +16,8 @@
  * mutex's address; it is named once, at its first contention, by the
  * function that called pthread_mutex_lock (dladdr1: exported symbols
  * only, checked against the symbol's size; otherwise "module+0xOFF"),
- * with "module+0xOFF" as its location.
+ * with "module+0xOFF" as its location. pthread_mutex_destroy() drops a
+ * lock that was named, so its address can name another lock later.
  *
  * Calls from inside libc do not go through the PLT and are not seen; a
  * thread-local guard keeps the wrapper from recursing into itself.
@@ -37,7 +38,7 @@
 
 typedef int (*mutex_fn)(pthread_mutex_t *);
 
-static mutex_fn real_lock, real_trylock, real_unlock;
+static mutex_fn real_lock, real_trylock, real_unlock, real_destroy;
 static uintptr_t named[NAMED_SLOTS];
 
 /* initial-exec: a plain %fs-relative load on every unlock, not a
@@ -52,33 +53,63 @@ __attribute__((constructor)) static void lockwrap_init(void)
 	real_lock = (mutex_fn)dlsym(RTLD_NEXT, "pthread_mutex_lock");
 	real_trylock = (mutex_fn)dlsym(RTLD_NEXT, "pthread_mutex_trylock");
 	real_unlock = (mutex_fn)dlsym(RTLD_NEXT, "pthread_mutex_unlock");
+	real_destroy = (mutex_fn)dlsym(RTLD_NEXT, "pthread_mutex_destroy");
 }
 
 static int resolve(void)
 {
 	if (!real_lock || !real_trylock || !real_unlock)
 		lockwrap_init();
-	return real_lock && real_trylock && real_unlock ? 0 : -ENOSYS;
+	return real_lock && real_trylock && real_unlock && real_destroy ? 0 : -ENOSYS;
+}
+
+#define GONE ((uintptr_t)1)   /* a destroyed lock's slot: reusable, not an end */
+
+static uintptr_t *named_slot(uintptr_t id, size_t i)
+{
+	size_t h = (size_t)((id >> 4) * 0x9e3779b97f4a7c15ull) % NAMED_SLOTS;
+
+	return &named[(h + i) % NAMED_SLOTS];
 }
 
 /* true the first time `id` is seen (then the caller names it) */
 static int first_sight(uintptr_t id)
 {
-	size_t h = (size_t)((id >> 4) * 0x9e3779b97f4a7c15ull) % NAMED_SLOTS;
-
 	for (size_t i = 0; i < NAMED_SLOTS; i++) {
-		uintptr_t *slot = &named[(h + i) % NAMED_SLOTS];
+		uintptr_t cur = __atomic_load_n(named_slot(id, i), __ATOMIC_RELAXED);
+
+		if (cur == id)
+			return 0;
+		if (cur == 0)
+			break;
+	}
+	for (size_t i = 0; i < NAMED_SLOTS; i++) {
+		uintptr_t *slot = named_slot(id, i);
 		uintptr_t cur = __atomic_load_n(slot, __ATOMIC_RELAXED);
 
 		if (cur == id)
 			return 0;
-		if (cur == 0 && __atomic_compare_exchange_n(slot, &cur, id, false, __ATOMIC_RELAXED,
-							    __ATOMIC_RELAXED))
+		if ((cur == 0 || cur == GONE) &&
+		    __atomic_compare_exchange_n(slot, &cur, id, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 			return 1;
-		if (cur == id)
-			return 0;
 	}
 	return 0;   /* full: the rest stay unnamed */
+}
+
+/* `id` is destroyed: true when it had been named (then it is forgotten). */
+static int forget(uintptr_t id)
+{
+	for (size_t i = 0; i < NAMED_SLOTS; i++) {
+		uintptr_t *slot = named_slot(id, i);
+		uintptr_t cur = __atomic_load_n(slot, __ATOMIC_RELAXED);
+
+		if (cur == 0)
+			return 0;
+		if (cur == id)
+			return __atomic_compare_exchange_n(slot, &cur, GONE, false, __ATOMIC_RELAXED,
+							   __ATOMIC_RELAXED);
+	}
+	return 0;
 }
 
 /* Name the lock by the function that called pthread_mutex_lock. */
@@ -151,4 +182,15 @@ int pthread_mutex_unlock(pthread_mutex_t *m)
 		break;
 	}
 	return real_unlock(m);
+}
+
+/* A destroyed lock that was reported is dropped: the model forgets it,
+ * and its address may be another lock's next. */
+int pthread_mutex_destroy(pthread_mutex_t *m)
+{
+	if (resolve() < 0)
+		return ENOSYS;
+	if (forget((uintptr_t)m))
+		taskscope_resource_drop((uintptr_t)m);
+	return real_destroy(m);
 }
