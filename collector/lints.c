@@ -81,9 +81,13 @@ bool ts_lint_contended_lock(const struct ts_lint_config *cfg, uint64_t wait_ns)
 	return on(cfg, TS_WARN_CONTENDED_LOCK) && wait_ns >= cfg->contended_lock_ns;
 }
 
-bool ts_lint_blocking_in_poll(const struct ts_lint_config *cfg, uint64_t offcpu_ns)
+bool ts_lint_blocking_in_poll(const struct ts_lint_config *cfg, const char *syscall, uint64_t offcpu_ns)
 {
-	return on(cfg, TS_WARN_BLOCKING_IN_POLL) && offcpu_ns >= cfg->blocking_syscall_ns;
+	uint64_t limit = cfg->blocking_syscall_ns;
+
+	if (syscall && !strcmp(syscall, "futex") && cfg->contended_lock_ns > limit)
+		limit = cfg->contended_lock_ns;
+	return on(cfg, TS_WARN_BLOCKING_IN_POLL) && offcpu_ns >= limit;
 }
 
 bool ts_lint_loop_stall(const struct ts_lint_config *cfg, uint64_t iter_ns)

@@ -46,8 +46,11 @@ bool ts_lint_lock_held_across_await(const struct ts_lint_config *cfg, const stru
 bool ts_lint_task_panicked(const struct ts_lint_config *cfg, const struct ts_task *task);
 /* An acquisition of a lock waited `wait_ns` before it got it. */
 bool ts_lint_contended_lock(const struct ts_lint_config *cfg, uint64_t wait_ns);
-/* One syscall inside a poll kept the thread off the CPU `offcpu_ns`. */
-bool ts_lint_blocking_in_poll(const struct ts_lint_config *cfg, uint64_t offcpu_ns);
+/* One syscall (`syscall`, may be NULL) inside a poll kept the thread
+ * asleep `offcpu_ns`. A futex sleep is a lock or condition wait: it is
+ * judged against contended_lock_ns when that is longer, as short lock waits
+ * are ordinary contention (contended_lock's business), not a blocking call. */
+bool ts_lint_blocking_in_poll(const struct ts_lint_config *cfg, const char *syscall, uint64_t offcpu_ns);
 /* An event loop iteration (a wait's return to the next wait's entry) took `iter_ns`. */
 bool ts_lint_loop_stall(const struct ts_lint_config *cfg, uint64_t iter_ns);
 /* `new_drops` more events were lost since the last report. */

@@ -85,6 +85,7 @@ struct ts_task {
 #define TS_THREAD_OFFCPU_RING 64
 struct ts_offcpu_interval {
 	uint64_t start, stop;
+	uint64_t runq;              /* of which waiting for a CPU after the wake-up */
 	const char *name;           /* the syscall slept in; NULL when none */
 	uint32_t syscall;           /* its number + 1; 0: none */
 	bool preempted;

@@ -16,7 +16,8 @@
  *    began before the poll belongs to an earlier one and is ignored. The
  *    poll's end may be read after intervals that follow it (see
  *    ts_model_kernel_poll_end), so the poll is judged when it ends: its
- *    longest sleep in one syscall (not preemption) of at least
+ *    longest sleep in one syscall (not preemption, and not the wait for a
+ *    CPU after the wake-up) of at least
  *    blocking_syscall_ns raises blocking_in_poll; so does a TS_EV_SYSCALL
  *    whose off-CPU time reaches it (once per poll; blocking tasks are
  *    exempt: blocking is their job).
@@ -57,11 +58,26 @@ static bool in_poll(const struct ts_thread *thr, uint64_t since_ns)
 	return thr->polling && since_ns >= thr->poll_started_ns;
 }
 
+/* How long the interval slept in its syscall before `end_ns`: not the
+ * wait for a CPU after its wake-up (on a loaded machine that can be
+ * milliseconds; it is not the syscall blocking). */
 static uint64_t sleep_ns(const struct ts_offcpu_interval *iv, uint64_t end_ns)
 {
+	uint64_t stop = iv->stop - (iv->runq < iv->stop - iv->start ? iv->runq : iv->stop - iv->start);
+
 	if (!iv->syscall || iv->preempted || iv->start >= end_ns)
 		return 0;
-	return (iv->stop < end_ns ? iv->stop : end_ns) - iv->start;
+	return (stop < end_ns ? stop : end_ns) - iv->start;
+}
+
+/* Is `iv` a blocking sleep, longer than `than` (may be NULL)? */
+static bool better(const struct ts_model *m, const struct ts_offcpu_interval *iv,
+		   const struct ts_offcpu_interval *than, uint64_t end_ns)
+{
+	uint64_t ns = sleep_ns(iv, end_ns);
+
+	return ns && ts_lint_blocking_in_poll(&m->cfg.lints, iv->name, ns) &&
+	       (!than || ns > sleep_ns(than, end_ns));
 }
 
 /* One syscall kept the polling thread off the CPU `off_ns`. */
@@ -70,7 +86,7 @@ static void blocking(struct ts_model *m, struct ts_thread *thr, struct ts_task *
 {
 	char took[32], into[32];
 
-	if (thr->blocking_warned || !ts_lint_blocking_in_poll(&m->cfg.lints, off_ns))
+	if (thr->blocking_warned || !ts_lint_blocking_in_poll(&m->cfg.lints, sys, off_ns))
 		return;
 	if (task && task->kind == TS_KIND_BLOCKING)
 		return;
@@ -111,16 +127,16 @@ int64_t ts_model_kernel_poll_end(struct ts_model *m, struct ts_task *task, struc
 			late += iv->stop - iv->start;
 		else if (iv->stop > end_ns)
 			late += iv->stop - end_ns;
-		if (sleep_ns(iv, end_ns) > (best ? sleep_ns(best, end_ns) : 0))
+		if (better(m, iv, best, end_ns))
 			best = iv;
 	}
 	if (thr->kring_evicted && oldest >= end_ns)
 		return -1;  /* intervals of the poll itself were pushed out by later ones */
-	if (thr->kring_evicted && sleep_ns(&thr->kbest, end_ns) > (best ? sleep_ns(best, end_ns) : 0))
+	if (thr->kring_evicted && better(m, &thr->kbest, best, end_ns))
 		best = &thr->kbest;
 	if (best)
 		blocking(m, thr, task, best->name, sleep_ns(best, end_ns),
-			 best->stop < end_ns ? best->stop : end_ns, start_ns);
+			 best->start + sleep_ns(best, end_ns), start_ns);
 	off = thr->poll_offcpu_ns > late ? thr->poll_offcpu_ns - late : 0;
 	return (int64_t)(dur - (off < dur ? off : dur));
 }
@@ -128,7 +144,7 @@ int64_t ts_model_kernel_poll_end(struct ts_model *m, struct ts_task *task, struc
 static void offcpu(struct ts_model *m, const struct ts_event *ev, struct ts_thread *thr)
 {
 	struct ts_offcpu_interval iv = {
-		.start = ev->arg, .stop = ev->ts, .name = ev->name, .syscall = ev->kind,
+		.start = ev->arg, .stop = ev->ts, .runq = ev->id, .name = ev->name, .syscall = ev->kind,
 		.preempted = ev->flags & TS_EVF_PREEMPTED,
 	};
 	uint64_t off;
@@ -149,7 +165,7 @@ static void offcpu(struct ts_model *m, const struct ts_event *ev, struct ts_thre
 	if (thr->kring_len == TS_THREAD_OFFCPU_RING) {
 		const struct ts_offcpu_interval *old = &thr->kring[thr->kring_next];
 
-		if (sleep_ns(old, UINT64_MAX) > sleep_ns(&thr->kbest, UINT64_MAX))
+		if (better(m, old, &thr->kbest, UINT64_MAX))
 			thr->kbest = *old;
 		thr->kring_evicted = true;
 	} else {

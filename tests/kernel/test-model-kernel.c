@@ -101,18 +101,41 @@ static void test_blocking(void)
 		CHECK_EQ(w->tid, TID);
 	}
 	CHECK_EQ(r->polls[0].on_cpu_ns, 310 * MS - 200 * MS - 100 * MS - 900 * US);
-	/* the next poll may warn again */
+	/* the next poll may warn again: a 2 ms read */
 	poll_begin(m, 400 * MS, TID, 1);
-	offcpu(m, 401 * MS, 403 * MS, 202 + 1, "futex", false);
+	offcpu(m, 401 * MS, 403 * MS, 0 + 1, "read", false);
 	poll_end(m, 404 * MS, TID, 1, 0);
 	CHECK_EQ(rec_count(r, TS_WARN_BLOCKING_IN_POLL, 1), 2);
+	/* a futex sleep is a lock wait: judged against --contended-lock (10 ms);
+	 * a shorter one does not hide a shorter blocking read of the same poll */
+	poll_begin(m, 410 * MS, TID, 1);
+	offcpu(m, 411 * MS, 416 * MS, 202 + 1, "futex", false);
+	offcpu(m, 417 * MS, 419 * MS, 0 + 1, "read", false);
+	poll_end(m, 420 * MS, TID, 1, 0);
+	CHECK_EQ(rec_count(r, TS_WARN_BLOCKING_IN_POLL, 1), 3);
+	if (rec_last(r, TS_WARN_BLOCKING_IN_POLL))
+		CHECK(strncmp(rec_last(r, TS_WARN_BLOCKING_IN_POLL)->detail, "read ", 5) == 0);
+	poll_begin(m, 421 * MS, TID, 1);
+	offcpu(m, 422 * MS, 427 * MS, 202 + 1, "futex", false);
+	poll_end(m, 428 * MS, TID, 1, 0);
+	CHECK_EQ(rec_count(r, TS_WARN_BLOCKING_IN_POLL, 1), 3);
+	poll_begin(m, 430 * MS, TID, 1);
+	offcpu(m, 431 * MS, 443 * MS, 202 + 1, "futex", false);
+	poll_end(m, 444 * MS, TID, 1, 0);
+	CHECK_EQ(rec_count(r, TS_WARN_BLOCKING_IN_POLL, 1), 4);
+	/* 3 ms off in read, 2.5 ms of it waiting for a CPU after the wake-up:
+	 * slept 0.5 ms, not blocking */
+	poll_begin(m, 450 * MS, TID, 1);
+	ev_full(m, TS_EV_OFFCPU, 454 * MS, TID, 2500 * US, 0, 0 + 1, 451 * MS, "read", NULL);
+	poll_end(m, 455 * MS, TID, 1, 0);
+	CHECK_EQ(rec_count(r, TS_WARN_BLOCKING_IN_POLL, 1), 4);
 	/* a blocking task is exempt; so is a sleep outside any poll */
 	ev_full(m, TS_EV_SPAWN, 500 * MS, TID, 2, 0, TS_KIND_BLOCKING, 0, "blk", "x.c:1");
 	poll_begin(m, 501 * MS, TID, 2);
 	offcpu(m, 502 * MS, 600 * MS, SYS_NANOSLEEP + 1, "clock_nanosleep", false);
 	poll_end(m, 601 * MS, TID, 2, 1);
 	offcpu(m, 700 * MS, 900 * MS, SYS_NANOSLEEP + 1, "clock_nanosleep", false);
-	CHECK_EQ(rec_count(r, TS_WARN_BLOCKING_IN_POLL, 0), 2);
+	CHECK_EQ(rec_count(r, TS_WARN_BLOCKING_IN_POLL, 0), 4);
 	ts_model_free(m);
 	free(r);
 }
