@@ -177,6 +177,34 @@ static int classify(const char *fn, uint32_t *kind)
 	return -1;
 }
 
+/* A language runtime's own lock code, between libc's futex call and the
+ * program: Rust's std futex mutex (it calls futex directly, with the same
+ * "locked, with waiters" value 2 as glibc) and the common lock crates.
+ * Skipped like libc's frames; they too say what the futex is. */
+static bool is_lock_library(const char *fn, uint32_t *kind, bool *not_a_lock)
+{
+	static const char *const prefixes[] = {
+		"std::sys::", "std::sync::", "parking_lot::", "parking_lot_core::", "lock_api::",
+	};
+
+	if (!fn)
+		return false;
+	while (*fn == '<' || *fn == '&')   /* "<std::sys::...::Mutex>::lock_contended" */
+		fn++;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		if (strncmp(fn, prefixes[i], strlen(prefixes[i])))
+			continue;
+		if (strstr(fn, "Condvar") || strstr(fn, "condvar") || strstr(fn, "Once") ||
+		    strstr(fn, "thread::") || strstr(fn, "park"))
+			*not_a_lock = !strstr(fn, "mutex") && !strstr(fn, "Mutex") && !strstr(fn, "rwlock") &&
+				      !strstr(fn, "RwLock");
+		else if (strstr(fn, "rwlock") || strstr(fn, "RwLock"))
+			*kind = TS_RES_RWLOCK;
+		return true;
+	}
+	return false;
+}
+
 static void name_from_frame(const struct ts_frame *f, struct ts_locks_name *out)
 {
 	if (f->function)
@@ -233,6 +261,11 @@ static int name_site(void *ctx, const struct ts_locks_site *site, struct ts_lock
 				}
 				verdict = c == 1;
 			}
+			continue;
+		}
+		if (is_lock_library(f.function, &out->kind, &out->not_a_lock)) {
+			if (out->not_a_lock)
+				return 0;
 			continue;
 		}
 		name_from_frame(&f, out);
