@@ -10,6 +10,8 @@
  * collector draining every 20 ms and ticking its model as in a session),
  * and prints the median of the per-round ratios (and the ratio of the
  * sums), all in one run so the machine is the same.
+ * A second target, one thread calling getppid() in a loop, gives the cost
+ * per syscall of the raw_syscalls probes (ns added per call) the same way.
  * Needs root; prints "SKIP" otherwise. Never asserts a speed.
  *
  * usage: bench-kernel [PHASE_MS] [ROUNDS]
@@ -24,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -94,6 +97,26 @@ static double phase(const int *fds, unsigned ms)
 	return (double)done * 1e9 / (double)(now_ns() - start);
 }
 
+/* The syscall target: counts getppid() calls in shared memory. */
+static void syscaller(_Atomic uint64_t *count)
+{
+	for (;;) {
+		getppid();
+		atomic_fetch_add_explicit(count, 1, memory_order_relaxed);
+	}
+}
+
+static double calls_per_s(_Atomic uint64_t *count, unsigned ms)
+{
+	uint64_t t0 = now_ns(), c0 = atomic_load(count), t1, c1;
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+	t1 = now_ns();
+	c1 = atomic_load(count);
+	return (double)(c1 - c0) * 1e9 / (double)(t1 - t0);
+}
+
 struct drainer {
 	struct ts_collector *c;
 	atomic_bool stop;
@@ -117,6 +140,56 @@ static void *drain_loop(void *arg)
 		nanosleep(&ts, NULL);
 	}
 	return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* ns added to each syscall of a watched thread: median over rounds. */
+static void print_syscall_cost(unsigned ms, unsigned rounds, const struct ts_collector_options *co)
+{
+	_Atomic uint64_t *count = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct ts_context_options opt = { .kernel = true };
+	double added[64], base = 0;
+	char err[256];
+	pid_t pid;
+
+	if (count == MAP_FAILED)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		syscaller(count);
+		_exit(0);
+	}
+	for (unsigned r = 0; r < rounds; r++) {
+		struct drainer d = { 0 };
+		pthread_t th;
+		double x, y;
+
+		x = calls_per_s(count, ms);
+		if (ts_collector_new(co, &d.c, err, sizeof(err)) < 0 ||
+		    ts_generic_attach(d.c, (uint32_t)pid, &opt, ts_now_ns(), err, sizeof(err)) < 0)
+			break;
+		pthread_create(&th, NULL, drain_loop, &d);
+		y = calls_per_s(count, ms);
+		atomic_store(&d.stop, true);
+		pthread_join(th, NULL);
+		ts_collector_finish(d.c, ts_now_ns());
+		ts_collector_free(d.c);
+		added[r] = 1e9 / y - 1e9 / x;
+		base += 1e9 / x / rounds;
+	}
+	qsort(added, rounds, sizeof(added[0]), cmp_double);
+	printf("syscall loop (getppid): %.0f ns per call without context, +%.0f ns with it (median of %u)\n",
+	       base, added[rounds / 2], rounds);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	munmap((void *)count, 4096);
 }
 
 int main(int argc, char **argv)
@@ -188,10 +261,11 @@ int main(int argc, char **argv)
 			ratios[j] = ratios[j - 1];
 			ratios[j - 1] = t;
 		}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	print_syscall_cost(ms, rounds, &co);
 	printf("busy epoll server, %d ping-pong connections: with/without scheduler+syscall context: "
 	       "median %.3f (%.1f%% loss), sums %.3f\n", CONNS, ratios[rounds / 2],
 	       100.0 * (1.0 - ratios[rounds / 2]), on / off);
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
 	return 0;
 }
