@@ -4,7 +4,8 @@
 # and are mostly off the CPU; the spinning task's polls are mostly on it
 # and its blocked_worker warning quotes a sampled stack with its function
 # (spin_work); every poll after the attach has on_cpu_ns.
-# --blocked-worker 60 so that a 150 ms spin always meets a 100 ms tick.
+# --blocked-worker 50 so that a 150 ms spin meets a 100 ms tick; 9 s: four
+# spins, as a loaded machine can delay a tick past one.
 set -u
 taskscope=$1
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root"; exit 77; fi
@@ -18,7 +19,7 @@ check() { # description, then a command that must succeed
 }
 q() { sqlite3 -batch -noheader "$db" "$1"; }
 
-"$taskscope" demo --headless --duration 7 --blocked-worker 60 --db "$db" >"$work/out" 2>"$work/err"
+"$taskscope" demo --headless --duration 9 --blocked-worker 50 --db "$db" >"$work/out" 2>"$work/err"
 code=$?
 cat "$work/err"
 if grep -q "no kernel context" "$work/err"; then echo "SKIP: $(cat "$work/err")"; exit 77; fi
