@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test-demo-context.sh: `taskscope demo` as root records kernel context:
 # the blocking task's polls raise blocking_in_poll naming clock_nanosleep
-# and are mostly off the CPU; the spinning task's polls are mostly on it
+# and are mostly off the CPU; the spinning task's polls ran on it
 # and its blocked_worker warning quotes a sampled stack with its function
 # (spin_work); every poll after the attach has on_cpu_ns.
 # --blocked-worker 50 so that a 150 ms spin meets a 100 ms tick; 9 s: four
