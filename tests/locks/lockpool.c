@@ -2,13 +2,14 @@
  * lockpool.c: the target the lock tests attach to: a pool of worker
  * threads fighting over one pthread mutex, each holding it for a while.
  *
- * usage: lockpool THREADS ITERATIONS HOLD_US [go] [rw]
+ * usage: lockpool THREADS ITERATIONS HOLD_US [go] [rw] [solo]
  * It prints "ready PID ADDR LINE RWADDR" (the mutex's address, the source
  * line of the pthread_mutex_lock call that takes it, the rwlock's address),
  * waits for one byte on stdin (the test attaches its probes meanwhile; not
  * with "go"), runs (with "rw": over a pthread_rwlock_t instead, even
  * threads reading, odd threads writing), then takes and destroys a
- * short-lived mutex, prints "done COUNT TMPADDR" and exits 0. Built with frame pointers omitted on
+ * short-lived mutex, prints "done COUNT TMPADDR" and exits 0. With "solo"
+ * one thread (the main one) takes the mutex, and nothing else is locked. Built with frame pointers omitted on
  * purpose: the call site must come from the CFI unwinder, not from a
  * frame chain. pool_take is exported (-rdynamic) so that the preload
  * interposer, which only has dladdr, can name it too.
@@ -24,7 +25,7 @@
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_rwlock_t pool_rwlock = PTHREAD_RWLOCK_INITIALIZER;
 static long iterations, hold_us;
-static int use_rw;
+static int use_rw, solo;
 static long counter;
 static int lock_line;
 
@@ -32,7 +33,8 @@ static void hold_for(long us)
 {
 	struct timespec ts = { .tv_sec = 0, .tv_nsec = us * 1000 };
 
-	nanosleep(&ts, NULL);
+	if (us)
+		nanosleep(&ts, NULL);
 }
 
 /* Take the pool's lock, do the "work" under it, let it go. */
@@ -87,6 +89,8 @@ int main(int argc, char **argv)
 			wait_go = 0;
 		else if (!strcmp(argv[i], "rw"))
 			use_rw = 1;
+		else if (!strcmp(argv[i], "solo"))
+			solo = 1;
 		else
 			return 2;
 	}
@@ -101,6 +105,14 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if (wait_go && read(0, &go, 1) != 1)
 		return 1;
+	if (solo) {
+		/* nothing but the pool's pairs: on this thread (creating one takes
+		 * a lock in libc), and _exit (exit handlers take one too) */
+		worker(NULL);
+		printf("done %ld 0\n", counter);
+		fflush(stdout);
+		_exit(0);
+	}
 	for (long i = 0; i < n; i++)
 		pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i);
 	for (long i = 0; i < n; i++)
