@@ -44,7 +44,8 @@ static void usage(FILE *out)
 	      "Open the console on a recording (replay with a time cursor) or on a live collector\n"
 	      "started elsewhere with --serve ADDR (taskscope demo/run/attach).\n\n"
 	      "options:\n"
-	      "  --db FILE        replay FILE: space plays/pauses, , . step, [ ] seek 1 s,\n"
+	      "  --db FILE        replay FILE: space plays/pauses (at the end: from the start),\n"
+	      "                   , . step, [ ] seek 1 s,\n"
 	      "                   { } seek a tenth, 0 $ start/end, n N next/previous warning,\n"
 	      "                   + - speed\n"
 	      "  --connect ADDR   a Unix socket path, or HOST:PORT on the loopback interface\n"
@@ -113,7 +114,7 @@ static int replay(const struct console_opts *o)
 	struct ts_console *c = NULL;
 	struct ts_conn_db *d = NULL;
 	char err[1024] = "", mode[96], target[256];
-	uint64_t last, last_draw = 0;
+	uint64_t last, last_draw = 0, first_ns, last_ns;
 	sigset_t old;
 	int sfd = -1, r, code = TS_EXIT_RUNTIME;
 
@@ -137,8 +138,9 @@ static int replay(const struct console_opts *o)
 	}
 	ts_console_set_keys(c, ts_conn_db_key, d, ts_conn_db_help);
 	ts_console_state(c)->paused = true;     /* start at the beginning, paused */
+	ts_conn_db_bounds(d, &first_ns, &last_ns);
 	last = now_ns();
-	for (bool dirty = true;;) {
+	for (bool dirty = true, was_paused = true;;) {
 		struct pollfd pfd[2] = { { .fd = ts_console_input_fd(c), .events = POLLIN },
 					 { .fd = sfd, .events = POLLIN } };
 		struct ts_state *s = ts_console_state(c);
@@ -155,11 +157,18 @@ static int replay(const struct console_opts *o)
 		if (flags & TS_CONSOLE_QUIT)
 			break;
 		now = now_ns();
-		if (!s->paused && ts_conn_db_play(d, now - last, &at_end)) {
+		if (!s->paused && was_paused && ts_conn_db_cursor(d) == last_ns) {
+			ts_conn_db_seek(d, first_ns);   /* play at the end: from the start again */
 			dirty = true;
-			if (at_end)
-				s->paused = true;
 		}
+		if (!s->paused) {
+			dirty |= ts_conn_db_play(d, now - last, &at_end);
+			if (at_end) {
+				s->paused = true;       /* stop at the end */
+				dirty = true;
+			}
+		}
+		was_paused = s->paused;         /* as the next keys will find it */
 		last = now;
 		dirty |= (flags & TS_CONSOLE_REDRAW) != 0;
 		if (!dirty && now - last_draw < REDRAW_NS)

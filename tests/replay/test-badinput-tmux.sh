@@ -28,6 +28,17 @@ expect() {
 	echo "ok: $name: $(cat "$TSX_DIR/$name.stderr")"
 }
 
+# usage errors: exit status 2, one line, no terminal needed
+for args in "" "--db" "--db a.db --connect b.sock" "--bogus"; do
+	# shellcheck disable=SC2086
+	"$taskscope" console $args >/dev/null 2>"$TSX_DIR/usage.err" </dev/null
+	status=$?
+	[ "$status" = 2 ] || tsx_fail "console $args: exit status $status, expected 2"
+	[ "$(wc -l <"$TSX_DIR/usage.err")" = 1 ] || tsx_fail "console $args: not one line: $(cat "$TSX_DIR/usage.err")"
+done
+"$taskscope" console --help | grep -q -- '--connect ADDR' || tsx_fail "console --help does not describe --connect"
+echo "ok: usage errors"
+
 # not a database at all, and a database that is not ours
 printf 'this is not a database\n' >"$TSX_DIR/notes.txt"
 expect notdb 'is not a taskscope recording' --db "$TSX_DIR/notes.txt"

@@ -83,6 +83,12 @@ for ((i = 0; i < 50; i++)); do
 	sleep 0.1
 done
 [ "$now" != "$before" ] || tsx_fail "space did not play the replay"
+# at the end it stops; space there plays from the start
+tsx_send r '$'
+tsx_wait_for r "$(ms_label $(((last - first) / 1000000)))" || tsx_fail "\$ did not reach the end while playing"
+tsx_wait_for r 'PAUSED' || tsx_fail "the replay did not stop at the end"
+tsx_send r Space
+tsx_wait_for r 'replay 0\.[0-9]{3} s' || tsx_fail "space at the end did not play from the start"
 
 tsx_send r q
 status=$(tsx_wait_exit r) || tsx_fail "q did not end the console"
