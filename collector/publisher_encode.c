@@ -345,13 +345,23 @@ static void add_removed(struct batch *b, int k, uint32_t pid, uint64_t id)
 
 /* ---- one publish ---- */
 
+#define HEADER_PROCS 64
+
 struct header {
+	Taskscope__ProcessInfo procs[HEADER_PROCS];
+	Taskscope__ProcessInfo *pprocs[HEADER_PROCS];
 	const struct ts_model *m;
 	const struct ts_publisher_session *sess;
 	uint64_t now_ns;
 	uint64_t counts[TS_WARN_KIND_COUNT];
 	Taskscope__StreamSession ss;
 };
+
+/* A process string for the header: too long ones are left out. */
+static char *short_str(const char *s)
+{
+	return s && strnlen(s, TS_STREAM_STR_MAX + 1) <= TS_STREAM_STR_MAX ? (char *)s : (char *)"";
+}
 
 static void fill_header(Taskscope__Update *up, void *ctx)
 {
@@ -363,6 +373,26 @@ static void fill_header(Taskscope__Update *up, void *ctx)
 	up->n_warning_counts = TS_WARN_KIND_COUNT;
 	up->warning_counts = h->counts;
 	up->session = &h->ss;
+	up->n_processes = 0;
+	up->processes = h->pprocs;
+	{
+		size_t n = 0;
+		const struct ts_process *p = ts_model_processes(h->m, &n);
+
+		for (size_t i = 0; p && i < n && i < HEADER_PROCS; i++) {
+			Taskscope__ProcessInfo *x = &h->procs[up->n_processes];
+
+			taskscope__process_info__init(x);
+			x->pid = p[i].pid;
+			x->exe = short_str(p[i].exe);
+			x->runtime = short_str(p[i].runtime);
+			x->source = short_str(p[i].source);
+			x->events = p[i].events;
+			x->dropped = p[i].dropped;
+			x->exited = p[i].exited;
+			h->pprocs[up->n_processes++] = x;
+		}
+	}
 }
 
 /* Objects not seen in this publish are gone: list them (when a delta is

@@ -462,6 +462,24 @@ static void apply_pending(struct ts_conn_remote *r, uint64_t local_ns)
 		r->sess.unstored = last->session->unstored;
 		r->sess.consoles = last->session->consoles;
 	}
+	r->nprocs = 0;
+	r->nprocs_total = last->n_processes;
+	for (size_t i = 0; i < last->n_processes && r->nprocs < TS_STATE_PROCS; i++) {
+		const Taskscope__ProcessInfo *p = last->processes[i];
+		struct ts_proc_row *row = &r->procs[r->nprocs];
+
+		if (!p)
+			continue;
+		memset(row, 0, sizeof(*row));
+		row->pid = p->pid;
+		row->exited = p->exited;
+		row->exe = intern(r, p->exe);
+		row->runtime = intern(r, p->runtime);
+		row->source = intern(r, p->source);
+		row->events = p->events;
+		row->dropped = p->dropped;
+		r->nprocs++;
+	}
 	r->updates++;
 	pending_clear(r);
 }

@@ -7,7 +7,7 @@
  * update's now plus the local time since it arrived (the collector is on
  * this machine: a Unix socket or loopback, one CLOCK_MONOTONIC). What the
  * stream does not carry is left unknown: histograms and recent polls in
- * the details, process rows.
+ * the details.
  */
 #include "console/conn_remote.h"
 #include "console/conn_remote_internal.h"
@@ -244,8 +244,9 @@ int ts_conn_remote_fill(struct ts_conn_remote *r, struct ts_state *s, uint64_t l
 	s->nwarnings = 0;
 	for (size_t i = 0; i < r->nwarn; i++)
 		s->warnings[s->nwarnings++] = r->warnings[(r->wstart + i) % TS_STATE_WARNINGS];
-	s->nprocs = 0;
-	s->nprocs_total = 0;
+	memcpy(s->procs, r->procs, sizeof(s->procs));
+	s->nprocs = r->nprocs;
+	s->nprocs_total = r->nprocs_total;
 	rc = fill_resources(r, s, now);
 	if (rc == 0)
 		rc = fill_workers(r, s, now);

@@ -32,6 +32,8 @@ struct ts_conn_remote {
 	struct ts_recent_warning warnings[TS_STATE_WARNINGS]; /* ring */
 	size_t wstart, nwarn;
 	uint64_t counts[TS_WARN_KIND_COUNT];
+	struct ts_proc_row procs[TS_STATE_PROCS];
+	size_t nprocs, nprocs_total;
 	struct ts_remote_session sess;
 	uint64_t server_now, local_at;
 	uint64_t updates;

@@ -40,6 +40,7 @@ $got
 $want"
 	pid=$(tsx_capture live | grep -Eo 'pid [0-9]+' | head -1)
 	tsx_capture $r | grep -q "$pid" || tsx_fail "$r does not name the live target ($pid)"
+	tsx_capture $r | grep -q "via shim" || tsx_fail "$r does not say where the events come from"
 done
 echo "ok: two remote consoles show the live console's tasks: $(echo $want | tr '\n' ' ')"
 

@@ -204,6 +204,7 @@ int main(void)
 	ts_stream_encoder_init(&enc);
 	CHECK(ts_conn_remote_new(&r) == 0);
 
+	ts_model_process_add(m, PID, "/usr/bin/server", "minirt", "shim", now);
 	for (uint32_t t = 0; t < 4; t++)
 		ev(m, TS_EV_THREAD, now, 10 + t, 0, 0, TS_ROLE_WORKER, "worker");
 	ev(m, TS_EV_RESOURCE_NEW, now, 10, 900, 0, TS_RES_MUTEX, "db");
@@ -219,6 +220,21 @@ int main(void)
 	CHECK(ts_conn_remote_synced(r));
 	CHECK_STR(ts_conn_remote_session(r)->target, "test (pid 42)");
 	check_same(m, r, now, "snapshot");
+	{
+		/* the console state from the mirror: rows, processes, workers */
+		struct ts_state st;
+		size_t n;
+
+		ts_state_init(&st);
+		CHECK(ts_conn_remote_fill(r, &st, 0) == 0);
+		ts_model_tasks(m, &n);
+		CHECK(st.nrows == n && st.filled);
+		CHECK(st.nprocs == 1 && st.procs[0].pid == PID);
+		CHECK_STR(st.procs[0].source, "shim");
+		CHECK_STR(st.procs[0].exe, "/usr/bin/server");
+		CHECK(st.nworkers == 4 && st.nres == 1);
+		ts_state_fini(&st);
+	}
 	bad_input(&snap);
 
 	/* rounds of activity, each followed by one delta */
