@@ -20,6 +20,7 @@
 
 #include <sqlite3.h>
 
+#include "console/conn_db.h"
 #include "storage/replay.h"
 #include "storage/storage.h"
 #include "tests/check.h"
@@ -256,8 +257,53 @@ int main(void)
 	CHECK(prev == (uint64_t)sql_int(db, "SELECT max(ts_ns) FROM warnings"));
 	CHECK(ts_replay_next_warning(r, prev, -1, &t) == 0 && t < prev);
 	CHECK(ts_replay_next_warning(r, 0, -1, &t) == -ENOENT);
-	sqlite3_close(db);
 	ts_replay_free(r);
+
+	/* the console conn on the same file: rows, locks, threads and one
+	 * task's details at several cursors */
+	{
+		struct ts_conn_db *d = NULL;
+		struct ts_state st;
+
+		CHECK(ts_conn_db_open(path, &d, err, sizeof(err)) == 0);
+		ts_state_init(&st);
+		for (int i = 0; d && i <= 10; i++) {
+			uint64_t T = first + (last - first) / 10 * (uint64_t)i;
+			size_t alive;
+			bool running;
+
+			ts_conn_db_seek(d, T);
+			CHECK(ts_conn_db_cursor(d) == T);
+			CHECK(ts_conn_db_fill(d, &st) == 0);
+			alive = (size_t)sql_int(db, "SELECT count(*) FROM task_summary WHERE spawned_ns <= %" PRIu64
+						" AND (dropped_ns IS NULL OR %" PRIu64 " < dropped_ns)", T, T);
+			CHECK_MSG(st.nrows == alive, "conn at %" PRIu64 ": %zu rows, %zu alive", T, st.nrows, alive);
+			CHECK(st.nworkers == NTHREADS && st.now_ns == T);
+			CHECK(st.nres == (size_t)sql_int(db, "SELECT count(DISTINCT lock_id) FROM lock_spans WHERE "
+							  "acquired_ns <= %" PRIu64 " OR wait_start_ns <= %" PRIu64, T, T));
+			if (st.nrows) {
+				/* details of the first row: its polls up to T */
+				st.view = TS_VIEW_DETAILS;
+				st.detail_pid = st.rows[0].pid;
+				st.detail_id = st.rows[0].id;
+				CHECK(ts_conn_db_fill(d, &st) == 0);
+				CHECK(st.detail.valid && st.detail.row.id == st.detail_id);
+				running = st.detail.npolls && st.detail.polls[st.detail.npolls - 1].running;
+				/* every poll begun by T: ended ones in the histogram, plus the running one */
+				CHECK(st.detail.poll_hist.count + running == st.detail.row.polls);
+				CHECK(st.detail.npolls == st.detail.row.polls);
+				st.view = TS_VIEW_TASKS;
+			}
+		}
+		/* seeking clamps to the recording */
+		ts_conn_db_seek(d, 0);
+		CHECK(ts_conn_db_cursor(d) == first);
+		ts_conn_db_seek(d, UINT64_MAX);
+		CHECK(ts_conn_db_cursor(d) == last);
+		ts_state_fini(&st);
+		ts_conn_db_free(d);
+	}
+	sqlite3_close(db);
 
 	/* not a recording; another schema version */
 	snprintf(bad, sizeof(bad), "%s/notes.txt", dir);
