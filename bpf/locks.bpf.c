@@ -41,13 +41,18 @@ char LICENSE[] SEC("license") = "GPL";
 #define RW_READER_SHIFT 3
 
 const volatile __u32 targ_tgid = 0;
+const volatile bool full_mode = false;
+
+/* `seen` values: how a lock was first seen */
+#define SEEN_PTHREAD 1   /* by a uprobe on a pthread function (full mode) */
+#define SEEN_FUTEX 2     /* on the futex path */
 
 struct inflight {
 	__u64 addr;
 	__u64 start;
 	__u16 flags;
 	__u16 waited;
-	__u32 pad;
+	__u32 from_futex;     /* a futex wait (sys_exit ends it), not a probed call */
 };
 
 struct {
@@ -118,14 +123,13 @@ static __always_inline void emit(__u16 type, __u32 tid, __u64 addr, __u64 ts, __
 /* First sight of `addr`: registers and a slice of the stack, for the
  * loader to unwind and name the lock by its call site. */
 static __always_inline void emit_site(__u32 tid, __u64 addr, __u64 ts, __u16 flags,
-				      const struct ts_locks_regs *regs)
+				      const struct ts_locks_regs *regs, __u8 how)
 {
 	struct ts_locks_site *s;
-	__u8 one = 1;
 
 	if (bpf_map_lookup_elem(&seen, &addr))
 		return;
-	if (bpf_map_update_elem(&seen, &addr, &one, BPF_NOEXIST))
+	if (bpf_map_update_elem(&seen, &addr, &how, BPF_NOEXIST))
 		return;
 	s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
 	if (!s) {
@@ -172,18 +176,25 @@ int locks_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	struct inflight f = {};
 	__u32 tid, op, val, owner = 0;
 	__u64 uaddr, now;
-	__u16 flags = 0;
+	__u16 flags = TS_LOCKS_F_FUTEX;
+	__u8 *how;
 
 	if (ctx->args[1] != NR_FUTEX)
 		return 0;
 	tid = watched_tid();
 	if (!tid)
 		return 0;
+	/* full mode: inside a probed pthread call, the uprobes tell it all */
+	if (full_mode && bpf_map_lookup_elem(&inflight, &tid))
+		return 0;
 	regs = (struct pt_regs *)ctx->args[0];
 	uaddr = BPF_CORE_READ(regs, di);
 	op = (__u32)BPF_CORE_READ(regs, si) & FUTEX_CMD_MASK;
 	val = (__u32)BPF_CORE_READ(regs, dx);
 	now = bpf_ktime_get_ns();
+	how = bpf_map_lookup_elem(&seen, &uaddr);
+	if (full_mode && how && *how == SEEN_PTHREAD)
+		return 0;   /* a pthread lock: its unlock uprobe reports the release */
 
 	switch (op) {
 	case FUTEX_WAIT:
@@ -195,14 +206,14 @@ int locks_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	case FUTEX_LOCK_PI:
 	case FUTEX_LOCK_PI2:
 		owner = read_u32(uaddr) & FUTEX_TID_MASK;
-		flags = TS_LOCKS_F_PI;
+		flags |= TS_LOCKS_F_PI;
 		break;
 	case FUTEX_WAKE:
 	case FUTEX_WAKE_BITSET:
 	case FUTEX_UNLOCK_PI:
 		/* a release is only news for a lock some thread waited for */
-		if (bpf_map_lookup_elem(&seen, &uaddr))
-			emit(TS_LOCKS_REC_RELEASE, tid, uaddr, now, 0, 0, 0);
+		if (how)
+			emit(TS_LOCKS_REC_RELEASE, tid, uaddr, now, 0, 0, TS_LOCKS_F_FUTEX);
 		return 0;
 	default:
 		return 0;
@@ -215,12 +226,13 @@ int locks_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	ur.r13 = BPF_CORE_READ(regs, r13);
 	ur.r14 = BPF_CORE_READ(regs, r14);
 	ur.r15 = BPF_CORE_READ(regs, r15);
-	emit_site(tid, uaddr, now, flags, &ur);
+	emit_site(tid, uaddr, now, flags, &ur, SEEN_FUTEX);
 	emit(TS_LOCKS_REC_WAIT, tid, uaddr, now, 0, owner, flags);
 	f.addr = uaddr;
 	f.start = now;
 	f.flags = flags;
 	f.waited = 1;
+	f.from_futex = 1;
 	bpf_map_update_elem(&inflight, &tid, &f, BPF_ANY);
 	return 0;
 }
@@ -234,8 +246,8 @@ int locks_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	if (!tid)
 		return 0;
 	f = bpf_map_lookup_elem(&inflight, &tid);
-	if (!f)
-		return 0;
+	if (!f || !f->from_futex)
+		return 0;   /* none, or a probed pthread call's (full mode) */
 	emit(TS_LOCKS_REC_WAIT_END, tid, f->addr, bpf_ktime_get_ns(), f->start, 0, f->flags);
 	bpf_map_delete_elem(&inflight, &tid);
 	return 0;
@@ -286,7 +298,7 @@ static __always_inline int lock_enter(struct pt_regs *ctx, __u64 addr, __u16 fla
 		return 0;
 	now = bpf_ktime_get_ns();
 	user_regs(ctx, &ur);
-	emit_site(tid, addr, now, flags | TS_LOCKS_F_ENTRY, &ur);
+	emit_site(tid, addr, now, flags | TS_LOCKS_F_ENTRY, &ur, SEEN_PTHREAD);
 	f.addr = addr;
 	f.start = now;
 	f.flags = flags;
@@ -305,7 +317,7 @@ static __always_inline int lock_return(int ret)
 	if (!tid)
 		return 0;
 	f = bpf_map_lookup_elem(&inflight, &tid);
-	if (!f)
+	if (!f || f->from_futex)
 		return 0;
 	if (ret == 0)
 		emit(TS_LOCKS_REC_ACQUIRED, tid, f->addr, bpf_ktime_get_ns(), f->waited ? f->start : 0, 0,

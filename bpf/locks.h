@@ -10,7 +10,8 @@
  *    the kernel and costs nothing.
  *  - full: uprobes/uretprobes on libc's pthread_mutex_{lock,trylock,unlock}
  *    and pthread_rwlock_{rdlock,wrlock,tryrdlock,trywrlock,unlock}: every
- *    acquisition and release.
+ *    acquisition and release; plus the futex path for locks that are not
+ *    pthread's (Rust's std Mutex), outside the probed calls.
  * In both modes uprobes on pthread_mutex_destroy / pthread_rwlock_destroy
  * forget a lock seen before (its address may be reused by another lock).
  * The first time a lock address is seen, a SITE record carries the user
@@ -48,6 +49,7 @@ enum ts_locks_rec_flags {
 	TS_LOCKS_F_ENTRY = 1u << 2,   /* SITE taken at a function's first instruction:
 				       * stack[0..8] is the return address */
 	TS_LOCKS_F_PI = 1u << 3,      /* a priority-inheritance futex (owner from the word) */
+	TS_LOCKS_F_FUTEX = 1u << 4,   /* seen on the futex path (not a probed pthread call) */
 };
 
 struct ts_locks_rec {

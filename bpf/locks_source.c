@@ -345,8 +345,6 @@ static int attach_full(struct locks_src *s, char *err, size_t errlen)
 		{ "pthread_rwlock_unlock", k->progs.rwlock_unlock, NULL },
 		{ "pthread_cond_wait", k->progs.cond_wait, k->progs.cond_ret },
 		{ "pthread_cond_timedwait", k->progs.cond_wait, k->progs.cond_ret },
-		{ "pthread_mutex_destroy", k->progs.lock_destroy, NULL },
-		{ "pthread_rwlock_destroy", k->progs.lock_destroy, NULL },
 	};
 	char libc[512];
 	int r = find_libc(s->pid, libc, sizeof(libc));
@@ -403,10 +401,13 @@ static int load(struct locks_src *s, char *err, size_t errlen)
 		return r;
 	}
 	s->skel->rodata->targ_tgid = s->pid;
+	s->skel->rodata->full_mode = full;
+	/* contended: the futex path (and destroy); full: everything, the futex
+	 * path then only for locks that are not pthread's */
 	bpf_object__for_each_program(prog, s->skel->obj) {
 		bool is_sys = prog == s->skel->progs.locks_sys_enter || prog == s->skel->progs.locks_sys_exit;
 
-		bpf_program__set_autoload(prog, prog == s->skel->progs.lock_destroy || (full ? !is_sys : is_sys));
+		bpf_program__set_autoload(prog, full || is_sys || prog == s->skel->progs.lock_destroy);
 	}
 	r = locks_bpf__load(s->skel);
 	if (r < 0)
@@ -450,7 +451,9 @@ int ts_locks_attach(struct ts_collector *c, uint32_t pid, enum ts_lock_mode mode
 		snprintf(err, errlen, "cannot open the lock ring buffer: %s", strerror(-r));
 		goto cleanup;
 	}
-	r = mode == TS_LOCKS_FULL ? attach_full(s, err, errlen) : attach_contended(s, err, errlen);
+	r = attach_contended(s, err, errlen);
+	if (r == 0 && mode == TS_LOCKS_FULL)
+		r = attach_full(s, err, errlen);
 	if (r < 0)
 		goto cleanup;
 	s->pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);

@@ -308,8 +308,8 @@ static void adopt_holder(struct ts_locks_track *t, struct lk *l, const struct ts
 		pend_flush(t, p, out);
 		return;
 	}
-	if (t->mode == TS_LOCKS_FULL && (l->acquisitions || l->holder))
-		return;
+	if (t->mode == TS_LOCKS_FULL && !(rec->flags & TS_LOCKS_F_FUTEX) && (l->acquisitions || l->holder))
+		return;   /* full mode sees every pthread hold begin */
 	if (t->owner_ok && !t->owner_ok(t->owner_ctx, rec->pid, owner))
 		return;   /* not a thread of the process: not a holder */
 	if (l->holder)   /* its release went unseen: it no longer holds the lock */
@@ -381,14 +381,15 @@ static void on_release(struct ts_locks_track *t, struct lk *l, const struct ts_l
 
 	if (p)
 		pend_flush(t, p, out);  /* it acquired before it released */
-	if (t->mode == TS_LOCKS_FULL) {
+	if (t->mode == TS_LOCKS_FULL && !(rec->flags & TS_LOCKS_F_FUTEX)) {
 		push(t, out, TS_EV_LOCK_RELEASE, rec->pid, rec->tid, rec->ts, l->addr, 0);
 		if (l->holder == rec->tid)
 			l->holder = 0;
 		return;
 	}
-	/* contended mode: only a release by the holder we know of is news;
-	 * another one means a hold we never saw begin (no waiter saw it) */
+	/* the futex path (contended mode; full mode for locks that are not
+	 * pthread's): only a release by the holder we know of is news; another
+	 * one means a hold we never saw begin (no waiter saw it) */
 	if (l->holder != rec->tid)
 		return;
 	push(t, out, TS_EV_LOCK_RELEASE, rec->pid, rec->tid, rec->ts, l->addr, 0);

@@ -11,7 +11,8 @@
  *    bpf/locks_source.c) that names the lock by its call site, or says the
  *    futex is not a lock at all (a condition variable); such addresses are
  *    ignored from then on;
- *  - contended mode: one acquisition may take several futex waits (a woken
+ *  - the futex path (contended mode, and full mode for locks that are not
+ *    pthread's): one acquisition may take several futex waits (a woken
  *    waiter can lose the lock to a thread that never slept, and sleeps
  *    again). A wait's return is held back for TS_LOCKS_MERGE_NS: a new wait
  *    of the same thread on the same lock within it continues the same

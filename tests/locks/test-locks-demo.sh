@@ -35,8 +35,11 @@ check "full: some of its acquisitions waited" \
 	test "$(q "SELECT count(*) FROM lock_spans WHERE lock_name = 'minirt_mutex_lock' AND wait_start_ns IS NOT NULL")" -ge 1
 check "full: the shim's own db-mutex spans still have their waits" \
 	test "$(q "SELECT count(*) FROM lock_spans WHERE lock_name LIKE '%db-mutex%' AND wait_start_ns IS NOT NULL")" -ge 1
-full_sched=$(q "SELECT count(*) FROM lock_spans WHERE lock_name = 'minirt_i_task_schedule'")
-check "full: the run queue's lock, every hold ($full_sched)" test "$full_sched" -ge 1000
+# the runtime's pthread locks (not the shim's db-mutex and metrics): each named by
+# whichever call site took it first, so counted all together
+bpf_spans="SELECT count(*) FROM lock_spans WHERE lock_name NOT IN ('db-mutex', 'metrics')"
+full_all=$(q "$bpf_spans")
+check "full: the runtime's pthread locks, every hold ($full_all)" test "$full_all" -ge 1000
 
 db=$work/contended.db
 "$taskscope" demo --headless --duration 3 --no-kernel --locks=contended --db "$db" >"$work/out" 2>"$work/err"
@@ -44,9 +47,8 @@ code=$?
 check "contended: demo exits 0" test "$code" -eq 0
 check "contended: waits on the mutex, named by its call site" \
 	test "$(q "SELECT count(*) FROM lock_spans WHERE lock_name = 'minirt_mutex_lock' AND wait_start_ns IS NOT NULL")" -ge 1
-cont_sched=$(q "SELECT count(*) FROM lock_spans WHERE lock_name = 'minirt_i_task_schedule'")
-check "contended: the run queue's lock, contended holds only ($cont_sched)" \
-	test "$cont_sched" -lt $((full_sched / 10))
+cont_all=$(q "$bpf_spans")
+check "contended: contended holds only ($cont_all)" test "$cont_all" -lt $((full_all / 5))
 check "contended: every row started with a wait, or a waiter saw it held" \
 	test "$(q "SELECT count(*) FROM lock_spans WHERE lock_name = 'minirt_mutex_lock' AND acquired_ns > released_ns")" -eq 0
 exit $((fails > 0))

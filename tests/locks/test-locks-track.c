@@ -223,13 +223,23 @@ static void test_full(void)
 	feed(t, &b, rec(TS_LOCKS_REC_ACQUIRED, 3, LOCK, 4 * MS, 0));
 	feed(t, &b, rec(TS_LOCKS_REC_WAIT, 5, LOCK, 4 * MS + 1, 7));
 	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 7) == 0);
+	/* a lock that is not pthread's, seen on the futex path in full mode:
+	 * the futex rules (a wake by a thread not known to hold it is no hold) */
+	{
+		struct ts_locks_rec w = rec(TS_LOCKS_REC_RELEASE, 9, LOCK + 256, 4 * MS + 10, 0);
+		size_t before = b.len;
+
+		w.flags = TS_LOCKS_F_FUTEX;
+		feed(t, &b, w);
+		CHECK(count(&b, TS_EV_LOCK_RELEASE, 9) == 0 && b.len == before + 1);   /* announced only */
+	}
 	/* a shared read lock passes its flag through */
 	a = rec(TS_LOCKS_REC_ACQUIRED, 6, LOCK + 128, 5 * MS, 0);
 	a.flags = TS_LOCKS_F_RWLOCK | TS_LOCKS_F_SHARED;
 	feed(t, &b, a);
 	CHECK(b.len > 0 && b.events[b.len - 1].type == TS_EV_LOCK_ACQUIRED &&
 	      (b.events[b.len - 1].flags & TS_EVF_SHARED));
-	CHECK(count(&b, TS_EV_RESOURCE_NEW, 0) == 2 && b.events[b.len - 2].kind == TS_RES_RWLOCK);
+	CHECK(count(&b, TS_EV_RESOURCE_NEW, 0) == 3 && b.events[b.len - 2].kind == TS_RES_RWLOCK);
 	CHECK(count(&b, TS_EV_LOCK_RELEASE, 0) == 2);
 	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 0) == 4);
 	ts_locks_track_free(t);
