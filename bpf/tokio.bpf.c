@@ -242,7 +242,7 @@ SEC("uretprobe")
 int BPF_KRETPROBE(tk_spawn_ret)
 {
 	struct tk_spawn_rec *r;
-	__u64 hdr = PT_REGS_RC(ctx), sp;
+	__u64 hdr = PT_REGS_RC(ctx), sp, vt = 0;
 	__u32 tid, n = 0;
 
 	if (!ours(&tid))
@@ -272,6 +272,11 @@ int BPF_KRETPROBE(tk_spawn_ret)
 	r->regs[6] = ctx->r14;
 	r->regs[7] = ctx->r15;
 	r->pad = 0;
+	/* the JoinHandle holds the new task: its header is alive here */
+	r->dealloc_fn = 0;
+	if (bpf_probe_read_user(&vt, sizeof(vt), (void *)(hdr + TK_HDR_VTABLE_OFF)) == 0 && vt &&
+	    bpf_probe_read_user(&r->dealloc_fn, sizeof(r->dealloc_fn), (void *)(vt + TK_VTABLE_DEALLOC_OFF)) < 0)
+		r->dealloc_fn = 0;
 #pragma unroll
 	for (int i = 0; i < TK_STACK_CHUNKS; i++) {
 		if (bpf_probe_read_user(r->stack + i * TK_STACK_CHUNK, TK_STACK_CHUNK,

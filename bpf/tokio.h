@@ -55,8 +55,14 @@ struct tk_rec {
 	unsigned short flags;
 };
 
+/* Header::vtable (Header is repr(C): state, queue_next, vtable) and
+ * Vtable::dealloc (poll, schedule, dealloc, ...), stable through 1.x. */
+#define TK_HDR_VTABLE_OFF 16
+#define TK_VTABLE_DEALLOC_OFF 16
+
 struct tk_spawn_rec {
 	struct tk_rec h;
+	unsigned long long dealloc_fn;  /* the task's vtable's dealloc (names its future type), or 0 */
 	unsigned long long regs[8];  /* ip, sp, bp, bx, r12, r13, r14, r15 at the hook's return */
 	unsigned int stack_len;      /* bytes valid in stack[] (copied from regs[1]) */
 	unsigned int pad;

@@ -146,6 +146,68 @@ static bool vaddr_to_offset(Elf *elf, uint64_t v, uint64_t *off)
 	return false;
 }
 
+static bool is_task_glue(const char *d)
+{
+	return !strncmp(d, "core::ptr::drop_in_place<tokio::runtime::task::core::", 52);
+}
+
+static uint64_t name_hash(const char *d)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *d; d++)
+		h = (h ^ (uint8_t)*d) * 1099511628211ull;
+	return h;
+}
+
+static int note_glue(struct tk_symbols *s, uint64_t addr, const char *d)
+{
+	char type[512];
+
+	if (!ts_tokio_glue_type(d, type, sizeof(type)))
+		return 0;
+	if (s->n_glue == s->cap_glue) {
+		size_t cap = s->cap_glue ? s->cap_glue * 2 : 64;
+		uint64_t (*g)[2];
+
+		if (cap > MAX_PROBES)
+			return 0; /* names may then be ambiguous; not worth failing for */
+		g = realloc(s->glue, cap * sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		s->glue = g;
+		s->cap_glue = cap;
+	}
+	s->glue[s->n_glue][0] = addr;
+	s->glue[s->n_glue][1] = name_hash(type);
+	s->n_glue++;
+	return 0;
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return x[0] != y[0] ? (x[0] < y[0] ? -1 : 1) : (x[1] < y[1] ? -1 : x[1] > y[1]);
+}
+
+/* Addresses that carry the drop glue of two different future types. */
+static int find_shared_glue(struct tk_symbols *s)
+{
+	if (!s->n_glue)
+		return 0;
+	qsort(s->glue, s->n_glue, sizeof(*s->glue), cmp_pair);
+	s->glue_shared = calloc(s->n_glue, sizeof(*s->glue_shared));
+	if (!s->glue_shared)
+		return -ENOMEM;
+	for (size_t i = 1; i < s->n_glue; i++) {
+		if (s->glue[i][0] == s->glue[i - 1][0] && s->glue[i][1] != s->glue[i - 1][1] &&
+		    (!s->n_glue_shared || s->glue_shared[s->n_glue_shared - 1] != s->glue[i][0]))
+			s->glue_shared[s->n_glue_shared++] = s->glue[i][0];
+	}
+	return 0;
+}
+
 /* Probes that only read arguments at the entry may move into the function
  * (tokio_insn.c); a uretprobe must stay at the entry. */
 static bool entry_only(int fn)
@@ -176,7 +238,7 @@ static int scan_symtab(struct tk_symbols *s, Elf *elf, Elf_Scn *scn, uint32_t mo
 		const char *name;
 		char *d;
 		uint64_t off;
-		int fn, r;
+		int fn, r = 0;
 
 		if (!gelf_getsym(data, (int)i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
 		    sym.st_shndx == SHN_UNDEF || !sym.st_value)
@@ -186,7 +248,11 @@ static int scan_symtab(struct tk_symbols *s, Elf *elf, Elf_Scn *scn, uint32_t mo
 			continue;
 		d = ts_demangle(name);
 		fn = classify(d ? d : name);
+		if (fn < 0 && d && is_task_glue(d))
+			r = note_glue(s, sym.st_value, d);
 		free(d);
+		if (r < 0)
+			return r;
 		if (fn < 0 || !vaddr_to_offset(elf, sym.st_value, &off))
 			continue;
 		if (entry_only(fn))
@@ -270,6 +336,8 @@ void ts_tokio_symbols_free(struct tk_symbols *s)
 		free(s->modules[i]);
 	free(s->modules);
 	free(s->probes);
+	free(s->glue);
+	free(s->glue_shared);
 	free(s);
 }
 
@@ -349,6 +417,9 @@ int ts_tokio_elf_scan(uint32_t pid, struct tk_symbols **out, char *err, size_t e
 		snprintf(err, errlen, "pid %" PRIu32 " exited", pid);
 		goto cleanup;
 	}
+	r = find_shared_glue(s);
+	if (r < 0)
+		goto fail;
 	if (s->count[TK_FN_POLL] == 0) {
 		if (stripped) {
 			r = -ENOEXEC;

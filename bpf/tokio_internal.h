@@ -18,6 +18,7 @@
 
 struct ts_strpool;
 struct ts_symbolizer;
+struct tk_tasks;
 
 /* The functions probed, by role. */
 enum tk_fn {
@@ -47,6 +48,14 @@ struct tk_symbols {
 	struct tk_probe *probes;
 	size_t n_probes, cap_probes;
 	size_t count[TK_FN_COUNT];
+	/* Addresses (st_value) of task drop glue that identical code folding
+	 * shared between future types (not merely between schedulers): a
+	 * name found there is ambiguous. */
+	uint64_t *glue_shared;
+	size_t n_glue_shared;
+	/* scan scratch: every task drop glue symbol seen (address, type hash) */
+	uint64_t (*glue)[2];
+	size_t n_glue, cap_glue;
 };
 
 /* Scan the ELF files mapped executable by `pid`. Returns 0 with
@@ -61,6 +70,25 @@ const char *ts_tokio_fn_name(enum tk_fn fn);
  * an entry probe is emulated rather than single-stepped and still sees
  * the arguments; 0 when the entry itself is best (tokio_insn.c). */
 size_t ts_tokio_probe_point(const uint8_t *code, size_t len);
+
+/* Future type names by a vtable's dealloc address (tokio_names.c). */
+#define TK_NAMES 256
+struct tk_names {
+	uint64_t addr[TK_NAMES];
+	const char *name[TK_NAMES];     /* NULL: no name found */
+	const uint64_t *shared;         /* sorted st_values of shared drop glue */
+	size_t n_shared;
+};
+
+/* The future type a task with this vtable dealloc runs, e.g.
+ * "myserver::handle" (an async fn's future is named by the fn), or NULL. */
+const char *ts_tokio_future_name(struct tk_names *c, uint32_t pid, struct ts_symbolizer *sym,
+				 struct ts_strpool *pool, uint64_t dealloc_fn);
+/* The future type in a task's drop glue name ("core::ptr::drop_in_place<
+ * tokio::runtime::task::core::Cell<F, S>>" -> F, simplified). */
+bool ts_tokio_glue_type(const char *glue, char *out, size_t len);
+/* Take the list of shared drop glue addresses (sorted; ownership moves). */
+void ts_tokio_tasks_set_glue_shared(struct tk_tasks *t, uint64_t *addrs, size_t n);
 
 /* Loading and attaching (tokio_attach.c). */
 struct tokio_bpf;

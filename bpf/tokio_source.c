@@ -153,6 +153,8 @@ int ts_tokio_attach(struct ts_collector *c, uint32_t pid, uint64_t now_ns, char 
 	r = ts_tokio_tasks_new(pid, ts_collector_strpool(c), s->sym, &s->tasks);
 	if (r < 0)
 		goto nomem;
+	ts_tokio_tasks_set_glue_shared(s->tasks, syms->glue_shared, syms->n_glue_shared);
+	syms->glue_shared = NULL;
 	r = ts_tokio_skel_load(pid, &s->skel, &multi, err, errlen);
 	if (r < 0)
 		goto fail;

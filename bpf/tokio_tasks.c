@@ -15,7 +15,8 @@
  * user stack at the return of OwnedTasks::bind / spawn_blocking; the
  * symbolizer unwinds it (CFI) and the first frame outside Tokio and the
  * standard library is the location (file:line with DWARF, else the
- * function), and its function the task's name.
+ * function). The task's name is its future's type where the symbols tell
+ * (tokio_names.c), else that function.
  *
  * Records come from the kernel but describe the target's memory: sizes
  * are checked, and nothing here dereferences a target address.
@@ -73,6 +74,7 @@ struct tk_tasks {
 	size_t recent_next;
 	uint64_t rejected;
 	struct site sites[SITES];       /* spawn sites already resolved */
+	struct tk_names names;          /* future types by vtable */
 };
 
 static uint64_t task_hash(const void *node)
@@ -131,7 +133,15 @@ void ts_tokio_tasks_free(struct tk_tasks *t)
 	ts_hashidx_fini(&t->task_ix);
 	ts_hashidx_fini(&t->thread_ix);
 	free(t->instance_blocking);
+	free((void *)t->names.shared);
 	free(t);
+}
+
+void ts_tokio_tasks_set_glue_shared(struct tk_tasks *t, uint64_t *addrs, size_t n)
+{
+	free((void *)t->names.shared);
+	t->names.shared = addrs;
+	t->names.n_shared = n;
 }
 
 uint64_t ts_tokio_tasks_rejected(const struct tk_tasks *t)
@@ -315,7 +325,7 @@ static int on_spawn(struct tk_tasks *t, const struct tk_spawn_rec *r, struct ts_
 	struct tk_task *k = find_task(t, r->h.task);
 	bool blocking = r->h.cookie == TK_SPAWN_BLOCKING;
 	uint64_t ts = r->h.ts;
-	const char *name, *loc;
+	const char *name, *loc, *future;
 
 	if (k && k->spawned)
 		return 0; /* a nested spawn_blocking hook reported it already */
@@ -345,6 +355,10 @@ static int on_spawn(struct tk_tasks *t, const struct tk_spawn_rec *r, struct ts_
 	}
 report:
 	spawn_site(t, r, &name, &loc);
+	/* the future's type names the task better than the function that spawned it */
+	future = ts_tokio_future_name(&t->names, t->pid, t->sym, t->pool, r->dealloc_fn);
+	if (future)
+		name = future;
 	return push(b, &(struct ts_event){
 		.ts = ts, .pid = t->pid, .tid = r->h.tid, .type = TS_EV_SPAWN, .id = r->h.task,
 		.kind = blocking ? TS_KIND_BLOCKING : TS_KIND_TASK, .name = name, .location = loc,

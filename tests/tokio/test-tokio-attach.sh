@@ -3,7 +3,8 @@
 # (tk-test, built from prog/ with no taskscope in it) and check the
 # recording against what the program says it did:
 #  - processes.source is tokio-bpf; every task it spawned after the attach
-#    is there once, at its own spawn line in src/bin/tk-test.rs;
+#    is there once, at its own spawn line in src/bin/tk-test.rs; alpha and
+#    beta are named by their future types (tk_test::Counted<tk_test::alpha..>);
 #  - each task's polls equal the program's own count (Counted wrapper),
 #    within 1% or 1 poll (tolerance for events lost, which should be none);
 #  - long_poll on sleeper and spinner and on no other task; task_panicked
@@ -63,6 +64,10 @@ at() { # tasks spawned at NAME's line; $2: the task_summary alias, if any
 }
 for name in alpha beta sleeper spinner panicker loser aborted blocking; do
 	check "one task at $name's spawn line" test "$(q "SELECT count(*) FROM task_summary WHERE $(at $name)")" -eq 1
+done
+for name in alpha beta; do
+	check "$name's task is named by its future type" test "$(q "SELECT count(*) FROM task_summary
+		WHERE $(at $name) AND name LIKE '%tk_test::%$name%'")" -eq 1
 done
 check "200 short tasks at their spawn line" test "$(q "SELECT count(*) FROM task_summary WHERE $(at short)")" -eq 200
 
