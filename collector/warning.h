@@ -24,7 +24,7 @@ enum ts_warning_kind {
 	TS_WARN_KIND_COUNT,
 };
 
-#define TS_WARNING_DETAIL_MAX 160
+#define TS_WARNING_DETAIL_MAX 256
 
 struct ts_warning {
 	uint32_t pid;
