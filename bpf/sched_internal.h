@@ -18,7 +18,8 @@ struct ts_symbolizer;
 
 struct sched_sampler {
 	uint32_t tid;
-	uint64_t poll_started_ns;  /* the poll it was switched on for */
+	bool loop;                 /* for a loop iteration (else a poll) */
+	uint64_t poll_started_ns;  /* the poll, or the iteration's start, it was switched on for */
 	int perf_fd;
 	struct bpf_link *link;
 };
@@ -36,6 +37,8 @@ struct ts_sched_source {
 	const char *nr_names[SCHED_NR_NAMES];  /* interned syscall names */
 	struct sched_sampler samplers[SCHED_MAX_SAMPLED];
 	uint32_t n_samplers;
+	uint32_t loop_tids[SCHED_MAX_SAMPLED];  /* event-loop threads seen (generic) */
+	uint32_t n_loop_tids;
 	struct ts_symbolizer *sym; /* created at the first stack; NULL without */
 	bool sym_failed;
 };

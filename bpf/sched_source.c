@@ -140,8 +140,11 @@ static int on_record(void *ctx, void *data, size_t size)
 		ev.flags = r->a && r->b * 2 > r->a ? TS_EVF_PREEMPTED : 0;
 		break;
 	case SCHED_REC_LOOP_THREAD:
-		if (s->cfg.generic)
+		if (s->cfg.generic) {
 			push_loop_thread(s, r->tid, r->ts);
+			if (s->n_loop_tids < SCHED_MAX_SAMPLED)
+				s->loop_tids[s->n_loop_tids++] = r->tid;
+		}
 		return 0;
 	case SCHED_REC_CPU_SAMPLE:
 		ev.type = TS_EV_CPU_SAMPLE;
@@ -285,7 +288,9 @@ static int load(const struct ts_sched_config *cfg, bool raw, struct sched_bpf **
 	skel->rodata->targ_tgid = cfg->pid;
 	/* intervals long enough to block a poll are always sent */
 	skel->rodata->offcpu_min_ns = cfg->offcpu_min_ns < cfg->blocking_ns ? cfg->offcpu_min_ns : cfg->blocking_ns;
-	skel->rodata->loop_stall_ns = cfg->loop_stall_ns;
+	/* loop iterations only for generic targets: the workers of a shim or
+	 * Tokio runtime are judged by their polls */
+	skel->rodata->loop_stall_ns = cfg->generic ? cfg->loop_stall_ns : UINT64_MAX;
 	skel->rodata->cpu_sample_ns = cfg->cpu_sample_ns;
 	set_flavour(skel, raw);
 	r = bpf_map__set_max_entries(skel->maps.events, cfg->ring_bytes);

@@ -9,7 +9,9 @@
  * blocked_worker it usually holds a stack; the sampler is removed when the
  * poll ends. A cpu-clock event only fires while the thread runs, so a
  * thread that sleeps gives no stack: for it the source reports where it
- * sleeps (the syscall it is in, from the kernel's per-thread state).
+ * sleeps (the syscall it is in, from the kernel's per-thread state). The
+ * event loops of a generic target get the same from a quarter of the
+ * loop-stall threshold into an iteration, until it ends.
  *
  * Stacks: the BPF program sends both a frame-pointer walk (bpf_get_stack)
  * and a copy of the user stack with the registers. With the symbolizer
@@ -140,7 +142,7 @@ static void sampler_stop(struct ts_sched_source *s, struct sched_sampler *sp)
 	s->samplers[s->n_samplers].link = NULL;
 }
 
-static int sampler_start(struct ts_sched_source *s, uint32_t tid, uint64_t poll_started_ns)
+static int sampler_start(struct ts_sched_source *s, uint32_t tid, uint64_t poll_started_ns, bool loop)
 {
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_SOFTWARE, .size = sizeof(attr), .config = PERF_COUNT_SW_CPU_CLOCK,
@@ -170,6 +172,7 @@ static int sampler_start(struct ts_sched_source *s, uint32_t tid, uint64_t poll_
 		return r;
 	}
 	sp->tid = tid;
+	sp->loop = loop;
 	sp->perf_fd = fd;
 	sp->poll_started_ns = poll_started_ns;
 	s->n_samplers++;
@@ -181,7 +184,7 @@ int ts_sched_source_sample(struct ts_sched_source *s, uint32_t tid, bool on)
 	struct sched_sampler *sp = sampler_find(s, tid);
 
 	if (on)
-		return sp ? 0 : sampler_start(s, tid, 0);
+		return sp ? 0 : sampler_start(s, tid, 0, false);
 	if (sp)
 		sampler_stop(s, sp);
 	return 0;
@@ -208,6 +211,35 @@ static void report_sleeper(struct ts_sched_source *s, uint32_t tid)
 	ts_sched_push(s, &ev);
 }
 
+/* The loop iteration `tid` is in now (its start), 0 when it waits. */
+static uint64_t iteration_of(struct ts_sched_source *s, uint32_t tid)
+{
+	struct sched_tstate st;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.threads), &tid, &st) < 0)
+		return 0;
+	return st.iter_start;
+}
+
+/* Event loops (generic): an iteration running for a quarter of the
+ * stall threshold gets a sampler until it ends, so a stall that burns the
+ * CPU has a stack by the time it is reported. */
+static void update_loops(struct ts_sched_source *s)
+{
+	uint64_t flag_ns = s->cfg.loop_stall_ns / 4;
+
+	for (uint32_t i = 0; i < s->n_loop_tids; i++) {
+		uint32_t tid = s->loop_tids[i];
+		struct sched_sampler *sp = sampler_find(s, tid);
+		uint64_t iter = iteration_of(s, tid);
+
+		if (sp && sp->loop && sp->poll_started_ns != iter)
+			sampler_stop(s, sp);
+		else if (!sp && iter && s->now_ns >= iter + flag_ns)
+			sampler_start(s, tid, iter, true);
+	}
+}
+
 void ts_sched_stack_update(struct ts_sched_source *s)
 {
 	struct ts_model *m = ts_collector_model(s->cfg.collector);
@@ -219,6 +251,10 @@ void ts_sched_stack_update(struct ts_sched_source *s)
 		struct sched_sampler *sp = &s->samplers[i];
 		struct ts_thread *t = ts_model_find_thread(m, s->cfg.pid, sp->tid);
 
+		if (sp->loop) {
+			i++;
+			continue;
+		}
 		if (sp->poll_started_ns && (!t || !t->polling || t->poll_started_ns != sp->poll_started_ns)) {
 			sampler_stop(s, sp);
 			continue;
@@ -226,6 +262,8 @@ void ts_sched_stack_update(struct ts_sched_source *s)
 		report_sleeper(s, sp->tid);
 		i++;
 	}
+	if (s->cfg.generic)
+		update_loops(s);
 	threads = ts_model_threads(m, &n);
 	for (size_t i = 0; i < n; i++) {
 		const struct ts_thread *t = threads[i];
@@ -237,7 +275,7 @@ void ts_sched_stack_update(struct ts_sched_source *s)
 		task = ts_model_find_task(m, t->pid, t->current_task);
 		if (task && task->kind == TS_KIND_BLOCKING)
 			continue;
-		if (sampler_start(s, t->tid, t->poll_started_ns) == 0)
+		if (sampler_start(s, t->tid, t->poll_started_ns, false) == 0)
 			report_sleeper(s, t->tid);
 	}
 }

@@ -22,7 +22,8 @@
  *    whose off-CPU time reaches it (once per poll; blocking tasks are
  *    exempt: blocking is their job).
  *  - TS_EV_LOOP_ITER of at least loop_stall_ns raises loop_stall with
- *    the on/off-CPU split and the syscall it blocked in.
+ *    the on/off-CPU split, the syscall it blocked in, and the loop thread's
+ *    stack when one was sampled on the CPU during the iteration.
  *  - TS_EV_CPU_SAMPLE adds to the thread's cpu_ns, and to busy_ns for a
  *    thread that never polled (an event loop's busy time).
  *  - TS_EV_STACK is kept as the thread's latest stack; a blocked_worker
@@ -183,14 +184,40 @@ static void syscall_done(struct ts_model *m, const struct ts_event *ev, struct t
 			 ev->ts, thr->poll_started_ns);
 }
 
+/* Copy a stack text without the "(file:line)" parts: the warning detail is
+ * short, the function names are what matter there. */
+static void compact_stack(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+	int depth = 0;
+
+	for (; *in && o + 1 < len; in++) {
+		if (*in == '(')
+			depth++;
+		else if (*in == ')' && depth > 0)
+			depth--;
+		else if (depth == 0 && !(*in == ' ' && o > 0 && out[o - 1] == ' '))
+			out[o++] = *in;
+	}
+	while (o > 0 && out[o - 1] == ' ')
+		o--;
+	out[o] = '\0';
+}
+
 static void loop_iter(struct ts_model *m, const struct ts_event *ev, struct ts_thread *thr)
 {
 	uint64_t dur = ts_model_since(ev->arg, ev->ts), off = ev->id < dur ? ev->id : dur;
-	char took[32], offs[32], ons[32], why[96];
+	char took[32], offs[32], ons[32], why[96], stack[TS_WARNING_DETAIL_MAX] = "";
+	char frames[TS_WARNING_DETAIL_MAX - 16];
 	const char *wait = ev->name ? ev->name : "wait";
 
 	if (!ts_lint_loop_stall(&m->cfg.lints, dur))
 		return;
+	/* a stack sampled on the CPU during this iteration says where it went */
+	if (thr->stack && thr->stack_on_cpu && thr->stack_ns >= ev->arg && thr->stack_ns <= ev->ts) {
+		compact_stack(thr->stack, frames, sizeof(frames));
+		snprintf(stack, sizeof(stack), "; on-CPU: %s", frames);
+	}
 	ts_warning_format_duration(took, sizeof(took), dur);
 	ts_warning_format_duration(offs, sizeof(offs), off);
 	ts_warning_format_duration(ons, sizeof(ons), dur - off);
@@ -203,11 +230,11 @@ static void loop_iter(struct ts_model *m, const struct ts_event *ev, struct ts_t
 	if (off * 2 > dur)
 		ts_model_warn(m, TS_WARN_LOOP_STALL, thr->pid, thr->tid, NULL, ev->ts, dur,
 			      "event loop on thread %u '%s' stalled %s between %s calls: off-CPU %s %s "
-			      "(on-CPU %s)", thr->tid, thr->name, took, wait, offs, why, ons);
+			      "(on-CPU %s)%s", thr->tid, thr->name, took, wait, offs, why, ons, stack);
 	else
 		ts_model_warn(m, TS_WARN_LOOP_STALL, thr->pid, thr->tid, NULL, ev->ts, dur,
 			      "event loop on thread %u '%s' stalled %s between %s calls: on-CPU %s "
-			      "(off-CPU %s %s)", thr->tid, thr->name, took, wait, ons, offs, why);
+			      "(off-CPU %s %s)%s", thr->tid, thr->name, took, wait, ons, offs, why, stack);
 }
 
 void ts_model_kernel_apply(struct ts_model *m, const struct ts_event *ev, struct ts_thread *thr)
@@ -244,26 +271,6 @@ void ts_model_kernel_apply(struct ts_model *m, const struct ts_event *ev, struct
 			thr->busy_ns += ev->arg;
 		break;
 	}
-}
-
-/* Copy a stack text without the "(file:line)" parts: the warning detail is
- * short, the function names are what matter there. */
-static void compact_stack(const char *in, char *out, size_t len)
-{
-	size_t o = 0;
-	int depth = 0;
-
-	for (; *in && o + 1 < len; in++) {
-		if (*in == '(')
-			depth++;
-		else if (*in == ')' && depth > 0)
-			depth--;
-		else if (depth == 0 && !(*in == ' ' && o > 0 && out[o - 1] == ' '))
-			out[o++] = *in;
-	}
-	while (o > 0 && out[o - 1] == ' ')
-		o--;
-	out[o] = '\0';
 }
 
 void ts_model_kernel_thread_state(const struct ts_model *m, const struct ts_thread *thr,

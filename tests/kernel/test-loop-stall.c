@@ -4,7 +4,8 @@
  * and once on it (a spin). Each stall must raise exactly one loop_stall
  * with its duration within 20% and the right attribution (the spin: on
  * the CPU, or waiting for one when the machine is loaded, never asleep
- * in a syscall); the loop thread
+ * in a syscall) and, for the spin, the function it spun in from a stack
+ * sampled during the stall; the loop thread
  * is a worker with CPU time; the server exiting while attached ends the
  * source cleanly.
  */
@@ -18,15 +19,21 @@
 
 #define MS 1000000ull
 
-static int talk(int fd, const char *cmd)
+static int ask(int fd, const char *cmd)
+{
+	return write(fd, cmd, strlen(cmd)) == (ssize_t)strlen(cmd) ? 0 : -1;
+}
+
+static int answer(int fd)
 {
 	char buf[64];
-	ssize_t n;
 
-	if (write(fd, cmd, strlen(cmd)) < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	return n > 0 ? 0 : -1;
+	return read(fd, buf, sizeof(buf) - 1) > 0 ? 0 : -1;
+}
+
+static int talk(int fd, const char *cmd)
+{
+	return ask(fd, cmd) == 0 ? answer(fd) : -1;
 }
 
 static bool no_targets(struct ts_collector *c)
@@ -93,9 +100,13 @@ int main(int argc, char **argv)
 		CHECK(talk(fd, "ping\n") == 0);
 		kt_run(c, 40, NULL);
 	}
-	CHECK(talk(fd, "sleep\n") == 0);
-	kt_run(c, 200, NULL);
-	CHECK(talk(fd, "spin\n") == 0);
+	/* the collector keeps draining while the server stalls, as in a session */
+	CHECK(ask(fd, "sleep\n") == 0);
+	kt_run(c, 500, NULL);
+	CHECK(answer(fd) == 0);
+	CHECK(ask(fd, "spin\n") == 0);
+	kt_run(c, 500, NULL);
+	CHECK(answer(fd) == 0);
 	CHECK(talk(fd, "ping\n") == 0);  /* the loop waits again: the stall is complete */
 	kt_run(c, 300, NULL);
 
@@ -121,6 +132,8 @@ int main(int argc, char **argv)
 		CHECK(strstr(on->detail, ": on-CPU") != NULL ||
 		      (strstr(on->detail, "off-CPU") && strstr(on->detail, "waiting for a CPU")));
 		CHECK(strstr(on->detail, " in ") == NULL);
+		/* sampled while it spun: the function it spun in */
+		CHECK(strstr(on->detail, "on-CPU: ") && strstr(on->detail, "stall_spin"));
 	}
 	thr = ts_model_find_thread(m, (uint32_t)pid, (uint32_t)pid);
 	CHECK(thr != NULL);

@@ -152,21 +152,27 @@ static void test_loop(void)
 	/* 50 ms: under the threshold */
 	ev_full(m, TS_EV_LOOP_ITER, 60 * MS, TID, 0, 0, 0, 10 * MS, "epoll_wait", NULL);
 	CHECK_EQ(rec_count(r, TS_WARN_LOOP_STALL, 0), 0);
-	/* 300 ms, 299 ms off in clock_nanosleep */
+	/* 300 ms, 299 ms off in clock_nanosleep; a stack from before it is not its */
+	ev_full(m, TS_EV_STACK, 90 * MS, TID, 0, TS_EVF_ON_CPU, 0, 0, "old (o.c:1)", NULL);
 	ev_full(m, TS_EV_LOOP_ITER, 400 * MS, TID, 299 * MS, 0, SYS_NANOSLEEP + 1, 100 * MS, "epoll_wait",
 		"clock_nanosleep");
 	w = rec_last(r, TS_WARN_LOOP_STALL);
 	CHECK(w != NULL);
 	if (w) {
+		CHECK(strstr(w->detail, "; on-CPU: ") == NULL);
 		CHECK_EQ(w->duration_ns, 300 * MS);
 		CHECK(w->task_id == 0 && w->tid == TID);
 		CHECK(strstr(w->detail, "between epoll_wait calls: off-CPU 299 ms in clock_nanosleep") != NULL);
 	}
-	/* 300 ms on the CPU */
+	/* 300 ms on the CPU, with a stack sampled during it (one from before
+	 * the iteration would not count) */
+	ev_full(m, TS_EV_STACK, 600 * MS, TID, 0, TS_EVF_ON_CPU, 0, 0, "hot (h.c:1) < handler (h.c:9)", NULL);
 	ev_full(m, TS_EV_LOOP_ITER, 800 * MS, TID, 1 * MS, 0, 0, 500 * MS, "epoll_wait", NULL);
 	w = rec_last(r, TS_WARN_LOOP_STALL);
-	if (w)
+	if (w) {
 		CHECK(strstr(w->detail, ": on-CPU 299 ms") != NULL);
+		CHECK(strstr(w->detail, "; on-CPU: hot < handler") != NULL);
+	}
 	CHECK_EQ(rec_count(r, TS_WARN_LOOP_STALL, 0), 2);
 	/* CPU samples: busy time of a thread that never polls */
 	ev_full(m, TS_EV_CPU_SAMPLE, 900 * MS, TID, 0, 0, 0, 120 * MS, NULL, NULL);
