@@ -53,10 +53,10 @@ struct tk_link_create_attr {             /* union bpf_attr, link_create.uprobe_m
 	uint32_t pad;
 };
 
-static struct bpf_program *const *programs(struct tokio_bpf *skel, size_t *n)
-{
-	static struct bpf_program *p[7];
+#define N_PROGRAMS 7
 
+static void programs(struct tokio_bpf *skel, struct bpf_program *p[N_PROGRAMS])
+{
 	p[0] = skel->progs.tk_poll_enter;
 	p[1] = skel->progs.tk_poll_exit;
 	p[2] = skel->progs.tk_dealloc;
@@ -64,8 +64,6 @@ static struct bpf_program *const *programs(struct tokio_bpf *skel, size_t *n)
 	p[4] = skel->progs.tk_panic_caught;
 	p[5] = skel->progs.tk_spawn_ret;
 	p[6] = skel->progs.tk_complete;
-	*n = 7;
-	return p;
 }
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -75,9 +73,8 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 
 int ts_tokio_skel_load(uint32_t pid, struct tokio_bpf **out, bool *multi, char *err, size_t errlen)
 {
-	struct bpf_program *const *p;
+	struct bpf_program *p[N_PROGRAMS];
 	struct tokio_bpf *skel;
-	size_t n;
 	int r;
 
 	libbpf_set_print(libbpf_quiet);
@@ -89,8 +86,8 @@ int ts_tokio_skel_load(uint32_t pid, struct tokio_bpf **out, bool *multi, char *
 			return r;
 		}
 		skel->rodata->targ_tgid = pid;
-		p = programs(skel, &n);
-		for (size_t i = 0; try_multi && i < n; i++)
+		programs(skel, p);
+		for (size_t i = 0; try_multi && i < N_PROGRAMS; i++)
 			bpf_program__set_expected_attach_type(p[i], (enum bpf_attach_type)TK_BPF_TRACE_UPROBE_MULTI);
 		r = tokio_bpf__load(skel);
 		if (r == 0) {
@@ -266,11 +263,10 @@ static int attach_multi(struct tk_links *l, struct tokio_bpf *skel, const struct
 		{ 6, false, false },
 		{ 1, true, true }, { 0, false, true },
 	};
-	struct bpf_program *const *p;
-	size_t n;
+	struct bpf_program *p[N_PROGRAMS];
 	int r;
 
-	p = programs(skel, &n);
+	programs(skel, p);
 	for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++) {
 		for (uint32_t m = 0; m < s->n_modules; m++) {
 			r = attach_multi_group(l, skel, s, pid, p[order[o].prog], order[o].ret, order[o].polls, m,

@@ -119,6 +119,13 @@ async fn aborted() {
 
 async fn tick() {}
 
+/// Spawned before the attach: it shows up at its first poll after it.
+async fn early() {
+    loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn exists(ctl: &str, name: &str) -> bool {
     std::fs::metadata(format!("{}/{}", ctl, name)).is_ok()
 }
@@ -126,6 +133,7 @@ fn exists(ctl: &str, name: &str) -> bool {
 async fn workload(ctl: &str) {
     // Wait for the attach (the test touches CTL/go once our probes are
     // live); tiny tasks keep raw::poll busy meanwhile.
+    let _early = tokio::spawn(early());
     let deadline = Instant::now() + Duration::from_secs(60);
     while !exists(ctl, "go") {
         if Instant::now() > deadline {
