@@ -44,6 +44,7 @@ struct tk_task {
 	uint64_t hdr;
 	uint64_t first_ts;
 	uint32_t kind;
+	uint32_t spawn_tid;
 	bool spawned;
 	bool panicked;
 	bool cancelled;
@@ -327,10 +328,17 @@ static int on_spawn(struct tk_tasks *t, const struct tk_spawn_rec *r, struct ts_
 	uint64_t ts = r->h.ts;
 	const char *name, *loc, *future;
 
-	if (k && k->spawned)
-		return 0; /* a nested spawn_blocking hook reported it already */
+	if (k && k->spawned) {
+		if (blocking && k->spawn_tid == r->h.tid)
+			return 0; /* a nested spawn_blocking hook reported it already */
+		/* the header was freed and reused, and we missed that task's end:
+		 * the model ends it at this spawn (a reused id) */
+		forget_task(t, k);
+		k = NULL;
+	}
 	if (k) {
 		k->spawned = true;
+		k->spawn_tid = r->h.tid;
 		if (blocking)
 			k->kind = TS_KIND_BLOCKING;
 		if (k->first_ts < ts)
@@ -351,6 +359,7 @@ static int on_spawn(struct tk_tasks *t, const struct tk_spawn_rec *r, struct ts_
 		if (!k)
 			return -ENOMEM;
 		k->spawned = true;
+		k->spawn_tid = r->h.tid;
 		k->kind = blocking ? TS_KIND_BLOCKING : TS_KIND_TASK;
 	}
 report:
