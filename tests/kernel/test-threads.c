@@ -3,9 +3,9 @@
  * threads that wait together (each tracked: the map must hold them), then
  * 1000 more short-lived ones in batches; once they are joined, only the
  * child's main thread may still have an entry, and none once the child
- * exits. Nothing may have been refused for lack of room. This test loads
- * the raw_tp flavour (the fallback for kernels where tp_btf does not load),
- * so that both flavours are exercised.
+ * exits. Nothing may have been refused for lack of room. Run with each
+ * flavour of the programs: tp_btf, and raw_tp (the fallback for kernels
+ * where tp_btf does not load).
  */
 #include <pthread.h>
 
@@ -63,52 +63,61 @@ static int child(void *arg)
 	return read(to_child[0], &c, 1) == 1 ? 0 : 1;   /* until told (or killed) */
 }
 
-int main(void)
+/* One run of the child under one flavour of the programs. */
+static void run(struct ts_strpool *pool, bool raw_tp)
 {
 	struct ts_sched_source *s = NULL;
 	struct ts_sched_config cfg;
 	struct ts_sched_stats st;
-	struct ts_strpool *pool;
 	struct ts_event_batch batch;
 	char err[256], c;
 	pid_t pid;
 	int r;
 
-	kt_need_bpf();
-	if (pipe(to_child) < 0 || pipe(to_parent) < 0 || ts_strpool_new(1 << 20, &pool) < 0)
-		return 1;
 	pid = kt_fork(child, NULL);
 	ts_sched_config_default(&cfg, (uint32_t)pid, NULL);
 	cfg.pool = pool;
-	cfg.raw_tp = true;
+	cfg.raw_tp = raw_tp;
 	r = ts_sched_source_new(&cfg, &s, err, sizeof(err));
 	CHECK_MSG(r == 0, "%s", err);
 	if (r < 0) {
 		kill(pid, SIGKILL);
-		return 1;
+		waitpid(pid, NULL, 0);
+		return;
 	}
 	ts_event_batch_init(&batch);
 	CHECK(write(to_child[1], "g", 1) == 1);
 	CHECK(read(to_parent[0], &c, 1) == 1 && c == 'h');
 	CHECK(ts_sched_source_stats(s, &st) == 0);
-	CHECK_MSG(st.thread_entries >= HELD, "%llu entries with %d threads alive",
-		  (unsigned long long)st.thread_entries, HELD);
+	CHECK_MSG(st.thread_entries >= HELD, "%s: %llu entries with %d threads alive",
+		  raw_tp ? "raw_tp" : "tp_btf", (unsigned long long)st.thread_entries, HELD);
 	CHECK(write(to_child[1], "g", 1) == 1);
 	CHECK(read(to_parent[0], &c, 1) == 1 && c == 'd');
 	ts_sched_source_ops.drain(s, &batch, ts_now_ns());
 	CHECK(ts_sched_source_stats(s, &st) == 0);
-	CHECK_MSG(st.thread_entries <= 1, "%llu entries left with only the main thread alive",
-		  (unsigned long long)st.thread_entries);
+	CHECK_MSG(st.thread_entries <= 1, "%s: %llu entries left with only the main thread alive",
+		  raw_tp ? "raw_tp" : "tp_btf", (unsigned long long)st.thread_entries);
 	CHECK(st.untracked == 0);
-	CHECK(st.raw_tp);
+	CHECK(st.raw_tp == raw_tp);
 	CHECK(write(to_child[1], "q", 1) == 1);
 	CHECK(waitpid(pid, NULL, 0) == pid);
 	CHECK(ts_sched_source_stats(s, &st) == 0);
-	CHECK_MSG(st.thread_entries == 0, "%llu entries after the process exited",
-		  (unsigned long long)st.thread_entries);
+	CHECK_MSG(st.thread_entries == 0, "%s: %llu entries after the process exited",
+		  raw_tp ? "raw_tp" : "tp_btf", (unsigned long long)st.thread_entries);
 	CHECK(st.sampled_entries == 0);
 	ts_event_batch_fini(&batch);
 	ts_sched_source_free(s);
+}
+
+int main(void)
+{
+	struct ts_strpool *pool;
+
+	kt_need_bpf();
+	if (pipe(to_child) < 0 || pipe(to_parent) < 0 || ts_strpool_new(1 << 20, &pool) < 0)
+		return 1;
+	run(pool, false);
+	run(pool, true);
 	ts_strpool_free(pool);
 	return check_failures ? 1 : 0;
 }
