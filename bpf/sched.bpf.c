@@ -40,7 +40,6 @@ const volatile __u64 loop_stall_ns = 100000000;
 const volatile __u64 cpu_sample_ns = 200000000;   /* 0: no CPU samples */
 const volatile __u64 stack_interval_ns = 10000000;
 
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SCHED_MAX_THREADS);
