@@ -2,10 +2,11 @@
  * conn_remote.c: mirror a collector's Update stream and fill the console
  * state from the mirror (conn_remote.h).
  *
- * The mirror keeps the model's own structs (struct ts_task, ts_resource,
- * ts_thread) filled from the wire, so task times are computed exactly as
- * the live console computes them (ts_task_times at the collector's
- * estimated now). Strings are interned in a bounded pool owned by the
+ * The mirror keeps compact copies of what the stream carries (struct
+ * ts_remote_task, ts_remote_res; threads as struct ts_thread), so a task
+ * costs ~180 bytes here, and task times are computed as the live console
+ * computes them (ts_remote_task_times mirrors ts_task_times, at the
+ * collector's estimated now). Strings are interned in a bounded pool owned by the
  * conn, so rows handed to the state outlive the next update.
  */
 #include "console/conn_remote.h"
@@ -157,7 +158,7 @@ static void obj_clear(struct objs *o)
 
 static void key_task(const void *item, uint32_t *pid, uint64_t *id)
 {
-	const struct ts_task *t = item;
+	const struct ts_remote_task *t = item;
 
 	*pid = t->pid;
 	*id = t->id;
@@ -165,7 +166,7 @@ static void key_task(const void *item, uint32_t *pid, uint64_t *id)
 
 static void key_res(const void *item, uint32_t *pid, uint64_t *id)
 {
-	const struct ts_resource *x = item;
+	const struct ts_remote_res *x = item;
 
 	*pid = x->pid;
 	*id = x->id;
@@ -186,8 +187,8 @@ int ts_conn_remote_new(struct ts_conn_remote **out)
 	*out = NULL;
 	if (!r)
 		return -ENOMEM;
-	r->tasks.size = sizeof(struct ts_task);
-	r->res.size = sizeof(struct ts_resource);
+	r->tasks.size = sizeof(struct ts_remote_task);
+	r->res.size = sizeof(struct ts_remote_res);
 	r->threads.size = sizeof(struct ts_thread);
 	r->in = malloc(TS_FRAME_MAX + 4);
 	if (!r->in || ts_strpool_new(STRPOOL_BYTES, &r->pool) < 0) {
@@ -237,6 +238,23 @@ bool ts_conn_remote_synced(const struct ts_conn_remote *r)
 	return r->synced;
 }
 
+static uint64_t since(uint64_t from, uint64_t to)
+{
+	return to > from ? to - from : 0;
+}
+
+void ts_remote_task_times(const struct ts_remote_task *t, uint64_t now_ns, uint64_t *total, uint64_t *busy,
+			  uint64_t *sched, uint64_t *idle)
+{
+	uint64_t end = t->state == TS_TASK_DONE ? t->dropped_ns : now_ns;
+	uint64_t open = t->state == TS_TASK_DONE ? 0 : since(t->state_since_ns, end);
+
+	*total = since(t->spawned_ns, end);
+	*busy = t->busy_ns + (t->state == TS_TASK_RUNNING ? open : 0);
+	*sched = t->sched_ns + (t->state == TS_TASK_SCHEDULED ? open : 0);
+	*idle = t->idle_ns + (t->state == TS_TASK_IDLE ? open : 0);
+}
+
 uint64_t ts_conn_remote_updates(const struct ts_conn_remote *r)
 {
 	return r->updates;
@@ -247,12 +265,12 @@ size_t ts_conn_remote_task_count(const struct ts_conn_remote *r)
 	return r->tasks.n;
 }
 
-const struct ts_task *ts_conn_remote_task_at(const struct ts_conn_remote *r, size_t i)
+const struct ts_remote_task *ts_conn_remote_task_at(const struct ts_conn_remote *r, size_t i)
 {
 	return i < r->tasks.n ? obj_at(&r->tasks, i) : NULL;
 }
 
-const struct ts_task *ts_conn_remote_find_task(const struct ts_conn_remote *r, uint32_t pid, uint64_t id)
+const struct ts_remote_task *ts_conn_remote_find_task(const struct ts_conn_remote *r, uint32_t pid, uint64_t id)
 {
 	struct kslot *s = kmap_slot(&r->tasks.map, pid, id);
 
@@ -300,7 +318,7 @@ static uint32_t name_index(const char *s, const char *(*name_of)(uint32_t), uint
 static void apply_task(struct ts_conn_remote *r, const Taskscope__Task *m)
 {
 	bool fresh;
-	struct ts_task *t = obj_get(&r->tasks, m->pid, m->task_id, &fresh);
+	struct ts_remote_task *t = obj_get(&r->tasks, m->pid, m->task_id, &fresh);
 
 	if (!t)
 		return;                 /* over the cap: not shown */
@@ -333,7 +351,7 @@ static void apply_task(struct ts_conn_remote *r, const Taskscope__Task *m)
 static void apply_resource(struct ts_conn_remote *r, const Taskscope__Resource *m)
 {
 	bool fresh;
-	struct ts_resource *x = obj_get(&r->res, m->pid, m->resource_id, &fresh);
+	struct ts_remote_res *x = obj_get(&r->res, m->pid, m->resource_id, &fresh);
 
 	if (!x)
 		return;
@@ -348,14 +366,13 @@ static void apply_resource(struct ts_conn_remote *r, const Taskscope__Resource *
 	x->acquired_ns = m->acquired_ns;
 	x->waiters = m->waiters;
 	memset(x->waiting_tasks, 0, sizeof(x->waiting_tasks));
-	for (size_t k = 0; k < m->n_waiting_tasks && k < TS_RESOURCE_WAITERS_MAX; k++)
+	for (size_t k = 0; k < m->n_waiting_tasks && k < TS_RES_WAITERS_SHOWN; k++)
 		x->waiting_tasks[k] = m->waiting_tasks[k];
 	x->acquisitions = m->acquisitions;
 	x->contentions = m->contentions;
 	x->max_hold_ns = m->max_hold_ns;
-	/* the p99s travel as numbers: kept in the (otherwise unused) hist maxima */
-	x->wait_hist.max = m->wait_p99_ns;
-	x->hold_hist.max = m->hold_p99_ns;
+	x->wait_p99_ns = m->wait_p99_ns;
+	x->hold_p99_ns = m->hold_p99_ns;
 }
 
 static void apply_worker(struct ts_conn_remote *r, const Taskscope__Worker *m)
@@ -381,7 +398,7 @@ static void apply_warning(struct ts_conn_remote *r, const Taskscope__Warning *m)
 {
 	int kind = ts_warning_kind_parse(m->kind ? m->kind : "");
 	struct ts_recent_warning *w;
-	const struct ts_task *t;
+	const struct ts_remote_task *t;
 
 	if (kind < 0)
 		return;                 /* a kind this console does not know */

@@ -28,7 +28,30 @@
 #define TS_REMOTE_MAX_PENDING (64u << 20)   /* bytes of one update split over frames */
 
 struct ts_conn_remote;
-struct ts_task;
+
+/* A mirrored task: the model's task fields the stream carries (a compact
+ * copy: struct ts_task also holds two histograms the stream does not). */
+struct ts_remote_task {
+	uint32_t pid;
+	uint32_t kind;              /* enum ts_task_kind */
+	uint32_t state;             /* enum ts_task_state */
+	uint32_t outcome;           /* enum ts_outcome */
+	uint64_t id;
+	uint64_t parent;
+	const char *name;           /* never NULL; interned by the conn */
+	const char *location;
+	uint64_t spawned_ns, dropped_ns, state_since_ns, last_wake_ns;
+	uint64_t polls, busy_ns, sched_ns, idle_ns;   /* closed intervals */
+	uint64_t wakes, self_wakes, waker_clones, waker_drops;
+	int64_t wakers;
+	uint64_t max_poll_ns;
+	uint32_t poll_tid;
+	uint32_t warnings;          /* bit (1u << kind) per warning kind */
+};
+
+/* Its times at `now` (as ts_task_times() computes them for the model). */
+void ts_remote_task_times(const struct ts_remote_task *t, uint64_t now_ns, uint64_t *total, uint64_t *busy,
+			  uint64_t *sched, uint64_t *idle);
 
 int ts_conn_remote_new(struct ts_conn_remote **out);
 void ts_conn_remote_free(struct ts_conn_remote *r);
@@ -50,8 +73,8 @@ uint64_t ts_conn_remote_updates(const struct ts_conn_remote *r);
 
 /* Mirrored tasks (state per the stream's model fields), for tests. */
 size_t ts_conn_remote_task_count(const struct ts_conn_remote *r);
-const struct ts_task *ts_conn_remote_task_at(const struct ts_conn_remote *r, size_t i);
-const struct ts_task *ts_conn_remote_find_task(const struct ts_conn_remote *r, uint32_t pid, uint64_t id);
+const struct ts_remote_task *ts_conn_remote_task_at(const struct ts_conn_remote *r, size_t i);
+const struct ts_remote_task *ts_conn_remote_find_task(const struct ts_conn_remote *r, uint32_t pid, uint64_t id);
 size_t ts_conn_remote_resource_count(const struct ts_conn_remote *r);
 size_t ts_conn_remote_worker_count(const struct ts_conn_remote *r);
 const uint64_t *ts_conn_remote_warning_counts(const struct ts_conn_remote *r);

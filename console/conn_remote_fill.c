@@ -2,8 +2,8 @@
  * conn_remote_fill.c: the console state from the remote conn's mirror
  * (conn_remote.h).
  *
- * The same rows the live conn makes, from the same structs: task times
- * through ts_task_times() at the collector's time, estimated as the last
+ * The same rows the live conn makes: task times by ts_task_times()'s rules
+ * (ts_remote_task_times) at the collector's time, estimated as the last
  * update's now plus the local time since it arrived (the collector is on
  * this machine: a Unix socket or loopback, one CLOCK_MONOTONIC). What the
  * stream does not carry is left unknown: histograms and recent polls in
@@ -29,7 +29,7 @@ static unsigned popcount32(uint32_t v)
 	return n;
 }
 
-static void fill_row(struct ts_row *row, const struct ts_task *t, uint64_t now)
+static void fill_row(struct ts_row *row, const struct ts_remote_task *t, uint64_t now)
 {
 	memset(row, 0, sizeof(*row));
 	row->id = t->id;
@@ -43,13 +43,13 @@ static void fill_row(struct ts_row *row, const struct ts_task *t, uint64_t now)
 	row->name = t->name ? t->name : "";
 	row->location = t->location ? t->location : "";
 	row->fields = "";
-	ts_task_times(t, now, &row->total_ns, &row->busy_ns, &row->sched_ns, &row->idle_ns);
+	ts_remote_task_times(t, now, &row->total_ns, &row->busy_ns, &row->sched_ns, &row->idle_ns);
 	row->polls = t->polls;
 }
 
 static const char *task_name(const struct ts_conn_remote *r, uint32_t pid, uint64_t id)
 {
-	const struct ts_task *t = id ? ts_conn_remote_find_task(r, pid, id) : NULL;
+	const struct ts_remote_task *t = id ? ts_conn_remote_find_task(r, pid, id) : NULL;
 
 	return t && t->name ? t->name : "";
 }
@@ -146,7 +146,7 @@ static int fill_resources(struct ts_conn_remote *r, struct ts_state *s, uint64_t
 		return rc;
 	s->nres = 0;
 	for (size_t i = 0; i < r->res.n; i++) {
-		const struct ts_resource *x = obj_at(&r->res, i);
+		const struct ts_remote_res *x = obj_at(&r->res, i);
 		struct ts_res_row *row = &s->resources[s->nres++];
 
 		memset(row, 0, sizeof(*row));
@@ -161,12 +161,12 @@ static int fill_resources(struct ts_conn_remote *r, struct ts_state *s, uint64_t
 		if (x->holder_tid || x->holders)
 			row->held_ns = now > x->acquired_ns ? now - x->acquired_ns : 0;
 		row->waiters = x->waiters;
-		for (uint32_t k = 0; k < x->waiters && k < TS_RES_WAITERS_SHOWN && k < TS_RESOURCE_WAITERS_MAX; k++)
+		for (uint32_t k = 0; k < x->waiters && k < TS_RES_WAITERS_SHOWN; k++)
 			row->waiting_tasks[k] = x->waiting_tasks[k];
 		row->acquisitions = x->acquisitions;
 		row->contentions = x->contentions;
-		row->wait_p99_ns = x->wait_hist.max ? x->wait_hist.max : TS_UNKNOWN;
-		row->hold_p99_ns = x->hold_hist.max ? x->hold_hist.max : TS_UNKNOWN;
+		row->wait_p99_ns = x->wait_p99_ns ? x->wait_p99_ns : TS_UNKNOWN;
+		row->hold_p99_ns = x->hold_p99_ns ? x->hold_p99_ns : TS_UNKNOWN;
 		row->max_hold_ns = x->max_hold_ns;
 	}
 	return 0;
@@ -175,7 +175,7 @@ static int fill_resources(struct ts_conn_remote *r, struct ts_state *s, uint64_t
 static void fill_detail(struct ts_conn_remote *r, struct ts_state *s, uint64_t now)
 {
 	struct ts_task_detail *d = &s->detail;
-	const struct ts_task *t = ts_conn_remote_find_task(r, s->detail_pid, s->detail_id);
+	const struct ts_remote_task *t = ts_conn_remote_find_task(r, s->detail_pid, s->detail_id);
 
 	if (!t)
 		return;                 /* gone from the collector: keep the last copy */
@@ -206,12 +206,12 @@ static void fill_detail(struct ts_conn_remote *r, struct ts_state *s, uint64_t n
 		d->warnings[d->nwarnings++] = *w;
 	}
 	for (size_t i = 0; i < r->res.n && d->nlocks < TS_DETAIL_LOCKS; i++) {
-		const struct ts_resource *x = obj_at(&r->res, i);
+		const struct ts_remote_res *x = obj_at(&r->res, i);
 		bool holds = x->pid == t->pid && x->holder_task == t->id && (x->holder_tid || x->holders);
 		bool waits = false;
 		struct ts_detail_lock *l;
 
-		for (uint32_t k = 0; !holds && x->pid == t->pid && k < x->waiters && k < TS_RESOURCE_WAITERS_MAX; k++)
+		for (uint32_t k = 0; !holds && x->pid == t->pid && k < x->waiters && k < TS_RES_WAITERS_SHOWN; k++)
 			waits |= x->waiting_tasks[k] == t->id;
 		if (!holds && !waits)
 			continue;

@@ -26,6 +26,20 @@ struct objs {
 	struct kmap map;
 };
 
+/* A mirrored resource: what the stream carries of it. */
+struct ts_remote_res {
+	uint32_t pid;
+	uint32_t kind;              /* enum ts_resource_kind */
+	uint64_t id;
+	const char *name, *location;
+	uint64_t holder_task;
+	uint32_t holder_tid, holders, waiters;
+	uint64_t acquired_ns;
+	uint64_t waiting_tasks[TS_RES_WAITERS_SHOWN];
+	uint64_t acquisitions, contentions, max_hold_ns;
+	uint64_t wait_p99_ns, hold_p99_ns;  /* 0: unknown */
+};
+
 struct ts_conn_remote {
 	struct ts_strpool *pool;
 	struct objs tasks, res, threads;

@@ -51,7 +51,7 @@ static bool same(const struct ts_model *m, const struct ts_conn_remote *r)
 	if (ts_conn_remote_task_count(r) != n)
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		const struct ts_task *c = ts_conn_remote_find_task(r, tasks[i]->pid, tasks[i]->id);
+		const struct ts_remote_task *c = ts_conn_remote_find_task(r, tasks[i]->pid, tasks[i]->id);
 
 		if (!c || c->polls != tasks[i]->polls || c->busy_ns != tasks[i]->busy_ns || c->state != tasks[i]->state)
 			return false;

@@ -63,7 +63,7 @@ static void check_same(const struct ts_model *m, const struct ts_conn_remote *r,
 		  ts_conn_remote_task_count(r), n);
 	for (size_t i = 0; i < n; i++) {
 		const struct ts_task *t = tasks[i];
-		const struct ts_task *c = ts_conn_remote_find_task(r, t->pid, t->id);
+		const struct ts_remote_task *c = ts_conn_remote_find_task(r, t->pid, t->id);
 		uint64_t a[4], b[4];
 
 		CHECK_MSG(c != NULL, "%s: task %" PRIu64 " missing", when, t->id);
@@ -74,7 +74,7 @@ static void check_same(const struct ts_model *m, const struct ts_conn_remote *r,
 		CHECK(c->state == t->state && c->polls == t->polls && c->kind == t->kind &&
 		      c->outcome == t->outcome && c->wakes == t->wakes && c->warnings == t->warnings);
 		ts_task_times(t, now, &a[0], &a[1], &a[2], &a[3]);
-		ts_task_times(c, now, &b[0], &b[1], &b[2], &b[3]);
+		ts_remote_task_times(c, now, &b[0], &b[1], &b[2], &b[3]);
 		CHECK_MSG(!memcmp(a, b, sizeof(a)), "%s: task %" PRIu64 " times differ", when, t->id);
 	}
 	CHECK(ts_conn_remote_worker_count(r) == nth);
