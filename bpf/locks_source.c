@@ -1,8 +1,8 @@
 /*
  * locks_source.c: the loader of bpf/locks.bpf.c, a collector source.
  *
- * It loads one of the two program sets (contended: futex syscalls of the
- * process; full: uprobes on its libc's lock functions), drains the ring
+ * It loads the futex programs (contended mode) and, in full mode, the
+ * uprobes on the process's libc lock functions too; drains the ring
  * buffer through the tracker (locks_track.c) into the collector's batch,
  * and names each lock by the call site that took it: the SITE record's
  * registers and stack slice are unwound with libdwfl's CFI unwinder
@@ -32,14 +32,6 @@
 
 #define MAX_LINKS 24
 #define UNWIND_FRAMES 24
-/* The drain's `now` was read before the collector read any source, so
- * every shim event stamped at or before it is in this batch: lock records
- * up to `now` join them, younger ones wait for the next drain. A margin
- * here would put lock events behind the shim's (a poll would end before
- * the release inside it); none would put them ahead (a lock before the
- * poll it happened in). Records are processed in time order
- * (locks_track.h); one that reaches the ring buffer after the next drain
- * began is processed late. */
 
 struct locks_src {
 	uint32_t pid;
@@ -98,6 +90,14 @@ static bool exited(struct locks_src *s)
 	return s->pidfd >= 0 && poll(&p, 1, 0) == 1;
 }
 
+/* The drain's `now` was read before the collector read any source, so
+ * every shim event stamped at or before it is in this batch: lock records
+ * up to `now` join them, younger ones wait for the next drain. A margin
+ * here would put lock events behind the shim's (a poll would end before
+ * the release inside it); none would put them ahead (a lock before the
+ * poll it happened in). Records are processed in time order
+ * (locks_track.h); one that reaches the ring buffer after the next drain
+ * began is processed late. */
 static int src_drain(void *p, struct ts_event_batch *batch, uint64_t now_ns)
 {
 	struct locks_src *s = p;
@@ -387,7 +387,7 @@ static int attach_contended(struct locks_src *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* Load only the programs of `mode`. */
+/* Load the programs `mode` uses. */
 static int load(struct locks_src *s, char *err, size_t errlen)
 {
 	struct bpf_program *prog;
