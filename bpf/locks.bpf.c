@@ -1,12 +1,14 @@
 /*
  * locks.bpf.c: pthread lock waits and holds of one watched process.
  *
- * Two program sets, loaded one at a time by bpf/locks_source.c:
+ * Two program sets (bpf/locks_source.c loads the first, or both):
  *  - contended (locks_sys_enter/locks_sys_exit): the futex wait path only.
  *    Uncontended locking stays in user space and is never seen, so it
  *    costs nothing; a contended wait already costs a syscall and a context
  *    switch, next to which the probe is small.
- *  - full (the uprobes): every lock, trylock and unlock call of libc.
+ *  - full (the uprobes): every lock, trylock and unlock call of libc; the
+ *    futex programs then only see locks that are not pthread's.
+ * lock_destroy (pthread_*_destroy) is loaded in both modes.
  * Records go to one ring buffer (bpf/locks.h); a record that does not fit
  * is counted in `lost`, never waited for. Per-thread state lives in LRU
  * maps, so threads that die mid-call age out instead of leaking.
