@@ -97,6 +97,7 @@ check "the aborted task: its polls and the cancelling one" test "$(q "SELECT pol
 check "alpha's outcome is ok" test "$(q "SELECT outcome FROM task_summary WHERE $(at alpha)")" = ok
 check "lost_waker on the loser" test "$(q "SELECT count(*) FROM warnings w JOIN task_summary s
 	USING (pid, task_id) WHERE w.kind = 'lost_waker' AND $(at loser)")" -eq 1
+check "no other lost_waker" test "$(q "SELECT count(*) FROM warnings WHERE pid = $prog AND kind = 'lost_waker'")" -eq 1
 check "the spawn_blocking task is kind blocking" test "$(q "SELECT kind FROM task_summary WHERE $(at blocking)")" = blocking
 check "its thread's role is blocking" test "$(q "SELECT DISTINCT t.role FROM threads t JOIN poll_spans p
 	ON p.pid = t.pid AND p.tid = t.tid JOIN task_summary s ON s.pid = p.pid AND s.task_id = p.task_id
