@@ -102,7 +102,7 @@ static void *obj_get(struct objs *o, uint32_t pid, uint64_t id, bool *fresh)
 	s = kmap_slot(&o->map, pid, id);
 	if (s->idx1)
 		return obj_at(o, s->idx1 - 1);
-	if (o->n >= TS_REMOTE_MAX_OBJECTS)
+	if (o->n >= o->max)
 		return NULL;
 	if (o->n == o->cap) {
 		size_t cap = o->cap ? o->cap * 2 : 256;
@@ -190,6 +190,9 @@ int ts_conn_remote_new(struct ts_conn_remote **out)
 	r->tasks.size = sizeof(struct ts_remote_task);
 	r->res.size = sizeof(struct ts_remote_res);
 	r->threads.size = sizeof(struct ts_thread);
+	r->tasks.max = TS_REMOTE_MAX_OBJECTS;
+	r->res.max = TS_REMOTE_MAX_OBJECTS;
+	r->threads.max = TS_REMOTE_MAX_THREADS;
 	r->in = malloc(TS_FRAME_MAX + 4);
 	if (!r->in || ts_strpool_new(STRPOOL_BYTES, &r->pool) < 0) {
 		ts_conn_remote_free(r);
@@ -199,21 +202,11 @@ int ts_conn_remote_new(struct ts_conn_remote **out)
 	return 0;
 }
 
-static void pending_clear(struct ts_conn_remote *r)
-{
-	for (size_t i = 0; i < r->npending; i++)
-		taskscope__update__free_unpacked(r->pending[i], NULL);
-	r->npending = 0;
-	r->pending_bytes = 0;
-	r->pending_snapshot = false;
-}
 
 void ts_conn_remote_free(struct ts_conn_remote *r)
 {
 	if (!r)
 		return;
-	pending_clear(r);
-	free(r->pending);
 	free(r->in);
 	free(r->tasks.items);
 	free(r->tasks.map.slots);
@@ -227,7 +220,8 @@ void ts_conn_remote_free(struct ts_conn_remote *r)
 
 void ts_conn_remote_reset_stream(struct ts_conn_remote *r)
 {
-	pending_clear(r);
+	r->assembling = false;
+	r->in_update = false;
 	r->inlen = 0;
 	r->synced = false;
 	r->broken = false;
@@ -449,21 +443,9 @@ static void apply_one(struct ts_conn_remote *r, const Taskscope__Update *u)
 			apply_warning(r, u->warnings[i]);
 }
 
-/* All frames of one update are in: apply them in order. */
-static void apply_pending(struct ts_conn_remote *r, uint64_t local_ns)
+/* The last frame of an update: its header fields, and the update counts. */
+static void finish_update(struct ts_conn_remote *r, const Taskscope__Update *last, uint64_t local_ns)
 {
-	const Taskscope__Update *last = r->pending[r->npending - 1];
-
-	if (r->pending_snapshot) {
-		obj_clear(&r->tasks);
-		obj_clear(&r->res);
-		obj_clear(&r->threads);
-		r->nwarn = 0;
-		r->wstart = 0;
-		r->synced = true;
-	}
-	for (size_t i = 0; i < r->npending; i++)
-		apply_one(r, r->pending[i]);
 	memset(r->counts, 0, sizeof(r->counts));
 	for (size_t k = 0; k < last->n_warning_counts && k < TS_WARN_KIND_COUNT; k++)
 		r->counts[k] = last->warning_counts[k];
@@ -497,8 +479,11 @@ static void apply_pending(struct ts_conn_remote *r, uint64_t local_ns)
 		row->dropped = p->dropped;
 		r->nprocs++;
 	}
+	if (r->assembling)
+		r->synced = true;       /* a whole snapshot is in */
+	r->assembling = false;
+	r->in_update = false;
 	r->updates++;
-	pending_clear(r);
 }
 
 static int fail(struct ts_conn_remote *r, int code, char *err, size_t errlen, const char *fmt, ...)
@@ -516,6 +501,12 @@ static int fail(struct ts_conn_remote *r, int code, char *err, size_t errlen, co
 	return code;
 }
 
+/* One frame: applied at once, so memory holds one decoded frame at most
+ * (a frame of 64 KiB can decode to megabytes). A snapshot clears the
+ * mirror at its first frame; until its last frame the conn does not fill
+ * the state (the console keeps showing the previous copy). A delta cut
+ * short by the collector (a console too slow) is followed by a snapshot,
+ * which replaces whatever part of it was applied. */
 static int take_frame(struct ts_conn_remote *r, const uint8_t *data, size_t len, uint64_t local_ns, char *err,
 		      size_t errlen)
 {
@@ -532,33 +523,22 @@ static int take_frame(struct ts_conn_remote *r, const uint8_t *data, size_t len,
 			return fail(r, -EPROTO, err, errlen, "the collector speaks console stream version %lu; "
 				    "this taskscope speaks version 1", v);
 		}
-		pending_clear(r);       /* a snapshot restarts whatever was being assembled */
-		r->pending_snapshot = true;
-	} else if (!r->synced && !r->pending_snapshot) {
+		obj_clear(&r->tasks);
+		obj_clear(&r->res);
+		obj_clear(&r->threads);
+		r->nwarn = 0;
+		r->wstart = 0;
+		r->assembling = true;
+	} else if (!r->synced && !r->assembling) {
 		taskscope__update__free_unpacked(u, NULL);
 		return fail(r, -EPROTO, err, errlen, "the stream did not start with a snapshot: "
 			    "is this a taskscope collector (--serve)?");
 	}
-	if (r->npending == r->cap_pending) {
-		size_t cap = r->cap_pending ? r->cap_pending * 2 : 16;
-		Taskscope__Update **p = realloc(r->pending, cap * sizeof(*p));
-
-		if (!p) {
-			taskscope__update__free_unpacked(u, NULL);
-			return fail(r, -ENOMEM, err, errlen, "out of memory reading the stream");
-		}
-		r->pending = p;
-		r->cap_pending = cap;
-	}
-	r->pending[r->npending++] = u;
-	r->pending_bytes += len;
-	if (u->more) {
-		if (r->pending_bytes > TS_REMOTE_MAX_PENDING)
-			return fail(r, -EMSGSIZE, err, errlen, "the stream sent an update of more than %u MiB",
-				    TS_REMOTE_MAX_PENDING >> 20);
-		return 0;
-	}
-	apply_pending(r, local_ns);
+	r->in_update = u->more;
+	apply_one(r, u);
+	if (!u->more)
+		finish_update(r, u, local_ns);
+	taskscope__update__free_unpacked(u, NULL);
 	return 0;
 }
 

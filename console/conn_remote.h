@@ -3,13 +3,14 @@
  * (collector/publisher.h) mirrored into the console state.
  *
  * ts_conn_remote_feed() takes the bytes as they come off the socket, in
- * any pieces; it cuts them into frames, decodes each Update and applies
- * an update once all its frames are in (Update.more). Everything is
- * untrusted: a frame longer than TS_FRAME_MAX, a message protobuf-c cannot
- * decode, a first update that is not a snapshot of a known stream version
- * or an update too big to hold is an error with one line saying so.
- * Memory is bounded: at most TS_REMOTE_MAX_OBJECTS tasks (and as many
- * resources and threads), strings in a bounded pool, the latest
+ * any pieces; it cuts them into frames and decodes and applies each frame
+ * as it comes (one decoded frame in memory at a time); the state is filled
+ * only between whole updates (Update.more), never from half a snapshot.
+ * Everything is untrusted: a frame longer than TS_FRAME_MAX, a message
+ * protobuf-c cannot decode, or a first update that is not a snapshot of a
+ * known stream version is an error with one line saying so. Memory is
+ * bounded: at most TS_REMOTE_MAX_OBJECTS tasks and resources and
+ * TS_REMOTE_MAX_THREADS threads, strings in a bounded pool, the latest
  * TS_STATE_WARNINGS warnings.
  *
  * remote_link.c (ts_remote_link_*) owns the socket: connecting to a Unix
@@ -25,7 +26,7 @@
 #include "console/state.h"
 
 #define TS_REMOTE_MAX_OBJECTS 2000000u
-#define TS_REMOTE_MAX_PENDING (64u << 20)   /* bytes of one update split over frames */
+#define TS_REMOTE_MAX_THREADS 65536u
 
 struct ts_conn_remote;
 

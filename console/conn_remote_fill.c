@@ -232,8 +232,8 @@ int ts_conn_remote_fill(struct ts_conn_remote *r, struct ts_state *s, uint64_t l
 
 	if (s->paused && s->filled)
 		return 0;
-	if (!r->updates)
-		return 0;                /* nothing received yet */
+	if (!r->updates || r->in_update || r->assembling)
+		return 0;                /* nothing whole yet: keep what is shown */
 	rc = ts_state_reserve(s, r->tasks.n);
 	if (rc < 0)
 		return rc;

@@ -23,6 +23,7 @@ struct kmap {
 struct objs {
 	void *items;                /* dense array of `size`-byte structs */
 	size_t n, cap, size;
+	size_t max;                 /* more are not mirrored */
 	struct kmap map;
 };
 
@@ -56,10 +57,8 @@ struct ts_conn_remote {
 	/* input */
 	uint8_t *in;
 	size_t inlen;
-	/* the update being assembled */
-	Taskscope__Update **pending;
-	size_t npending, cap_pending, pending_bytes;
-	bool pending_snapshot;
+	bool assembling;            /* between a snapshot's first and last frames */
+	bool in_update;             /* between any update's first and last frames */
 };
 
 static inline void *obj_at(const struct objs *o, size_t i)
