@@ -69,11 +69,21 @@ done
 echo "ok: collector gone -> retrying -> reconnected to a new one; clean exits; socket removed"
 
 # TCP on loopback, against a headless session
-port=$((20000 + RANDOM % 20000))
-"$taskscope" demo --headless --duration 6 --db "$TSX_DIR/tcp.db" --serve "127.0.0.1:$port" \
-	>/dev/null 2>"$TSX_DIR/tcp.err" &
-demo_pid=$!
-for ((i = 0; i < 50; i++)); do grep -q 'serving consoles' "$TSX_DIR/tcp.err" && break; sleep 0.1; done
+# a free port: a taken one makes the demo exit at once with "cannot listen"
+for ((try = 0; try < 5; try++)); do
+	port=$((20000 + RANDOM % 20000))
+	rm -f "$TSX_DIR/tcp.db"
+	"$taskscope" demo --headless --duration 6 --db "$TSX_DIR/tcp.db" --serve "127.0.0.1:$port" \
+		>/dev/null 2>"$TSX_DIR/tcp.err" &
+	demo_pid=$!
+	for ((i = 0; i < 50; i++)); do
+		grep -q 'serving consoles\|cannot listen' "$TSX_DIR/tcp.err" && break
+		sleep 0.1
+	done
+	grep -q 'serving consoles' "$TSX_DIR/tcp.err" && break
+	wait $demo_pid
+done
+grep -q 'serving consoles' "$TSX_DIR/tcp.err" || tsx_fail "no free port for --serve: $(cat "$TSX_DIR/tcp.err")"
 tsx_start tcp 120 40 C.UTF-8 "$taskscope" console --connect "127.0.0.1:$port"
 tsx_wait_for tcp 'remote live' || tsx_fail "tcp: no remote header"
 tsx_wait_for tcp 'self-waker' || tsx_fail "tcp: the demo's tasks did not appear"
