@@ -10,7 +10,10 @@
  * emulates, like the first instructions of Tokio's probed functions (a
  * `jmp` in raw::poll, a `push` in the waker functions).
  *
- * Prints "floor_pair_ns N" (attached minus bare, per call) or SKIP.
+ * It also measures the same pair on a function that starts with an
+ * instruction the kernel single-steps (`mov`): what a badly placed probe
+ * costs. Prints "floor_pair_ns N" and "floor_pair_single_stepped_ns N"
+ * (attached minus bare, per call) or SKIP.
  * Needs root and uprobe_multi (Linux 6.6+).
  */
 #include <errno.h>
@@ -29,6 +32,7 @@
 #define UPROBE_MULTI_RETURN 1u
 
 void floor_target(void);
+void floor_target_ss(void);
 __asm__(".text\n"
 	".globl floor_target\n"
 	".type floor_target, @function\n"
@@ -36,7 +40,16 @@ __asm__(".text\n"
 	"\tpush %rbp\n"
 	"\tpop %rbp\n"
 	"\tret\n"
-	".size floor_target, .-floor_target\n");
+	".size floor_target, .-floor_target\n"
+	/* the same, starting with an instruction the kernel single-steps */
+	".globl floor_target_ss\n"
+	".type floor_target_ss, @function\n"
+	"floor_target_ss:\n"
+	"\tmov $1, %eax\n"
+	"\tpush %rbp\n"
+	"\tpop %rbp\n"
+	"\tret\n"
+	".size floor_target_ss, .-floor_target_ss\n");
 
 struct link_create_uprobe_multi {
 	uint32_t prog_fd, target_fd, attach_type, flags;
@@ -54,10 +67,10 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* File offset of floor_target in our executable, from /proc/self/maps. */
-static int self_offset(uint64_t *off)
+/* File offset of fn in our executable, from /proc/self/maps. */
+static int self_offset(void (*fn)(void), uint64_t *off)
 {
-	uint64_t addr = (uint64_t)(uintptr_t)floor_target;
+	uint64_t addr = (uint64_t)(uintptr_t)fn;
 	char line[512], perms[8];
 	FILE *f = fopen("/proc/self/maps", "re");
 	int r = -ENOENT;
@@ -90,13 +103,38 @@ static int attach(int prog, uint64_t *off, bool ret)
 	return fd < 0 ? -errno : fd;
 }
 
-static double per_call(long n)
+static double per_call(void (*fn)(void), long n)
 {
 	uint64_t t0 = now_ns();
 
 	for (long i = 0; i < n; i++)
-		floor_target();
+		fn();
 	return (double)(now_ns() - t0) / (double)n;
+}
+
+/* ns one uprobe+uretprobe pair adds to a call of fn, or -errno. */
+static double pair_cost(int prog, void (*fn)(void), long n, int *err)
+{
+	double bare, probed;
+	uint64_t off;
+	int le, lr;
+
+	*err = self_offset(fn, &off);
+	if (*err < 0)
+		return 0;
+	bare = per_call(fn, n * 100);
+	le = attach(prog, &off, false);
+	lr = le >= 0 ? attach(prog, &off, true) : -1;
+	if (le < 0 || lr < 0) {
+		*err = le < 0 ? le : lr;
+		if (le >= 0)
+			close(le);
+		return 0;
+	}
+	probed = per_call(fn, n);
+	close(lr);
+	close(le);
+	return probed - bare;
 }
 
 int main(int argc, char **argv)
@@ -107,16 +145,15 @@ int main(int argc, char **argv)
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, o, .expected_attach_type = (enum bpf_attach_type)TRACE_UPROBE_MULTI);
 	long n = argc > 1 ? atol(argv[1]) : 100000;
-	uint64_t off;
-	double bare, probed;
-	int prog, le, lr;
+	double pair, pair_ss = 0;
+	int prog, err;
 
 	if (geteuid() != 0) {
 		printf("SKIP: needs root\n");
 		return 77;
 	}
-	if (n <= 0 || self_offset(&off) < 0) {
-		fprintf(stderr, "bench-tokio-floor: cannot find floor_target in /proc/self/maps\n");
+	if (n <= 0) {
+		fprintf(stderr, "bench-tokio-floor: the call count must be positive\n");
 		return 1;
 	}
 	prog = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "tk_floor", "GPL", insns, 2, &o);
@@ -124,17 +161,14 @@ int main(int argc, char **argv)
 		printf("SKIP: cannot load an empty uprobe_multi program: %s\n", strerror(-prog));
 		return 77;
 	}
-	bare = per_call(n * 100);
-	le = attach(prog, &off, false);
-	lr = le >= 0 ? attach(prog, &off, true) : -1;
-	if (le < 0 || lr < 0) {
-		printf("SKIP: no uprobe_multi here: %s\n", strerror(le < 0 ? -le : -lr));
+	pair = pair_cost(prog, floor_target, n, &err);
+	if (err == 0)
+		pair_ss = pair_cost(prog, floor_target_ss, n / 4 > 0 ? n / 4 : 1, &err);
+	close(prog);
+	if (err < 0) {
+		printf("SKIP: no uprobe_multi on our own code here: %s\n", strerror(-err));
 		return 77;
 	}
-	probed = per_call(n);
-	close(lr);
-	close(le);
-	close(prog);
-	printf("floor_call_ns %.1f\nfloor_pair_ns %.0f\n", bare, probed - bare);
+	printf("floor_pair_ns %.0f\nfloor_pair_single_stepped_ns %.0f\n", pair, pair_ss);
 	return 0;
 }

@@ -28,6 +28,7 @@ if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
 fi
 $pin_target "$floor" 200000 >"$work/floor" || { cat "$work/floor"; exit 77; }
 floor_ns=$(awk '$1 == "floor_pair_ns" { print $2 }' "$work/floor")
+floor_ss_ns=$(awk '$1 == "floor_pair_single_stepped_ns" { print $2 }' "$work/floor")
 
 # run WORK_US: sets rate0/rate1 (polls/s), cpu0/cpu1 (CPU ns per poll), hits
 run() {
@@ -55,7 +56,7 @@ run() {
 }
 
 echo "machine: $(nproc) CPUs, $(uname -r), $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "floor: uprobe+uretprobe pair on an empty function: ${floor_ns} ns"
+echo "floor: uprobe+uretprobe pair on an empty function: ${floor_ns} ns (${floor_ss_ns} ns when its first instruction is single-stepped)"
 
 run 0
 awk -v r0="$rate0" -v r1="$rate1" -v c0="$cpu0" -v c1="$cpu1" -v f="$floor_ns" -v h="$hits" 'BEGIN {
