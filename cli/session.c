@@ -265,6 +265,14 @@ static void render(struct session *s, uint64_t now, double rate)
 	ts_storage_get_stats(s->storage, &st);
 	snprintf(target, sizeof(target), "%s (pid %d)", s->label, (int)(s->attached ? s->attached : s->child));
 	describe_child_exit(s, mode, sizeof(mode));
+	if (s->publisher) {
+		struct ts_publisher_stats ps;
+		size_t len = strlen(mode);
+
+		ts_publisher_get_stats(s->publisher, &ps);
+		if (ps.clients)
+			snprintf(mode + len, sizeof(mode) - len, ", %u remote", ps.clients);
+	}
 	status = (struct ts_console_status){
 		.now_ns = now, .target = target, .mode = mode, .events_per_s = rate,
 		.dropped = cs.dropped, .unstored = st.unstored, .db_path = s->db_path,

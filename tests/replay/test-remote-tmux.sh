@@ -30,6 +30,7 @@ for r in r1 r2; do
 	tsx_wait_for $r 'self-waker' || tsx_fail "$r: the demo's tasks did not appear"
 done
 
+tsx_wait_for live 'live, 2 remote' || tsx_fail "the live header does not count the remote consoles"
 want=$(rows live)
 [ "$(echo "$want" | wc -l)" -ge 8 ] || tsx_fail "the live console shows fewer than 8 tasks: $want"
 for r in r1 r2; do
