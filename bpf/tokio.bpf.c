@@ -12,7 +12,8 @@
  * user stack for the loader to unwind.
  *
  * The VM's uprobe trap costs 5-18 us, so the programs do as little as
- * possible: a per-thread stack of the polls in progress (to know at a
+ * possible: a per-thread stack of the polls in progress (task local
+ * storage: no hashing, freed with the thread; to know at a
  * return which task ended, and whether it was freed inside its own poll),
  * one ring buffer record per event, submitted with BPF_RB_NO_WAKEUP (the
  * collector drains on a 20 ms timer). A full ring buffer drops the record
@@ -39,10 +40,11 @@ struct pstack {
 	__u64 hdr[TK_POLL_DEPTH];
 };
 
+/* Per-thread: task local storage, freed with the thread, no hashing. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, TK_MAX_THREADS);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct pstack);
 } polls SEC(".maps");
 
@@ -94,13 +96,8 @@ static __always_inline void emit(__u32 tid, __u16 type, __u16 flags, __u64 task,
 
 static __always_inline struct pstack *thread_polls(__u32 tid, bool create)
 {
-	struct pstack *ps = bpf_map_lookup_elem(&polls, &tid);
-	struct pstack zero = {};
-
-	if (ps || !create)
-		return ps;
-	bpf_map_update_elem(&polls, &tid, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&polls, &tid);
+	return bpf_task_storage_get(&polls, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 }
 
 SEC("uprobe")
