@@ -16,7 +16,6 @@
 #define TK_STACK_CHUNK 1024       /* the spawn stack is copied in chunks ... */
 #define TK_STACK_CHUNKS 8         /* ... up to 8 KiB, until one is unreadable */
 #define TK_STACK_MAX (TK_STACK_CHUNK * TK_STACK_CHUNKS)
-#define TK_MAX_THREADS 16384
 
 /* Tokio's task state word (runtime/task/state.rs, stable through 1.x). */
 #define TK_STATE_CANCELLED (1ull << 5)
