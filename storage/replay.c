@@ -271,6 +271,13 @@ static int row_process(struct loader *l, sqlite3_stmt *st)
 
 #define CMP(a, b) ((a) < (b) ? -1 : (a) > (b) ? 1 : 0)
 
+/* qsort, which must not be given a NULL array even when it is empty. */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 static int cmp_task(const void *a, const void *b)
 {
 	const struct ts_replay_task *x = a, *y = b;
@@ -332,8 +339,8 @@ static int index_spans(struct loader *l)
 	struct ts_replay *r = l->r;
 	size_t i = 0, n = 0;
 
-	qsort(r->tasks, r->ntasks, sizeof(*r->tasks), cmp_task);
-	qsort(l->raw, r->nspans, sizeof(*l->raw), cmp_raw_span);
+	sort(r->tasks, r->ntasks, sizeof(*r->tasks), cmp_task);
+	sort(l->raw, r->nspans, sizeof(*l->raw), cmp_raw_span);
 	r->spans = calloc(r->nspans ? r->nspans : 1, sizeof(*r->spans));
 	if (!r->spans)
 		return -ENOMEM;
@@ -398,8 +405,9 @@ static int index_threads(struct loader *l)
 		return -ENOMEM;
 	for (size_t k = 0; k < r->nspans; k++)
 		r->tspan[k] = (uint32_t)k;
-	qsort_r(r->tspan, r->nspans, sizeof(*r->tspan), cmp_tspan, r);
-	qsort(r->threads, nlisted, sizeof(*r->threads), cmp_thread);
+	if (r->nspans > 1)
+		qsort_r(r->tspan, r->nspans, sizeof(*r->tspan), cmp_tspan, r);
+	sort(r->threads, nlisted, sizeof(*r->threads), cmp_thread);
 	for (size_t k = 0; k < r->nspans; k++) {
 		const struct ts_replay_span *s = &r->spans[r->tspan[k]];
 		struct ts_replay_thread key = { .pid = r->tasks[s->task].pid, .tid = s->tid };
@@ -408,7 +416,7 @@ static int index_threads(struct loader *l)
 			busy = 0;
 			ppid = key.pid;
 			ptid = key.tid;
-			if (!bsearch(&key, r->threads, nlisted, sizeof(key), cmp_thread)) {
+			if (!nlisted || !bsearch(&key, r->threads, nlisted, sizeof(key), cmp_thread)) {
 				int rc = grow(&r->threads, &l->threads_cap, r->nthreads, sizeof(key));
 
 				if (rc < 0)
@@ -421,7 +429,7 @@ static int index_threads(struct loader *l)
 		busy += s->end_ns - s->start_ns;
 		r->tcum[k] = busy;
 	}
-	qsort(r->threads, r->nthreads, sizeof(*r->threads), cmp_thread);
+	sort(r->threads, r->nthreads, sizeof(*r->threads), cmp_thread);
 	r->thread_span0 = calloc(r->nthreads + 1, sizeof(uint32_t));
 	r->thread_nspans = calloc(r->nthreads + 1, sizeof(uint32_t));
 	if (!r->thread_span0 || !r->thread_nspans)
@@ -448,7 +456,7 @@ static int index_locks(struct loader *l)
 	uint64_t cont = 0, max = 0;
 	size_t cap = 0;
 
-	qsort(r->lspans, r->nlspans, sizeof(*r->lspans), cmp_lspan);
+	sort(r->lspans, r->nlspans, sizeof(*r->lspans), cmp_lspan);
 	for (size_t k = 0; k < r->nlspans; k++) {
 		struct lock_span *s = &r->lspans[k];
 		uint64_t hold = s->released_ns - s->acquired_ns;
@@ -474,7 +482,7 @@ static int index_warnings(struct ts_replay *r)
 {
 	size_t pos[TS_WARN_KIND_COUNT] = { 0 };
 
-	qsort(r->warnings, r->nwarnings, sizeof(*r->warnings), cmp_warning);
+	sort(r->warnings, r->nwarnings, sizeof(*r->warnings), cmp_warning);
 	for (size_t i = 0; i < r->nwarnings; i++)
 		r->kind_n[r->warnings[i].kind]++;
 	for (unsigned k = 0; k < TS_WARN_KIND_COUNT; k++) {
@@ -488,7 +496,7 @@ static int index_warnings(struct ts_replay *r)
 		r->kind_ts[w->kind][pos[w->kind]++] = w->ts_ns;
 	}
 	for (unsigned k = 0; k < TS_WARN_KIND_COUNT; k++)
-		qsort(r->kind_ts[k], r->kind_n[k], sizeof(uint64_t), cmp_u64);
+		sort(r->kind_ts[k], r->kind_n[k], sizeof(uint64_t), cmp_u64);
 	return 0;
 }
 

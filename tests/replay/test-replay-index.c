@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "console/conn_db.h"
+#include "console/console.h"
 #include "storage/replay.h"
 #include "storage/storage.h"
 #include "tests/check.h"
@@ -304,6 +305,35 @@ int main(void)
 		ts_conn_db_free(d);
 	}
 	sqlite3_close(db);
+
+	/* an empty recording (nothing was ever written): one instant, no rows */
+	{
+		char empty[200];
+		struct ts_storage *es = NULL;
+		struct ts_conn_db *d = NULL;
+		struct ts_state st;
+		uint64_t a, b;
+
+		snprintf(empty, sizeof(empty), "%s/empty.db", dir);
+		CHECK(ts_storage_open(empty, &es, err, sizeof(err)) == 0);
+		ts_storage_close(es);
+		CHECK(ts_conn_db_open(empty, &d, err, sizeof(err)) == 0);
+		if (d) {
+			ts_conn_db_bounds(d, &a, &b);
+			CHECK(a == b);
+			ts_state_init(&st);
+			CHECK(ts_conn_db_key(d, 'n') == TS_CONSOLE_REDRAW && ts_conn_db_key(d, '}') == TS_CONSOLE_REDRAW);
+			CHECK(ts_conn_db_key(d, 'x') == 0);
+			CHECK(ts_conn_db_fill(d, &st) == 0 && st.nrows == 0 && st.nworkers == 0 && st.filled);
+			ts_state_fini(&st);
+			ts_conn_db_free(d);
+		}
+		unlink(empty);
+		snprintf(bad, sizeof(bad), "%s-wal", empty);
+		unlink(bad);
+		snprintf(bad, sizeof(bad), "%s-shm", empty);
+		unlink(bad);
+	}
 
 	/* not a recording; another schema version */
 	snprintf(bad, sizeof(bad), "%s/notes.txt", dir);
