@@ -162,7 +162,7 @@ void ts_model_free(struct ts_model *m)
 	ts_model_locks_free(m);
 	ts_model_recent_free(m);
 	for (size_t i = 0; i < m->n_threads; i++) {
-		free(m->threads[i]->kring);  /* model_kernel.c */
+		free(m->threads[i]->kernel);  /* model_kernel.c */
 		free(m->threads[i]);
 	}
 	free(m->threads);

@@ -80,16 +80,11 @@ struct ts_task {
 	struct ts_task *hash_next;
 };
 
-/* An off-CPU interval of a thread (kernel context), kept per thread for
- * the poll it falls in (model_kernel.c). */
+/* Off-CPU intervals of the current poll the model keeps per thread (kernel
+ * context, model_kernel.c): the latest this many. */
 #define TS_THREAD_OFFCPU_RING 64
-struct ts_offcpu_interval {
-	uint64_t start, stop;
-	uint64_t runq;              /* of which waiting for a CPU after the wake-up */
-	const char *name;           /* the syscall slept in; NULL when none */
-	uint32_t syscall;           /* its number + 1; 0: none */
-	bool preempted;
-};
+
+struct ts_thread_kernel;
 
 struct ts_thread {
 	uint32_t pid;
@@ -111,15 +106,7 @@ struct ts_thread {
 	/* model-private below */
 	uint32_t index;
 	bool blocked_warned;        /* blocked_worker raised for the current poll */
-	bool blocking_warned;       /* blocking_in_poll raised for the current poll */
-	uint64_t poll_offcpu_ns;    /* off-CPU ns in the current poll (kernel context) */
-	uint64_t poll_runq_ns;      /* of which run-queue delay */
-	/* the latest off-CPU intervals of the current poll (model_kernel.c;
-	 * TS_THREAD_OFFCPU_RING of them, allocated at the first one) */
-	struct ts_offcpu_interval *kring;
-	uint32_t kring_len, kring_next;
-	bool kring_evicted;         /* older intervals of this poll were pushed out */
-	struct ts_offcpu_interval kbest; /* longest syscall sleep pushed out */
+	struct ts_thread_kernel *kernel; /* model_kernel.c: NULL until its first kernel event */
 	bool waiting;               /* waits (outside a poll) for lock wait_res */
 	uint64_t wait_res;
 	bool outer_waiting;         /* as in ts_task */

@@ -43,15 +43,58 @@ static const struct ts_process *process_of(const struct ts_model *m, uint32_t pi
 	return NULL;
 }
 
+/* An off-CPU interval of a thread, kept for the poll it falls in. */
+struct offcpu_interval {
+	uint64_t start, stop;
+	uint64_t runq;              /* of which waiting for a CPU after the wake-up */
+	const char *name;           /* the syscall slept in; NULL when none */
+	uint32_t syscall;           /* its number + 1; 0: none */
+	bool preempted;
+};
+
+#define STACK_SAMPLES 16
+
+struct stack_sample {
+	const char *text;           /* interned */
+	uint64_t ts;
+};
+
+/* A thread's kernel-context state, allocated at its first kernel event. */
+struct ts_thread_kernel {
+	uint64_t poll_offcpu_ns;    /* off-CPU ns in the current poll */
+	uint64_t poll_runq_ns;      /* of which run-queue delay */
+	bool blocking_warned;       /* blocking_in_poll raised for the current poll */
+	struct offcpu_interval ring[TS_THREAD_OFFCPU_RING]; /* the latest of the poll */
+	uint32_t len, next;
+	bool evicted;               /* older intervals of this poll were pushed out */
+	struct offcpu_interval best; /* longest syscall sleep pushed out */
+	struct stack_sample stacks[STACK_SAMPLES]; /* the latest on-CPU stacks */
+	uint32_t n_stacks, next_stack;
+};
+
+static struct ts_thread_kernel *kernel_of(struct ts_model *m, struct ts_thread *thr)
+{
+	if (!thr->kernel) {
+		thr->kernel = calloc(1, sizeof(*thr->kernel));
+		if (!thr->kernel)
+			m->stats.alloc_failures++;
+	}
+	return thr->kernel;
+}
+
 void ts_model_kernel_poll_begin(struct ts_model *m, struct ts_thread *thr)
 {
-	thr->poll_offcpu_ns = 0;
-	thr->poll_runq_ns = 0;
-	thr->blocking_warned = false;
-	thr->kring_len = 0;
-	thr->kring_next = 0;
-	thr->kring_evicted = false;
-	memset(&thr->kbest, 0, sizeof(thr->kbest));
+	struct ts_thread_kernel *k = thr->kernel;
+
+	if (!k)
+		return;
+	k->poll_offcpu_ns = 0;
+	k->poll_runq_ns = 0;
+	k->blocking_warned = false;
+	k->len = 0;
+	k->next = 0;
+	k->evicted = false;
+	memset(&k->best, 0, sizeof(k->best));
 }
 
 static bool in_poll(const struct ts_thread *thr, uint64_t since_ns)
@@ -62,7 +105,7 @@ static bool in_poll(const struct ts_thread *thr, uint64_t since_ns)
 /* How long the interval slept in its syscall before `end_ns`: not the
  * wait for a CPU after its wake-up (on a loaded machine that can be
  * milliseconds; it is not the syscall blocking). */
-static uint64_t sleep_ns(const struct ts_offcpu_interval *iv, uint64_t end_ns)
+static uint64_t sleep_ns(const struct offcpu_interval *iv, uint64_t end_ns)
 {
 	uint64_t stop = iv->stop - (iv->runq < iv->stop - iv->start ? iv->runq : iv->stop - iv->start);
 
@@ -72,8 +115,8 @@ static uint64_t sleep_ns(const struct ts_offcpu_interval *iv, uint64_t end_ns)
 }
 
 /* Is `iv` a blocking sleep, longer than `than` (may be NULL)? */
-static bool better(const struct ts_model *m, const struct ts_offcpu_interval *iv,
-		   const struct ts_offcpu_interval *than, uint64_t end_ns)
+static bool better(const struct ts_model *m, const struct offcpu_interval *iv,
+		   const struct offcpu_interval *than, uint64_t end_ns)
 {
 	uint64_t ns = sleep_ns(iv, end_ns);
 
@@ -87,11 +130,13 @@ static void blocking(struct ts_model *m, struct ts_thread *thr, struct ts_task *
 {
 	char took[32], into[32];
 
-	if (thr->blocking_warned || !ts_lint_blocking_in_poll(&m->cfg.lints, sys, off_ns))
+	struct ts_thread_kernel *k = kernel_of(m, thr);
+
+	if (!k || k->blocking_warned || !ts_lint_blocking_in_poll(&m->cfg.lints, sys, off_ns))
 		return;
 	if (task && task->kind == TS_KIND_BLOCKING)
 		return;
-	thr->blocking_warned = true;
+	k->blocking_warned = true;
 	ts_warning_format_duration(took, sizeof(took), off_ns);
 	ts_warning_format_duration(into, sizeof(into), ts_model_since(poll_start, ts));
 	ts_model_warn(m, TS_WARN_BLOCKING_IN_POLL, thr->pid, thr->tid, task, ts, off_ns,
@@ -114,13 +159,17 @@ int64_t ts_model_kernel_poll_end(struct ts_model *m, struct ts_task *task, struc
 {
 	const struct ts_process *p = task ? process_of(m, task->pid) : NULL;
 	uint64_t dur = ts_model_since(start_ns, end_ns), late = 0, oldest = UINT64_MAX, off;
-	const struct ts_offcpu_interval *best = NULL;
+	const struct offcpu_interval *best = NULL;
+	struct ts_thread_kernel *k;
 
 	if (!p || !p->kernel_since_ns || start_ns < p->kernel_since_ns || !thr ||
 	    thr->poll_started_ns != start_ns)
 		return -1;
-	for (uint32_t i = 0; i < thr->kring_len; i++) {
-		const struct ts_offcpu_interval *iv = &thr->kring[i];
+	k = thr->kernel;
+	if (!k)
+		return (int64_t)dur;  /* never off the CPU since the context began */
+	for (uint32_t i = 0; i < k->len; i++) {
+		const struct offcpu_interval *iv = &k->ring[i];
 
 		if (iv->start < oldest)
 			oldest = iv->start;
@@ -131,49 +180,45 @@ int64_t ts_model_kernel_poll_end(struct ts_model *m, struct ts_task *task, struc
 		if (better(m, iv, best, end_ns))
 			best = iv;
 	}
-	if (thr->kring_evicted && oldest >= end_ns)
+	if (k->evicted && oldest >= end_ns)
 		return -1;  /* intervals of the poll itself were pushed out by later ones */
-	if (thr->kring_evicted && better(m, &thr->kbest, best, end_ns))
-		best = &thr->kbest;
+	if (k->evicted && better(m, &k->best, best, end_ns))
+		best = &k->best;
 	if (best)
 		blocking(m, thr, task, best->name, sleep_ns(best, end_ns),
 			 best->start + sleep_ns(best, end_ns), start_ns);
-	off = thr->poll_offcpu_ns > late ? thr->poll_offcpu_ns - late : 0;
+	off = k->poll_offcpu_ns > late ? k->poll_offcpu_ns - late : 0;
 	return (int64_t)(dur - (off < dur ? off : dur));
 }
 
 static void offcpu(struct ts_model *m, const struct ts_event *ev, struct ts_thread *thr)
 {
-	struct ts_offcpu_interval iv = {
+	struct offcpu_interval iv = {
 		.start = ev->arg, .stop = ev->ts, .runq = ev->id, .name = ev->name, .syscall = ev->kind,
 		.preempted = ev->flags & TS_EVF_PREEMPTED,
 	};
+	struct ts_thread_kernel *k;
 	uint64_t off;
 
 	if (!in_poll(thr, ev->arg) || ev->ts < ev->arg)
 		return;
+	k = kernel_of(m, thr);
+	if (!k)
+		return;
 	off = ev->ts - ev->arg;
-	thr->poll_offcpu_ns += off;
-	thr->poll_runq_ns += ev->id < off ? ev->id : off;
-	if (!thr->kring) {
-		thr->kring = calloc(TS_THREAD_OFFCPU_RING, sizeof(*thr->kring));
-		if (!thr->kring) {
-			m->stats.alloc_failures++;
-			thr->kring_evicted = true;  /* this poll's on_cpu_ns is unknown */
-			return;
-		}
-	}
-	if (thr->kring_len == TS_THREAD_OFFCPU_RING) {
-		const struct ts_offcpu_interval *old = &thr->kring[thr->kring_next];
+	k->poll_offcpu_ns += off;
+	k->poll_runq_ns += ev->id < off ? ev->id : off;
+	if (k->len == TS_THREAD_OFFCPU_RING) {
+		const struct offcpu_interval *old = &k->ring[k->next];
 
-		if (better(m, old, &thr->kbest, UINT64_MAX))
-			thr->kbest = *old;
-		thr->kring_evicted = true;
+		if (better(m, old, &k->best, UINT64_MAX))
+			k->best = *old;
+		k->evicted = true;
 	} else {
-		thr->kring_len++;
+		k->len++;
 	}
-	thr->kring[thr->kring_next] = iv;
-	thr->kring_next = (thr->kring_next + 1) % TS_THREAD_OFFCPU_RING;
+	k->ring[k->next] = iv;
+	k->next = (k->next + 1) % TS_THREAD_OFFCPU_RING;
 }
 
 /* A source that reports whole syscalls (TS_EV_SYSCALL): judged at once. */
@@ -204,6 +249,39 @@ static void compact_stack(const char *in, char *out, size_t len)
 	out[o] = '\0';
 }
 
+/* The stack sampled on the CPU most often in [from, to] (function names
+ * only; ties: the latest), into `out`. false when none was. */
+static bool dominant_stack(const struct ts_thread *thr, uint64_t from, uint64_t to, char *out, size_t len)
+{
+	const struct ts_thread_kernel *k = thr->kernel;
+	char texts[STACK_SAMPLES][TS_WARNING_DETAIL_MAX - 16];
+	uint32_t n = 0, best = 0, best_count = 0;
+
+	if (!k)
+		return false;
+	for (uint32_t i = 0; i < k->n_stacks; i++) {
+		/* oldest first, so that a tie goes to the latest */
+		const struct stack_sample *sm = &k->stacks[(k->next_stack + STACK_SAMPLES - k->n_stacks + i) % STACK_SAMPLES];
+
+		if (sm->ts >= from && sm->ts <= to)
+			compact_stack(sm->text, texts[n++], sizeof(texts[0]));
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t count = 0;
+
+		for (uint32_t j = 0; j < n; j++)
+			count += strcmp(texts[i], texts[j]) == 0;
+		if (count >= best_count) {
+			best_count = count;
+			best = i;
+		}
+	}
+	if (!n)
+		return false;
+	snprintf(out, len, "%s", texts[best]);
+	return true;
+}
+
 static void loop_iter(struct ts_model *m, const struct ts_event *ev, struct ts_thread *thr)
 {
 	uint64_t dur = ts_model_since(ev->arg, ev->ts), off = ev->id < dur ? ev->id : dur;
@@ -213,11 +291,9 @@ static void loop_iter(struct ts_model *m, const struct ts_event *ev, struct ts_t
 
 	if (!ts_lint_loop_stall(&m->cfg.lints, dur))
 		return;
-	/* a stack sampled on the CPU during this iteration says where it went */
-	if (thr->stack && thr->stack_on_cpu && thr->stack_ns >= ev->arg && thr->stack_ns <= ev->ts) {
-		compact_stack(thr->stack, frames, sizeof(frames));
+	/* the stack sampled on the CPU most during this iteration says where it went */
+	if (dominant_stack(thr, ev->arg, ev->ts, frames, sizeof(frames)))
 		snprintf(stack, sizeof(stack), "; on-CPU: %s", frames);
-	}
 	ts_warning_format_duration(took, sizeof(took), dur);
 	ts_warning_format_duration(offs, sizeof(offs), off);
 	ts_warning_format_duration(ons, sizeof(ons), dur - off);
@@ -264,6 +340,16 @@ void ts_model_kernel_apply(struct ts_model *m, const struct ts_event *ev, struct
 			thr->stack_ns = ev->ts;
 			thr->stack_on_cpu = ev->flags & TS_EVF_ON_CPU;
 		}
+		if (ev->name && (ev->flags & TS_EVF_ON_CPU)) {
+			struct ts_thread_kernel *k = kernel_of(m, thr);
+
+			if (k) {
+				k->stacks[k->next_stack] = (struct stack_sample){ .text = ev->name, .ts = ev->ts };
+				k->next_stack = (k->next_stack + 1) % STACK_SAMPLES;
+				if (k->n_stacks < STACK_SAMPLES)
+					k->n_stacks++;
+			}
+		}
 		break;
 	case TS_EV_CPU_SAMPLE:
 		thr->cpu_ns += ev->arg;
@@ -277,16 +363,15 @@ void ts_model_kernel_thread_state(const struct ts_model *m, const struct ts_thre
 				  char *buf, size_t len)
 {
 	const struct ts_process *p = process_of(m, thr->pid);
-	char frames[TS_WARNING_DETAIL_MAX];
+	char frames[TS_WARNING_DETAIL_MAX - 16];
 
 	buf[0] = '\0';
 	if (thr->stack && thr->polling && thr->stack_ns >= thr->poll_started_ns) {
-		if (thr->stack_on_cpu) {
-			compact_stack(thr->stack, frames, sizeof(frames));
+		/* on the CPU now (its latest report): where it ran most this poll */
+		if (thr->stack_on_cpu && dominant_stack(thr, thr->poll_started_ns, UINT64_MAX, frames, sizeof(frames)))
 			snprintf(buf, len, "; on-CPU: %s", frames);
-		} else {
+		else
 			snprintf(buf, len, "; %s", thr->stack);
-		}
 	} else if (p && p->kernel_since_ns) {
 		snprintf(buf, len, "; no stack sampled yet");
 	}

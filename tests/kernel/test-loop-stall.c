@@ -114,6 +114,13 @@ int main(int argc, char **argv)
 	on = find_stall(m, "clock_nanosleep", false, &n_on);
 	CHECK_MSG(n_off == 1, "%zu stalls in clock_nanosleep", n_off);
 	CHECK_MSG(n_on == 1, "%zu other stalls", n_on);
+	if (n_off != 1 || n_on != 1) {
+		const struct ts_warning *w[TS_MODEL_RECENT_WARNINGS];
+		size_t n = ts_model_recent_warnings(m, w, TS_MODEL_RECENT_WARNINGS);
+
+		for (size_t i = 0; i < n; i++)
+			fprintf(stderr, "warning %s: %s\n", ts_warning_kind_name(w[i]->kind), w[i]->detail);
+	}
 	if (off) {
 		fprintf(stderr, "sleep: %s\n", off->detail);
 		CHECK_MSG(off->duration_ns >= 240 * MS && off->duration_ns <= 360 * MS, "%llu ns",
