@@ -414,6 +414,12 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 	ev.pid = t->pid;
 	ev.tid = r->tid;
 	ev.id = r->task;
+	/* every thread that does anything is named once (pollers get their role below) */
+	if (r->type != TK_REC_POLL_BEGIN) {
+		rc = see_thread(t, r->tid, r->ts, -1, b);
+		if (rc < 0)
+			return rc;
+	}
 	switch (r->type) {
 	case TK_REC_SPAWN:
 		if (size < sizeof(struct tk_spawn_rec)) {
@@ -469,9 +475,6 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 	case TK_REC_WAKE_BY_REF:
 	case TK_REC_WAKER_CLONE:
 	case TK_REC_WAKER_DROP:
-		rc = see_thread(t, r->tid, r->ts, -1, b);
-		if (rc < 0)
-			return rc;
 		ev.type = waker_events[r->type];
 		ev.flags = r->type == TK_REC_WAKE_BY_REF ? TS_EVF_BY_REF : 0;
 		return push(b, &ev);

@@ -105,6 +105,8 @@ check "its thread's role is blocking" test "$(q "SELECT DISTINCT t.role FROM thr
 check "alpha's threads are workers named tokio-runtime-w" test "$(q "SELECT group_concat(DISTINCT t.role || ':' || t.name)
 	FROM threads t JOIN poll_spans p ON p.pid = t.pid AND p.tid = t.tid
 	JOIN task_summary s ON s.pid = p.pid AND s.task_id = p.task_id WHERE $(at alpha s)")" = "worker:tokio-runtime-w"
+check "the main thread (it spawns the tasks) is named tk-test" \
+	test "$(q "SELECT name || ':' || role FROM threads WHERE pid = $prog AND tid = $prog")" = "tk-test:other"
 check "nothing dropped" test "$(q "SELECT coalesce(sum(events_dropped), 0) FROM drops WHERE pid = $prog")" -eq 0
 if [ "$fails" -ne 0 ]; then
 	cat "$work/out" "$work/err"
