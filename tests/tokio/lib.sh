@@ -29,6 +29,10 @@ tk_setup() {
 		exit 1
 	fi
 	tk_bin=$CARGO_TARGET_DIR/release
+	# a timeout's SIGTERM must still run the EXIT trap (tk_cleanup): the
+	# targets and taskscope die, and taskscope's exit removes our probes
+	trap 'exit 143' TERM
+	trap 'exit 130' INT
 }
 
 tk_cleanup() {
