@@ -38,6 +38,7 @@ struct ts_sched_source {
 	struct sched_sampler samplers[SCHED_MAX_SAMPLED];
 	uint32_t n_samplers;
 	uint32_t loop_tids[SCHED_MAX_SAMPLED];  /* event-loop threads seen (generic) */
+	uint64_t loop_ahead[SCHED_MAX_SAMPLED]; /* CPU ns reported ahead of the kernel's samples */
 	uint32_t n_loop_tids;
 	struct ts_symbolizer *sym; /* created at the first stack; NULL without */
 	bool sym_failed;
@@ -45,6 +46,8 @@ struct ts_sched_source {
 
 /* sched_source.c */
 const char *ts_sched_nr_name(struct ts_sched_source *s, int nr);
+/* Index of `tid` in loop_tids, or -1. */
+int ts_sched_loop_index(const struct ts_sched_source *s, uint32_t tid);
 void ts_sched_push(struct ts_sched_source *s, const struct ts_event *ev);
 
 /* sched_stack.c */

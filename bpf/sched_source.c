@@ -100,6 +100,14 @@ static void push_loop_thread(struct ts_sched_source *s, uint32_t tid, uint64_t t
 	ts_sched_push(s, &ev);
 }
 
+int ts_sched_loop_index(const struct ts_sched_source *s, uint32_t tid)
+{
+	for (uint32_t i = 0; i < s->n_loop_tids; i++)
+		if (s->loop_tids[i] == tid)
+			return (int)i;
+	return -1;
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct ts_sched_source *s = ctx;
@@ -142,14 +150,26 @@ static int on_record(void *ctx, void *data, size_t size)
 	case SCHED_REC_LOOP_THREAD:
 		if (s->cfg.generic) {
 			push_loop_thread(s, r->tid, r->ts);
-			if (s->n_loop_tids < SCHED_MAX_SAMPLED)
+			if (s->n_loop_tids < SCHED_MAX_SAMPLED && ts_sched_loop_index(s, r->tid) < 0) {
+				s->loop_ahead[s->n_loop_tids] = 0;
 				s->loop_tids[s->n_loop_tids++] = r->tid;
+			}
 		}
 		return 0;
-	case SCHED_REC_CPU_SAMPLE:
+	case SCHED_REC_CPU_SAMPLE: {
+		int li = ts_sched_loop_index(s, r->tid);
+
 		ev.type = TS_EV_CPU_SAMPLE;
 		ev.arg = r->a;
+		if (li >= 0) {
+			/* part of it was reported already (sched_stack.c) */
+			uint64_t *ahead = &s->loop_ahead[li], done = *ahead < r->a ? *ahead : r->a;
+
+			ev.arg -= done;
+			*ahead -= done;
+		}
 		break;
+	}
 	case SCHED_REC_STACK:
 		ts_sched_stack_record(s, data, size);
 		return 0;

@@ -211,28 +211,37 @@ static void report_sleeper(struct ts_sched_source *s, uint32_t tid)
 	ts_sched_push(s, &ev);
 }
 
-/* The loop iteration `tid` is in now (its start), 0 when it waits. */
-static uint64_t iteration_of(struct ts_sched_source *s, uint32_t tid)
-{
-	struct sched_tstate st;
-
-	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.threads), &tid, &st) < 0)
-		return 0;
-	return st.iter_start;
-}
-
 /* Event loops (generic): an iteration running for a quarter of the
  * stall threshold gets a sampler until it ends, so a stall that burns the
- * CPU has a stack by the time it is reported. */
+ * CPU has a stack by the time it is reported. And CPU time: the kernel
+ * counts it when a thread leaves the CPU, so a loop that keeps its core
+ * (nothing else to run there) would show none until it stops; its running
+ * time is reported from here meanwhile, and taken out of the kernel's next
+ * sample (loop_ahead). */
 static void update_loops(struct ts_sched_source *s)
 {
-	uint64_t flag_ns = s->cfg.loop_stall_ns / 4;
+	uint64_t flag_ns = s->cfg.loop_stall_ns / 4, period = s->cfg.cpu_sample_ns / 2;
 
 	for (uint32_t i = 0; i < s->n_loop_tids; i++) {
 		uint32_t tid = s->loop_tids[i];
 		struct sched_sampler *sp = sampler_find(s, tid);
-		uint64_t iter = iteration_of(s, tid);
+		struct sched_tstate st;
+		uint64_t iter = 0;
 
+		if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.threads), &tid, &st) == 0) {
+			iter = st.iter_start;
+			if (period && st.on_since && s->now_ns > st.on_since) {
+				uint64_t ran = st.cpu_accum + (s->now_ns - st.on_since);
+
+				if (ran > s->loop_ahead[i] + period) {
+					struct ts_event ev = { .ts = s->now_ns, .pid = s->cfg.pid, .tid = tid,
+							       .type = TS_EV_CPU_SAMPLE, .arg = ran - s->loop_ahead[i] };
+
+					ts_sched_push(s, &ev);
+					s->loop_ahead[i] = ran;
+				}
+			}
+		}
 		if (sp && sp->loop && sp->poll_started_ns != iter)
 			sampler_stop(s, sp);
 		else if (!sp && iter && s->now_ns >= iter + flag_ns)

@@ -105,7 +105,12 @@ int main(int argc, char **argv)
 	kt_run(c, 500, NULL);
 	CHECK(answer(fd) == 0);
 	CHECK(ask(fd, "spin\n") == 0);
-	kt_run(c, 500, NULL);
+	kt_run(c, 250, NULL);
+	/* while it spins its CPU time shows, even if it never leaves the CPU */
+	thr = ts_model_find_thread(m, (uint32_t)pid, (uint32_t)pid);
+	CHECK_MSG(thr && thr->cpu_ns >= 30 * MS, "cpu %llu ns 250 ms into the spin",
+		  thr ? (unsigned long long)thr->cpu_ns : 0ull);
+	kt_run(c, 250, NULL);
 	CHECK(answer(fd) == 0);
 	CHECK(talk(fd, "ping\n") == 0);  /* the loop waits again: the stall is complete */
 	kt_run(c, 300, NULL);
