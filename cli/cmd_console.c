@@ -170,9 +170,10 @@ static int replay(const struct console_opts *o)
 		}
 		was_paused = s->paused;         /* as the next keys will find it */
 		last = now;
-		dirty |= (flags & TS_CONSOLE_REDRAW) != 0;
-		if (!dirty && now - last_draw < REDRAW_NS)
+		/* keys redraw at once; playback at most every REDRAW_NS */
+		if (!(flags & TS_CONSOLE_REDRAW) && now - last_draw < REDRAW_NS)
 			continue;
+		dirty |= (flags & TS_CONSOLE_REDRAW) != 0;
 		if (dirty && ts_conn_db_fill(d, s) < 0) {
 			ts_console_free(c);
 			c = NULL;
