@@ -2,12 +2,12 @@
  * sched.h: the records sched.bpf.c sends to its loader (sched_source.c).
  *
  * One skeleton instance watches one process (the tgid in rodata). The
- * kernel keeps per-thread state (on/off CPU, current syscall, event-loop
- * iteration) and sends only what crosses a threshold: off-CPU intervals
- * of at least offcpu_min_ns, syscalls that spent at least blocking_ns off
- * the CPU, loop iterations of at least loop_stall_ns, a CPU-time sample
- * per thread every cpu_sample_ns, and user stacks of threads the loader
- * asked to sample. Plain C types only: this file is included by BPF C
+ * kernel keeps per-thread state (on/off CPU, the syscall it sleeps in,
+ * event-loop iteration) and sends only what crosses a threshold: off-CPU
+ * intervals of at least offcpu_min_ns (with their syscall), loop
+ * iterations of at least loop_stall_ns, a CPU-time sample per thread
+ * every cpu_sample_ns, and user stacks of threads the loader asked to
+ * sample. Plain C types only: this file is included by BPF C
  * and by user space.
  */
 #ifndef TASKSCOPE_BPF_SCHED_H

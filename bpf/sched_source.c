@@ -8,7 +8,7 @@
  * (ts_kernel_context_attach, pid 0 in the processes list) or alone
  * (ts_generic_attach: the process's only source, "generic"). The kernel
  * sends only records above thresholds (bpf/sched.h); this file turns them
- * into TS_EV_OFFCPU, TS_EV_SYSCALL, TS_EV_LOOP_ITER, TS_EV_CPU_SAMPLE,
+ * into TS_EV_OFFCPU (naming the syscall slept in), TS_EV_LOOP_ITER, TS_EV_CPU_SAMPLE,
  * TS_EV_THREAD (loop threads are workers) and, through sched_stack.c,
  * TS_EV_STACK. Losses are counted in the kernel, per CPU, and reported
  * through the `lost` op.
@@ -130,13 +130,6 @@ static int on_record(void *ctx, void *data, size_t size)
 		ev.kind = r->nr >= 0 ? (uint32_t)r->nr + 1 : 0;
 		ev.name = ts_sched_nr_name(s, r->nr);
 		ev.flags = (r->flags & SCHED_F_PREEMPTED) ? TS_EVF_PREEMPTED : 0;
-		break;
-	case SCHED_REC_SYSCALL:
-		ev.type = TS_EV_SYSCALL;
-		ev.arg = r->start;
-		ev.id = r->a;
-		ev.kind = r->nr >= 0 ? (uint32_t)r->nr : 0;
-		ev.name = ts_sched_nr_name(s, r->nr);
 		break;
 	case SCHED_REC_LOOP_ITER:
 		ev.type = TS_EV_LOOP_ITER;
