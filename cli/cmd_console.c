@@ -26,6 +26,7 @@
 #include "console/conn_db.h"
 #include "console/conn_remote.h"
 #include "console/console.h"
+#include "console/state.h"
 
 #define LOOP_MS 50
 #define REDRAW_NS 100000000ull
@@ -293,6 +294,13 @@ static int remote(const struct console_opts *o)
 		}
 		if (!ts_remote_link_connected(link))
 			ts_remote_link_retry(link, r, now);
+		{
+			/* the task in the details view: its histograms and polls */
+			const struct ts_state *s = ts_console_state(c);
+			bool details = s->view == TS_VIEW_DETAILS && s->detail_id;
+
+			ts_remote_link_focus(link, details ? s->detail_pid : 0, details ? s->detail_id : 0, now);
+		}
 		if (!(flags & TS_CONSOLE_REDRAW) && ts_conn_remote_updates(r) == before && now - last_draw < REDRAW_NS)
 			continue;
 		if (ts_conn_remote_fill(r, ts_console_state(c), now) < 0) {

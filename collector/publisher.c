@@ -14,6 +14,7 @@
  */
 #include "collector/publisher.h"
 #include "collector/publisher_internal.h"
+#include "taskscope.pb-c.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -42,6 +43,10 @@ struct client {
 	bool needs_snapshot;
 	struct ts_stream_buf out;
 	size_t sent;                /* bytes of out already written */
+	uint8_t in[4 + TS_STREAM_REQUEST_MAX]; /* a ConsoleRequest being read */
+	size_t inlen;
+	uint32_t focus_pid;         /* the task whose details it shows; 0: none */
+	uint64_t focus_task;
 };
 
 struct ts_publisher {
@@ -55,7 +60,7 @@ struct ts_publisher {
 	struct client *clients;
 	size_t nclients, cap_clients;
 	struct ts_stream_encoder enc;
-	struct ts_stream_buf delta, snap;
+	struct ts_stream_buf delta, snap, detail;
 	struct ts_publisher_stats stats;
 	uint64_t next_publish_ns;   /* CLOCK_MONOTONIC; 0: at the next call */
 };
@@ -264,6 +269,7 @@ void ts_publisher_free(struct ts_publisher *p)
 	ts_stream_encoder_fini(&p->enc);
 	ts_stream_buf_free(&p->delta);
 	ts_stream_buf_free(&p->snap);
+	ts_stream_buf_free(&p->detail);
 	free(p);
 }
 
@@ -386,6 +392,41 @@ static void accept_all(struct ts_publisher *p)
 	}
 }
 
+/* Read what a console sent: ConsoleRequest frames. Returns false when it
+ * must go (hung up, or sent something that is not a small request). */
+static bool client_read(struct client *c)
+{
+	for (;;) {
+		ssize_t got = recv(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen, MSG_DONTWAIT);
+		size_t pos = 0;
+
+		if (got < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+		if (got == 0)
+			return false;
+		c->inlen += (size_t)got;
+		while (c->inlen - pos >= 4) {
+			const uint8_t *h = c->in + pos;
+			size_t n = (size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16 | (size_t)h[3] << 24;
+			Taskscope__ConsoleRequest *q;
+
+			if (n > TS_STREAM_REQUEST_MAX)
+				return false;
+			if (c->inlen - pos - 4 < n)
+				break;
+			q = taskscope__console_request__unpack(NULL, n, h + 4);
+			if (!q)
+				return false;
+			c->focus_pid = q->detail_task ? q->detail_pid : 0;
+			c->focus_task = q->detail_task;
+			taskscope__console_request__free_unpacked(q, NULL);
+			pos += 4 + n;
+		}
+		memmove(c->in, c->in + pos, c->inlen - pos);
+		c->inlen -= pos;
+	}
+}
+
 void ts_publisher_handle_io(struct ts_publisher *p)
 {
 	struct epoll_event evs[32];
@@ -395,7 +436,6 @@ void ts_publisher_handle_io(struct ts_publisher *p)
 		for (int i = 0; i < n; i++) {
 			struct client *c;
 			size_t idx;
-			char junk[512];
 			bool gone = false;
 
 			if (evs[i].data.u64 == LISTEN_TAG) {
@@ -405,14 +445,8 @@ void ts_publisher_handle_io(struct ts_publisher *p)
 			c = find_client(p, (int)evs[i].data.u64, &idx);
 			if (!c)
 				continue;
-			if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-				ssize_t got;
-
-				while ((got = recv(c->fd, junk, sizeof(junk), MSG_DONTWAIT)) > 0)
-					;
-				gone = got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ||
-				       (evs[i].events & (EPOLLHUP | EPOLLERR));
-			}
+			if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+				gone = !client_read(c) || (evs[i].events & (EPOLLHUP | EPOLLERR));
 			if (!gone && (evs[i].events & EPOLLOUT))
 				gone = client_flush(p, c) < 0;
 			if (gone)
@@ -531,6 +565,13 @@ void ts_publisher_publish(struct ts_publisher *p, const struct ts_model *m,
 				c->needs_snapshot = true;
 			} else {
 				p->stats.bytes += b->len;
+				/* the task it shows in detail, after the update */
+				if (c->focus_task) {
+					p->detail.len = 0;
+					if (ts_stream_encode_detail(m, c->focus_pid, c->focus_task, &p->detail) == 0 &&
+					    append(c, &p->detail) == 0)
+						p->stats.bytes += p->detail.len;
+				}
 			}
 		}
 		if (client_flush(p, c) < 0) {

@@ -529,3 +529,66 @@ int ts_stream_encode(struct ts_stream_encoder *e, const struct ts_model *m, cons
 	batch_fini(&s);
 	return r;
 }
+
+/* ---- a console's task details ---- */
+
+static void hist_msg(Taskscope__Histogram *m, uint32_t *buckets, const struct ts_histogram *h)
+{
+	size_t n = TS_HIST_BUCKETS;
+
+	taskscope__histogram__init(m);
+	m->count = h->count;
+	m->sum = h->sum;
+	m->max = h->max;
+	m->min = h->min;
+	while (n > 0 && !h->buckets[n - 1])
+		n--;                    /* trailing empty buckets are implied */
+	memcpy(buckets, h->buckets, n * sizeof(*buckets));
+	m->n_buckets = n;
+	m->buckets = buckets;
+}
+
+int ts_stream_encode_detail(const struct ts_model *m, uint32_t pid, uint64_t id, struct ts_stream_buf *out)
+{
+	struct ts_task *t = ts_model_find_task(m, pid, id);
+	struct ts_poll_span spans[TS_STREAM_DETAIL_POLLS];
+	Taskscope__PollSpan pm[TS_STREAM_DETAIL_POLLS], *pp[TS_STREAM_DETAIL_POLLS];
+	uint32_t pb[TS_HIST_BUCKETS], sb[TS_HIST_BUCKETS];
+	Taskscope__Histogram ph, sh;
+	Taskscope__TaskDetail d = TASKSCOPE__TASK_DETAIL__INIT;
+	Taskscope__Update up = TASKSCOPE__UPDATE__INIT;
+	size_t n, len;
+
+	if (!t)
+		return -ENOENT;
+	hist_msg(&ph, pb, &t->poll_hist);
+	hist_msg(&sh, sb, &t->sched_hist);
+	n = ts_model_recent_polls(m, pid, id, spans, TS_STREAM_DETAIL_POLLS);
+	n = n > TS_STREAM_DETAIL_POLLS ? TS_STREAM_DETAIL_POLLS : n;
+	for (size_t i = 0; i < n; i++) {
+		taskscope__poll_span__init(&pm[i]);
+		pm[i].start_ns = spans[i].start_ns;
+		pm[i].end_ns = spans[i].end_ns;
+		pm[i].on_cpu_ns = spans[i].on_cpu_ns;
+		pm[i].tid = spans[i].tid;
+		pm[i].ready = spans[i].ready;
+		pp[i] = &pm[i];
+	}
+	d.pid = pid;
+	d.task_id = id;
+	d.poll_hist = &ph;
+	d.sched_hist = &sh;
+	d.n_polls = n;
+	d.polls = pp;
+	up.detail = &d;
+	up.detail_only = true;
+	len = taskscope__update__get_packed_size(&up);
+	if (buf_reserve(out, len + 4) < 0)
+		return -ENOMEM;
+	out->data[out->len++] = (uint8_t)(len & 0xff);
+	out->data[out->len++] = (uint8_t)((len >> 8) & 0xff);
+	out->data[out->len++] = (uint8_t)((len >> 16) & 0xff);
+	out->data[out->len++] = (uint8_t)((len >> 24) & 0xff);
+	out->len += taskscope__update__pack(&up, out->data + out->len);
+	return 0;
+}

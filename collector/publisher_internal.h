@@ -60,6 +60,13 @@ int ts_stream_encode(struct ts_stream_encoder *e, const struct ts_model *m, cons
 
 void ts_stream_buf_free(struct ts_stream_buf *b);
 
+/* Append one frame (Update.detail_only) with the details of task (pid, id)
+ * for the console that asked for them: its two histograms and latest
+ * polls. 0, -ENOENT (no such task in the model) or -ENOMEM. */
+#define TS_STREAM_DETAIL_POLLS 64
+#define TS_STREAM_REQUEST_MAX 256   /* a console's frames are at most this long */
+int ts_stream_encode_detail(const struct ts_model *m, uint32_t pid, uint64_t id, struct ts_stream_buf *out);
+
 /* publisher_fp.c: fingerprints and their maps. */
 struct ts_task;
 struct ts_resource;

@@ -501,6 +501,55 @@ static int fail(struct ts_conn_remote *r, int code, char *err, size_t errlen, co
 	return code;
 }
 
+/* A histogram from the wire: buckets past ours are refused (not ours). */
+static bool hist_from(struct ts_histogram *h, const Taskscope__Histogram *m)
+{
+	ts_histogram_init(h);
+	if (!m)
+		return true;
+	if (m->n_buckets > TS_HIST_BUCKETS)
+		return false;
+	h->count = m->count;
+	h->sum = m->sum;
+	h->max = m->max;
+	h->min = m->min;
+	for (size_t i = 0; i < m->n_buckets; i++)
+		h->buckets[i] = m->buckets[i];
+	return true;
+}
+
+static int take_detail(struct ts_conn_remote *r, const Taskscope__TaskDetail *d, char *err, size_t errlen)
+{
+	struct ts_remote_detail *x = &r->detail;
+
+	x->valid = false;
+	if (!d)
+		return 0;
+	if (!hist_from(&x->poll_hist, d->poll_hist) || !hist_from(&x->sched_hist, d->sched_hist) ||
+	    d->n_polls > TS_DETAIL_POLLS)
+		return fail(r, -EBADMSG, err, errlen, "the stream sent task details this taskscope cannot read "
+			    "(a histogram or a poll list too long)");
+	x->npolls = 0;
+	for (size_t i = 0; i < d->n_polls; i++) {
+		const Taskscope__PollSpan *p = d->polls[i];
+		struct ts_detail_poll *q = &x->polls[x->npolls];
+
+		if (!p)
+			continue;
+		memset(q, 0, sizeof(*q));
+		q->start_ns = p->start_ns;
+		q->end_ns = p->end_ns < p->start_ns ? p->start_ns : p->end_ns;
+		q->on_cpu_ns = p->on_cpu_ns < -1 ? -1 : p->on_cpu_ns;
+		q->tid = p->tid;
+		q->ready = p->ready;
+		x->npolls++;
+	}
+	x->pid = d->pid;
+	x->id = d->task_id;
+	x->valid = true;
+	return 0;
+}
+
 /* One frame: applied at once, so memory holds one decoded frame at most
  * (a frame of 64 KiB can decode to megabytes). A snapshot clears the
  * mirror at its first frame; until its last frame the conn does not fill
@@ -515,6 +564,13 @@ static int take_frame(struct ts_conn_remote *r, const uint8_t *data, size_t len,
 	if (!u)
 		return fail(r, -EBADMSG, err, errlen, "the stream sent a frame of %lu bytes that is not an Update "
 			    "message: is this a taskscope collector (--serve)?", (unsigned long)len);
+	if (u->detail_only) {
+		/* not an update: the details this console asked for */
+		int rc = r->synced && !r->in_update ? take_detail(r, u->detail, err, errlen) : 0;
+
+		taskscope__update__free_unpacked(u, NULL);
+		return rc;
+	}
 	if (u->snapshot) {
 		if (u->stream_version != 1) {
 			unsigned long v = u->stream_version;

@@ -14,7 +14,9 @@
  * TS_STATE_WARNINGS warnings.
  *
  * remote_link.c (ts_remote_link_*) owns the socket: connecting to a Unix
- * path or a loopback TCP port and reconnecting with backoff.
+ * path or a loopback TCP port, reconnecting with backoff, and the one
+ * message a console sends (ConsoleRequest: the task whose details it
+ * shows, whose histograms and recent polls then follow each update).
  */
 #ifndef TASKSCOPE_CONSOLE_CONN_REMOTE_H
 #define TASKSCOPE_CONSOLE_CONN_REMOTE_H
@@ -113,6 +115,11 @@ int ts_remote_link_read(struct ts_remote_link *l, struct ts_conn_remote *r, uint
 /* While disconnected: try again when the backoff has passed (100 ms,
  * doubling up to 5 s). Returns true when connected (again). */
 bool ts_remote_link_retry(struct ts_remote_link *l, struct ts_conn_remote *r, uint64_t now_ns);
+/* Ask the collector for the details (histograms, recent polls) of task
+ * (pid, task_id), or of none (task_id 0): they then follow each update.
+ * Sends only when the wish changed or after a reconnect; call it every
+ * pass. 0, or -ECONNRESET (then retried like a hang-up). */
+int ts_remote_link_focus(struct ts_remote_link *l, uint32_t pid, uint64_t task_id, uint64_t now_ns);
 /* ms until the next retry (for poll), -1 when connected. */
 int ts_remote_link_wait_ms(const struct ts_remote_link *l, uint64_t now_ns);
 bool ts_remote_link_connected(const struct ts_remote_link *l);

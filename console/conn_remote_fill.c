@@ -5,9 +5,9 @@
  * The same rows the live conn makes: task times by ts_task_times()'s rules
  * (ts_remote_task_times) at the collector's time, estimated as the last
  * update's now plus the local time since it arrived (the collector is on
- * this machine: a Unix socket or loopback, one CLOCK_MONOTONIC). What the
- * stream does not carry is left unknown: histograms and recent polls in
- * the details.
+ * this machine: a Unix socket or loopback, one CLOCK_MONOTONIC). The
+ * details' histograms and recent polls come only for the task this console
+ * asked for (ts_remote_link_focus), a moment after the details open.
  */
 #include "console/conn_remote.h"
 #include "console/conn_remote_internal.h"
@@ -193,7 +193,25 @@ static void fill_detail(struct ts_conn_remote *r, struct ts_state *s, uint64_t n
 	d->wakers = t->wakers;
 	d->max_poll_ns = t->max_poll_ns;
 	d->poll_tid = t->poll_tid;
-	d->have_hists = false;          /* the stream does not carry histograms */
+	d->have_hists = false;
+	if (r->detail.valid && r->detail.pid == t->pid && r->detail.id == t->id) {
+		/* the collector sent them for this task (ts_conn_remote_focus) */
+		d->have_hists = true;
+		d->poll_hist = r->detail.poll_hist;
+		d->sched_hist = r->detail.sched_hist;
+		memcpy(d->polls, r->detail.polls, r->detail.npolls * sizeof(d->polls[0]));
+		d->npolls = r->detail.npolls;
+		if (t->state == TS_TASK_RUNNING && d->npolls < TS_DETAIL_POLLS) {
+			struct ts_detail_poll *p = &d->polls[d->npolls++];
+
+			memset(p, 0, sizeof(*p));
+			p->start_ns = t->state_since_ns;
+			p->end_ns = now > t->state_since_ns ? now : t->state_since_ns;
+			p->on_cpu_ns = -1;
+			p->tid = t->poll_tid;
+			p->running = true;
+		}
+	}
 	for (size_t i = 0; i < s->nwarnings; i++) {
 		const struct ts_recent_warning *w = &s->warnings[i];
 

@@ -41,6 +41,16 @@ struct ts_remote_res {
 	uint64_t wait_p99_ns, hold_p99_ns;  /* 0: unknown */
 };
 
+/* The task details the collector sent for this console's request. */
+struct ts_remote_detail {
+	bool valid;
+	uint32_t pid;
+	uint64_t id;
+	struct ts_histogram poll_hist, sched_hist;
+	struct ts_detail_poll polls[TS_DETAIL_POLLS];
+	size_t npolls;
+};
+
 struct ts_conn_remote {
 	struct ts_strpool *pool;
 	struct objs tasks, res, threads;
@@ -57,6 +67,7 @@ struct ts_conn_remote {
 	/* input */
 	uint8_t *in;
 	size_t inlen;
+	struct ts_remote_detail detail;
 	bool assembling;            /* between a snapshot's first and last frames */
 	bool in_update;             /* between any update's first and last frames */
 };

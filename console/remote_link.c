@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "collector/publisher.h"
+#include "collector/publisher_internal.h"
+#include "taskscope.pb-c.h"
 
 #define BACKOFF_MIN_NS 100000000ull
 #define BACKOFF_MAX_NS 5000000000ull
@@ -34,6 +36,13 @@ struct ts_remote_link {
 	uint64_t backoff_ns;
 	uint64_t retry_at;
 	uint8_t *buf;
+	/* the ConsoleRequest: what was asked on this connection, and the
+	 * bytes of it not written yet */
+	bool asked;
+	uint32_t asked_pid;
+	uint64_t asked_task;
+	uint8_t out[4 + TS_STREAM_REQUEST_MAX];
+	size_t outlen, outsent;
 };
 
 /* A non-blocking connect, waited for at most timeout_ms. */
@@ -159,6 +168,52 @@ static void hang_up(struct ts_remote_link *l, uint64_t now_ns)
 	close(l->fd);
 	l->fd = -1;
 	l->retry_at = now_ns + l->backoff_ns;
+	l->asked = false;
+	l->outlen = l->outsent = 0;
+}
+
+/* Write what is left of the request; false when the collector is gone. */
+static bool flush_request(struct ts_remote_link *l)
+{
+	while (l->outsent < l->outlen) {
+		ssize_t n = send(l->fd, l->out + l->outsent, l->outlen - l->outsent, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+		l->outsent += (size_t)n;
+	}
+	l->outlen = l->outsent = 0;
+	return true;
+}
+
+int ts_remote_link_focus(struct ts_remote_link *l, uint32_t pid, uint64_t task_id, uint64_t now_ns)
+{
+	Taskscope__ConsoleRequest q = TASKSCOPE__CONSOLE_REQUEST__INIT;
+	size_t len;
+
+	if (l->fd < 0)
+		return 0;
+	if (!flush_request(l)) {
+		hang_up(l, now_ns);
+		return -ECONNRESET;
+	}
+	if (l->outlen || (l->asked && l->asked_pid == pid && l->asked_task == task_id))
+		return 0;               /* still writing, or already asked */
+	q.detail_pid = pid;
+	q.detail_task = task_id;
+	len = taskscope__console_request__pack(&q, l->out + 4);
+	l->out[0] = (uint8_t)len;
+	l->out[1] = l->out[2] = l->out[3] = 0;
+	l->outlen = len + 4;
+	l->outsent = 0;
+	l->asked = true;
+	l->asked_pid = pid;
+	l->asked_task = task_id;
+	if (!flush_request(l)) {
+		hang_up(l, now_ns);
+		return -ECONNRESET;
+	}
+	return 0;
 }
 
 int ts_remote_link_read(struct ts_remote_link *l, struct ts_conn_remote *r, uint64_t now_ns, char *err,
@@ -205,6 +260,8 @@ bool ts_remote_link_retry(struct ts_remote_link *l, struct ts_conn_remote *r, ui
 		return false;
 	}
 	ts_conn_remote_reset_stream(r);
+	l->asked = false;
+	l->outlen = l->outsent = 0;
 	return true;
 }
 

@@ -9,7 +9,10 @@
  * would hang otherwise), drop the slow consoles' deltas and resync them
  * with snapshots (stats.resyncs), and once they read again they must
  * converge to the model exactly, like the fast one.
- * Also: a fourth console over max_clients is refused; a second publisher
+ * One console asks for a task's details (ConsoleRequest) and gets its
+ * histograms and recent polls with its updates; the others do not. Also:
+ * a console sending a frame that is not a small request is closed; a
+ * fourth console over max_clients is refused; a second publisher
  * on the same live socket, or on a path that is a regular file, fails
  * with one line; --serve off loopback is refused; the socket file is
  * removed at the end.
@@ -125,6 +128,9 @@ int main(void)
 	CHECK_MSG(st.clients == 3 && st.accepted == 4 && st.refused == 1, "clients %u accepted %" PRIu64
 		  " refused %" PRIu64, st.clients, st.accepted, st.refused);
 
+	/* console 0 shows task 5 in detail */
+	CHECK(ts_remote_link_focus(link[0], PID, 5, 0) == 0);
+
 	/* 60 publishes; every task polled between two of them; console 2 sleeps */
 	for (int round = 0; round < 60; round++) {
 		for (uint64_t id = 1; id <= NTASKS; id++) {
@@ -165,6 +171,25 @@ int main(void)
 		CHECK_MSG(same(m, conn[i]), "console %d differs from the model", i);
 	}
 	CHECK(ts_conn_remote_updates(conn[0]) >= 60);
+	{
+		/* the details it asked for came with its updates */
+		const struct ts_task *t5 = ts_model_find_task(m, PID, 5);
+		struct ts_state st;
+
+		ts_state_init(&st);
+		st.view = TS_VIEW_DETAILS;
+		st.detail_pid = PID;
+		st.detail_id = 5;
+		CHECK(ts_conn_remote_fill(conn[0], &st, 0) == 0);
+		CHECK(st.detail.valid && st.detail.have_hists);
+		CHECK(t5 && st.detail.poll_hist.count == t5->poll_hist.count && t5->poll_hist.count >= 60);
+		CHECK(t5 && st.detail.poll_hist.max == t5->poll_hist.max);
+		CHECK(st.detail.npolls > 0 && st.detail.polls[st.detail.npolls - 1].tid == 11);
+		/* the others did not ask */
+		CHECK(ts_conn_remote_fill(conn[1], &st, 0) == 0);
+		CHECK(st.detail.valid && !st.detail.have_hists);
+		ts_state_fini(&st);
+	}
 	CHECK(ts_conn_remote_updates(conn[2]) < ts_conn_remote_updates(conn[0]));
 	CHECK(ts_conn_remote_updates(conn[1]) < ts_conn_remote_updates(conn[0]));
 
@@ -179,6 +204,28 @@ int main(void)
 		poll(NULL, 0, 2);
 	}
 	CHECK(st.clients == 2);
+
+	/* a console that sends something other than a small request is closed */
+	{
+		struct ts_remote_link *bad = NULL;
+		const uint8_t big[8] = { 0xe8, 0x03, 0, 0, 1, 2, 3, 4 };
+
+		CHECK(ts_remote_link_new(path, 1000, &bad, err, sizeof(err)) == 0);
+		for (int k = 0; k < 100 && st.clients != 3; k++) {
+			ts_publisher_handle_io(p);
+			ts_publisher_get_stats(p, &st);
+			poll(NULL, 0, 2);
+		}
+		CHECK(st.clients == 3);
+		CHECK(bad && send(ts_remote_link_fd(bad), big, sizeof(big), MSG_NOSIGNAL) == (ssize_t)sizeof(big));
+		for (int k = 0; k < 100 && st.clients != 2; k++) {
+			ts_publisher_handle_io(p);
+			ts_publisher_get_stats(p, &st);
+			poll(NULL, 0, 2);
+		}
+		CHECK_MSG(st.clients == 2, "a console sending a 1000-byte frame was kept");
+		ts_remote_link_free(bad);
+	}
 
 	for (int i = 0; i < 4; i++)
 		ts_remote_link_free(link[i]);

@@ -45,6 +45,14 @@ $want"
 done
 echo "ok: two remote consoles show the live console's tasks: $(echo $want | tr '\n' ' ')"
 
+# the details of a task, with the histograms the collector sends for it
+tsx_send r1 Enter
+tsx_wait_for r1 'Poll times \([0-9]+' || tsx_fail "r1: the details have no poll-time histogram"
+tsx_wait_for r1 'p99' || tsx_fail "r1: the details have no percentiles"
+tsx_send r1 Escape
+tsx_wait_for r1 'ID +State +Name' || tsx_fail "r1: Esc did not go back to the tasks"
+echo "ok: remote details with histograms"
+
 # the collector goes away: the remotes keep running and say so
 tsx_send live q
 status=$(tsx_wait_exit live) || tsx_fail "the live console did not quit"

@@ -172,6 +172,32 @@ static void bad_input(const struct ts_stream_buf *good)
 	CHECK_MSG(strstr(err, "version 7"), "%s", err);
 	ts_conn_remote_free(r);
 
+	/* task details with more buckets than a histogram has, after a good snapshot */
+	{
+		Taskscope__Update du = TASKSCOPE__UPDATE__INIT;
+		Taskscope__TaskDetail d = TASKSCOPE__TASK_DETAIL__INIT;
+		Taskscope__Histogram h = TASKSCOPE__HISTOGRAM__INIT;
+		uint32_t buckets[TS_HIST_BUCKETS + 1] = { 0 };
+		uint8_t frame[2048];
+
+		h.n_buckets = TS_HIST_BUCKETS + 1;
+		h.buckets = buckets;
+		d.pid = PID;
+		d.task_id = 1;
+		d.poll_hist = &h;
+		du.detail = &d;
+		du.detail_only = true;
+		len = taskscope__update__pack(&du, frame + 4);
+		frame[0] = (uint8_t)len, frame[1] = (uint8_t)(len >> 8), frame[2] = frame[3] = 0;
+		CHECK(ts_conn_remote_new(&r) == 0);
+		/* before any snapshot it is ignored */
+		CHECK(ts_conn_remote_feed(r, frame, len + 4, 0, err, sizeof(err)) == 0);
+		CHECK(ts_conn_remote_feed(r, good->data, good->len, 0, err, sizeof(err)) == 0);
+		CHECK(ts_conn_remote_feed(r, frame, len + 4, 0, err, sizeof(err)) == -EBADMSG);
+		CHECK_MSG(strstr(err, "task details"), "%s", err);
+		ts_conn_remote_free(r);
+	}
+
 	/* mutations: an error or a clean decode, never a crash or a leak */
 	for (int i = 0; i < 300; i++) {
 		uint8_t *copy = malloc(good->len);
