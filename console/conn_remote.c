@@ -26,160 +26,6 @@
 
 #define STRPOOL_BYTES (32u << 20)
 
-static uint64_t kmix(uint32_t pid, uint64_t id)
-{
-	uint64_t h = (id ^ ((uint64_t)pid << 32)) * 0x9e3779b97f4a7c15ull;
-
-	return h ^ (h >> 29);
-}
-
-static int kmap_grow(struct kmap *m)
-{
-	size_t cap = m->cap ? m->cap * 2 : 256;
-	struct kslot *s = calloc(cap, sizeof(*s)), *old = m->slots;
-	size_t oldcap = m->cap;
-
-	if (!s)
-		return -ENOMEM;
-	m->slots = s;
-	m->cap = cap;
-	for (size_t i = 0; i < oldcap; i++) {
-		if (!old[i].idx1)
-			continue;
-		for (size_t j = kmix(old[i].pid, old[i].id) & (cap - 1);; j = (j + 1) & (cap - 1)) {
-			if (!s[j].idx1) {
-				s[j] = old[i];
-				break;
-			}
-		}
-	}
-	free(old);
-	return 0;
-}
-
-static struct kslot *kmap_slot(const struct kmap *m, uint32_t pid, uint64_t id)
-{
-	if (!m->cap)
-		return NULL;
-	for (size_t j = kmix(pid, id) & (m->cap - 1);; j = (j + 1) & (m->cap - 1)) {
-		struct kslot *s = &m->slots[j];
-
-		if (!s->idx1 || (s->pid == pid && s->id == id))
-			return s;
-	}
-}
-
-static void kmap_del(struct kmap *m, struct kslot *s)
-{
-	size_t i = (size_t)(s - m->slots), j = i;
-
-	m->slots[i].idx1 = 0;
-	m->n--;
-	for (;;) {
-		size_t home;
-
-		j = (j + 1) & (m->cap - 1);
-		if (!m->slots[j].idx1)
-			return;
-		home = kmix(m->slots[j].pid, m->slots[j].id) & (m->cap - 1);
-		/* move j back to i when i lies cyclically in [home, j) */
-		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
-			m->slots[i] = m->slots[j];
-			m->slots[j].idx1 = 0;
-			i = j;
-		}
-	}
-}
-
-/* Find or add (pid, id); *fresh tells which. NULL when full or no memory. */
-static void *obj_get(struct objs *o, uint32_t pid, uint64_t id, bool *fresh)
-{
-	struct kslot *s;
-
-	*fresh = false;
-	if ((o->map.n + 1) * 2 > o->map.cap && kmap_grow(&o->map) < 0)
-		return NULL;
-	s = kmap_slot(&o->map, pid, id);
-	if (s->idx1)
-		return obj_at(o, s->idx1 - 1);
-	if (o->n >= o->max)
-		return NULL;
-	if (o->n == o->cap) {
-		size_t cap = o->cap ? o->cap * 2 : 256;
-		void *p = realloc(o->items, cap * o->size);
-
-		if (!p)
-			return NULL;
-		o->items = p;
-		o->cap = cap;
-	}
-	memset(obj_at(o, o->n), 0, o->size);
-	s->pid = pid;
-	s->id = id;
-	s->idx1 = (uint32_t)(++o->n);
-	o->map.n++;
-	*fresh = true;
-	return obj_at(o, o->n - 1);
-}
-
-/* Key of an object: every mirrored struct starts differently, so ask. */
-static void obj_del(struct objs *o, uint32_t pid, uint64_t id,
-		    void (*key)(const void *item, uint32_t *pid, uint64_t *id))
-{
-	struct kslot *s = kmap_slot(&o->map, pid, id);
-	size_t i, last;
-
-	if (!s || !s->idx1)
-		return;
-	i = s->idx1 - 1;
-	last = o->n - 1;
-	kmap_del(&o->map, s);
-	if (i != last) {
-		uint32_t lp;
-		uint64_t lid;
-		struct kslot *ls;
-
-		memcpy(obj_at(o, i), obj_at(o, last), o->size);
-		key(obj_at(o, i), &lp, &lid);
-		ls = kmap_slot(&o->map, lp, lid);
-		if (ls && ls->idx1)
-			ls->idx1 = (uint32_t)(i + 1);
-	}
-	o->n--;
-}
-
-static void obj_clear(struct objs *o)
-{
-	o->n = 0;
-	if (o->map.slots)
-		memset(o->map.slots, 0, o->map.cap * sizeof(*o->map.slots));
-	o->map.n = 0;
-}
-
-static void key_task(const void *item, uint32_t *pid, uint64_t *id)
-{
-	const struct ts_remote_task *t = item;
-
-	*pid = t->pid;
-	*id = t->id;
-}
-
-static void key_res(const void *item, uint32_t *pid, uint64_t *id)
-{
-	const struct ts_remote_res *x = item;
-
-	*pid = x->pid;
-	*id = x->id;
-}
-
-static void key_thread(const void *item, uint32_t *pid, uint64_t *id)
-{
-	const struct ts_thread *t = item;
-
-	*pid = t->pid;
-	*id = t->tid;
-}
-
 int ts_conn_remote_new(struct ts_conn_remote **out)
 {
 	struct ts_conn_remote *r = calloc(1, sizeof(*r));
@@ -266,7 +112,7 @@ const struct ts_remote_task *ts_conn_remote_task_at(const struct ts_conn_remote 
 
 const struct ts_remote_task *ts_conn_remote_find_task(const struct ts_conn_remote *r, uint32_t pid, uint64_t id)
 {
-	struct kslot *s = kmap_slot(&r->tasks.map, pid, id);
+	struct kslot *s = ts_remote_kmap_slot(&r->tasks.map, pid, id);
 
 	return s && s->idx1 ? obj_at(&r->tasks, s->idx1 - 1) : NULL;
 }
@@ -312,7 +158,7 @@ static uint32_t name_index(const char *s, const char *(*name_of)(uint32_t), uint
 static void apply_task(struct ts_conn_remote *r, const Taskscope__Task *m)
 {
 	bool fresh;
-	struct ts_remote_task *t = obj_get(&r->tasks, m->pid, m->task_id, &fresh);
+	struct ts_remote_task *t = ts_remote_obj_get(&r->tasks, m->pid, m->task_id, &fresh);
 
 	if (!t)
 		return;                 /* over the cap: not shown */
@@ -345,7 +191,7 @@ static void apply_task(struct ts_conn_remote *r, const Taskscope__Task *m)
 static void apply_resource(struct ts_conn_remote *r, const Taskscope__Resource *m)
 {
 	bool fresh;
-	struct ts_remote_res *x = obj_get(&r->res, m->pid, m->resource_id, &fresh);
+	struct ts_remote_res *x = ts_remote_obj_get(&r->res, m->pid, m->resource_id, &fresh);
 
 	if (!x)
 		return;
@@ -372,7 +218,7 @@ static void apply_resource(struct ts_conn_remote *r, const Taskscope__Resource *
 static void apply_worker(struct ts_conn_remote *r, const Taskscope__Worker *m)
 {
 	bool fresh;
-	struct ts_thread *t = obj_get(&r->threads, m->pid, m->tid, &fresh);
+	struct ts_thread *t = ts_remote_obj_get(&r->threads, m->pid, m->tid, &fresh);
 
 	if (!t)
 		return;
@@ -422,13 +268,13 @@ static void apply_one(struct ts_conn_remote *r, const Taskscope__Update *u)
 {
 	for (size_t i = 0; i < u->n_removed; i++)
 		if (u->removed[i])
-			obj_del(&r->tasks, u->removed[i]->pid, u->removed[i]->task_id, key_task);
+			ts_remote_obj_del(&r->tasks, u->removed[i]->pid, u->removed[i]->task_id, ts_remote_key_task);
 	for (size_t i = 0; i < u->n_removed_resources; i++)
 		if (u->removed_resources[i])
-			obj_del(&r->res, u->removed_resources[i]->pid, u->removed_resources[i]->resource_id, key_res);
+			ts_remote_obj_del(&r->res, u->removed_resources[i]->pid, u->removed_resources[i]->resource_id, ts_remote_key_res);
 	for (size_t i = 0; i < u->n_removed_workers; i++)
 		if (u->removed_workers[i])
-			obj_del(&r->threads, u->removed_workers[i]->pid, u->removed_workers[i]->tid, key_thread);
+			ts_remote_obj_del(&r->threads, u->removed_workers[i]->pid, u->removed_workers[i]->tid, ts_remote_key_thread);
 	for (size_t i = 0; i < u->n_tasks; i++)
 		if (u->tasks[i])
 			apply_task(r, u->tasks[i]);
@@ -579,9 +425,9 @@ static int take_frame(struct ts_conn_remote *r, const uint8_t *data, size_t len,
 			return fail(r, -EPROTO, err, errlen, "the collector speaks console stream version %lu; "
 				    "this taskscope speaks version 1", v);
 		}
-		obj_clear(&r->tasks);
-		obj_clear(&r->res);
-		obj_clear(&r->threads);
+		ts_remote_obj_clear(&r->tasks);
+		ts_remote_obj_clear(&r->res);
+		ts_remote_obj_clear(&r->threads);
 		r->nwarn = 0;
 		r->wstart = 0;
 		r->assembling = true;

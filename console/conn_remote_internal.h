@@ -72,6 +72,17 @@ struct ts_conn_remote {
 	bool in_update;             /* between any update's first and last frames */
 };
 
+/* conn_remote_map.c */
+struct kslot *ts_remote_kmap_slot(const struct kmap *m, uint32_t pid, uint64_t id);
+/* Find or add (pid, id); *fresh tells which. NULL when full or no memory. */
+void *ts_remote_obj_get(struct objs *o, uint32_t pid, uint64_t id, bool *fresh);
+void ts_remote_obj_del(struct objs *o, uint32_t pid, uint64_t id,
+		       void (*key)(const void *item, uint32_t *pid, uint64_t *id));
+void ts_remote_obj_clear(struct objs *o);
+void ts_remote_key_task(const void *item, uint32_t *pid, uint64_t *id);
+void ts_remote_key_res(const void *item, uint32_t *pid, uint64_t *id);
+void ts_remote_key_thread(const void *item, uint32_t *pid, uint64_t *id);
+
 static inline void *obj_at(const struct objs *o, size_t i)
 {
 	return (char *)o->items + i * o->size;
