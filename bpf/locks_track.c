@@ -537,7 +537,8 @@ void ts_locks_track_process(struct ts_locks_track *t, uint64_t cutoff_ns, bool a
 {
 	size_t kept = 0;
 
-	qsort(t->q, t->n_q, sizeof(*t->q), by_time);
+	if (t->n_q)
+		qsort(t->q, t->n_q, sizeof(*t->q), by_time);
 	for (size_t i = 0; i < t->n_q; i++) {
 		struct queued *e = &t->q[i];
 
