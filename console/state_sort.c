@@ -157,7 +157,7 @@ static uint64_t text_prefix(const char *t)
 
 	for (; i < 8 && t[i]; i++)
 		k = k << 8 | (uint8_t)t[i];
-	return k << (8 * (8 - i));
+	return i ? k << (8 * (8 - i)) : 0; /* a shift by 64 is undefined */
 }
 
 static uint64_t col_key(unsigned col, const struct ts_row *r)
