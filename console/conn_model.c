@@ -186,51 +186,6 @@ static bool is_stalled(const struct stalled *st, uint32_t pid, uint32_t tid)
 	return false;
 }
 
-/* One busy % sample a second. `cpu_ns` is the thread's on-CPU time from
- * kernel context (0 without it): a thread that got none over a whole
- * sample is off the CPU, which tells parked from idle. */
-static void sample_worker(struct ts_worker_row *row, const struct ts_worker_row *prev, uint64_t busy_now,
-			  uint64_t cpu_ns, uint64_t now_ns)
-{
-	uint64_t dt;
-
-	if (!prev || now_ns < prev->sample_start_ns) {
-		row->nbusy = 0;
-		memset(row->busy_pct, TS_BUSY_UNKNOWN, sizeof(row->busy_pct));
-		row->sample_start_ns = now_ns;
-		row->sample_busy_ns = busy_now;
-		row->sample_polls = row->polls;
-		row->sample_cpu_ns = cpu_ns;
-		row->sample_off_cpu = false;
-		row->polls_per_s = -1;
-		return;
-	}
-	memcpy(row->busy_pct, prev->busy_pct, sizeof(row->busy_pct));
-	row->nbusy = prev->nbusy;
-	row->sample_start_ns = prev->sample_start_ns;
-	row->sample_busy_ns = prev->sample_busy_ns;
-	row->sample_polls = prev->sample_polls;
-	row->sample_cpu_ns = prev->sample_cpu_ns;
-	row->sample_off_cpu = prev->sample_off_cpu;
-	row->polls_per_s = prev->polls_per_s;
-	dt = now_ns - prev->sample_start_ns;
-	if (dt < TS_WORKER_SAMPLE_NS)
-		return;
-	{
-		uint64_t busy = busy_now > row->sample_busy_ns ? busy_now - row->sample_busy_ns : 0;
-		uint64_t polls = row->polls > row->sample_polls ? row->polls - row->sample_polls : 0;
-		uint64_t pct = busy >= dt ? 100 : busy * 100 / dt;
-
-		ts_state_worker_push(row, (uint8_t)pct);
-		row->polls_per_s = (double)polls * 1e9 / (double)dt;
-	}
-	row->sample_off_cpu = cpu_ns > 0 && cpu_ns == row->sample_cpu_ns;
-	row->sample_start_ns = now_ns;
-	row->sample_busy_ns = busy_now;
-	row->sample_polls = row->polls;
-	row->sample_cpu_ns = cpu_ns;
-}
-
 static int copy_workers(struct ts_state *s, const struct ts_model *m, uint64_t now_ns)
 {
 	const struct ts_model_config *cfg = ts_model_config(m);
@@ -279,7 +234,8 @@ static int copy_workers(struct ts_state *s, const struct ts_model *m, uint64_t n
 			row->stack_on_cpu = t->stack_on_cpu;
 			row->stack_age_ns = now_ns > t->stack_ns ? now_ns - t->stack_ns : 0;
 		}
-		sample_worker(row, ts_state_prev_worker(s, s->nworkers, t->pid, t->tid), busy_now, t->cpu_ns, now_ns);
+		ts_state_worker_sample(row, ts_state_prev_worker(s, s->nworkers, t->pid, t->tid), busy_now,
+				       t->cpu_ns, now_ns);
 		/* idle and off the CPU for a whole sample: parked (kernel context) */
 		if (row->state == TS_WORKER_IDLE && row->sample_off_cpu)
 			row->state = TS_WORKER_PARKED;

@@ -68,41 +68,6 @@ static bool recently_stalled(const struct ts_state *s, uint32_t pid, uint32_t ti
 	return false;
 }
 
-/* Busy % per second, carried from the previous fill like the live conn. */
-static void sample(struct ts_worker_row *row, const struct ts_worker_row *prev, uint64_t busy, uint64_t now)
-{
-	uint64_t dt;
-
-	if (!prev || now < prev->sample_start_ns) {
-		memset(row->busy_pct, TS_BUSY_UNKNOWN, sizeof(row->busy_pct));
-		row->nbusy = 0;
-		row->sample_start_ns = now;
-		row->sample_busy_ns = busy;
-		row->sample_polls = row->polls;
-		row->polls_per_s = -1;
-		return;
-	}
-	memcpy(row->busy_pct, prev->busy_pct, sizeof(row->busy_pct));
-	row->nbusy = prev->nbusy;
-	row->sample_start_ns = prev->sample_start_ns;
-	row->sample_busy_ns = prev->sample_busy_ns;
-	row->sample_polls = prev->sample_polls;
-	row->polls_per_s = prev->polls_per_s;
-	dt = now - prev->sample_start_ns;
-	if (dt < TS_WORKER_SAMPLE_NS)
-		return;
-	{
-		uint64_t b = busy > row->sample_busy_ns ? busy - row->sample_busy_ns : 0;
-		uint64_t p = row->polls > row->sample_polls ? row->polls - row->sample_polls : 0;
-
-		ts_state_worker_push(row, (uint8_t)(b >= dt ? 100 : b * 100 / dt));
-		row->polls_per_s = (double)p * 1e9 / (double)dt;
-	}
-	row->sample_start_ns = now;
-	row->sample_busy_ns = busy;
-	row->sample_polls = row->polls;
-}
-
 static int fill_workers(struct ts_conn_remote *r, struct ts_state *s, uint64_t now)
 {
 	int rc = ts_state_reserve_workers(s, r->threads.n);
@@ -132,7 +97,7 @@ static int fill_workers(struct ts_conn_remote *r, struct ts_state *s, uint64_t n
 				row->state = TS_WORKER_BLOCKED;
 		}
 		row->stalled = recently_stalled(s, t->pid, t->tid, now);
-		sample(row, ts_state_prev_worker(s, s->nworkers, t->pid, t->tid), busy, now);
+		ts_state_worker_sample(row, ts_state_prev_worker(s, s->nworkers, t->pid, t->tid), busy, 0, now);
 		s->nworkers++;
 	}
 	return 0;

@@ -367,4 +367,13 @@ uint64_t ts_state_hist_outliers(const struct ts_histogram *h);
 /* Push one busy % sample (0..100, or TS_BUSY_UNKNOWN) onto a row's sparkline. */
 void ts_state_worker_push(struct ts_worker_row *w, uint8_t pct);
 
+/* Carry a worker's sparkline and sample window from its previous fill's
+ * row (`prev`, NULL for a new worker) and take one busy % sample a second
+ * (TS_WORKER_SAMPLE_NS). `busy_now` is its busy time so far; `cpu_ns` its
+ * on-CPU time from kernel context (0 without it): a thread that got none
+ * over a whole sample is off the CPU (row->sample_off_cpu), which tells
+ * parked from idle. Every conn fills workers through this. */
+void ts_state_worker_sample(struct ts_worker_row *row, const struct ts_worker_row *prev, uint64_t busy_now,
+			    uint64_t cpu_ns, uint64_t now_ns);
+
 #endif /* TASKSCOPE_CONSOLE_STATE_H */
