@@ -28,7 +28,6 @@
 #define SPEED_MIN 0.125
 #define SPEED_MAX 64.0
 #define DETAIL_HIST_SPANS 200000        /* a details histogram looks at this many polls at most */
-#define STALL_RECENT_NS 5000000000ull
 
 struct ts_conn_db {
 	struct ts_replay *r;
@@ -320,20 +319,6 @@ static int fill_resources(struct ts_conn_db *d, struct ts_state *s)
 	return 0;
 }
 
-static bool recently_stalled(const struct ts_state *s, uint32_t pid, uint32_t tid, uint64_t now_ns)
-{
-	for (size_t i = s->nwarnings; i-- > 0;) {
-		const struct ts_warning *w = &s->warnings[i].w;
-
-		if (w->ts_ns + STALL_RECENT_NS < now_ns)
-			break;
-		if (w->pid == pid && w->tid == tid &&
-		    (w->kind == TS_WARN_LOOP_STALL || w->kind == TS_WARN_BLOCKED_WORKER))
-			return true;
-	}
-	return false;
-}
-
 /* The sparkline: busy % over each whole second before the cursor. */
 static void fill_spark(struct ts_conn_db *d, size_t thread, struct ts_worker_row *row)
 {
@@ -385,7 +370,7 @@ static int fill_workers(struct ts_conn_db *d, struct ts_state *s)
 			row->current_name = task_name(d, th[i].pid, at.task_id);
 			row->in_poll_ns = d->cursor - at.poll_start_ns;
 		}
-		row->stalled = recently_stalled(s, th[i].pid, th[i].tid, d->cursor);
+		row->stalled = ts_state_worker_stalled(s, th[i].pid, th[i].tid, d->cursor);
 		if (row->stalled && at.polling)
 			row->state = TS_WORKER_BLOCKED;
 		fill_spark(d, i, row);

@@ -16,7 +16,6 @@
 
 #include "collector/model.h"
 
-#define STALL_RECENT_NS 5000000000ull   /* a worker stays red this long after a stall warning */
 
 static unsigned popcount32(uint32_t v)
 {
@@ -169,7 +168,7 @@ static void find_stalled(const struct ts_state *s, uint64_t now_ns, struct stall
 	for (size_t i = s->nwarnings; i-- > 0 && out->n < STALLED_MAX;) {
 		const struct ts_warning *w = &s->warnings[i].w;
 
-		if (w->ts_ns + STALL_RECENT_NS < now_ns)
+		if (w->ts_ns + TS_STALL_RECENT_NS < now_ns)
 			break;                  /* oldest first: the rest are older */
 		if (w->tid && (w->kind == TS_WARN_LOOP_STALL || w->kind == TS_WARN_BLOCKED_WORKER)) {
 			out->pid[out->n] = w->pid;

@@ -17,7 +17,6 @@
 #include "collector/event.h"
 #include "collector/model.h"
 
-#define STALL_RECENT_NS 5000000000ull
 #define BLOCKED_WORKER_NS 100000000ull
 
 static unsigned popcount32(uint32_t v)
@@ -54,20 +53,6 @@ static const char *task_name(const struct ts_conn_remote *r, uint32_t pid, uint6
 	return t && t->name ? t->name : "";
 }
 
-static bool recently_stalled(const struct ts_state *s, uint32_t pid, uint32_t tid, uint64_t now_ns)
-{
-	for (size_t i = s->nwarnings; i-- > 0;) {
-		const struct ts_warning *w = &s->warnings[i].w;
-
-		if (w->ts_ns + STALL_RECENT_NS < now_ns)
-			break;
-		if (w->pid == pid && w->tid == tid &&
-		    (w->kind == TS_WARN_LOOP_STALL || w->kind == TS_WARN_BLOCKED_WORKER))
-			return true;
-	}
-	return false;
-}
-
 static int fill_workers(struct ts_conn_remote *r, struct ts_state *s, uint64_t now)
 {
 	int rc = ts_state_reserve_workers(s, r->threads.n);
@@ -96,7 +81,7 @@ static int fill_workers(struct ts_conn_remote *r, struct ts_state *s, uint64_t n
 			if (row->in_poll_ns >= BLOCKED_WORKER_NS)
 				row->state = TS_WORKER_BLOCKED;
 		}
-		row->stalled = recently_stalled(s, t->pid, t->tid, now);
+		row->stalled = ts_state_worker_stalled(s, t->pid, t->tid, now);
 		ts_state_worker_sample(row, ts_state_prev_worker(s, s->nworkers, t->pid, t->tid), busy, 0, now);
 		s->nworkers++;
 	}

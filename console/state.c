@@ -170,6 +170,20 @@ void ts_state_worker_sample(struct ts_worker_row *row, const struct ts_worker_ro
 	row->sample_cpu_ns = cpu_ns;
 }
 
+bool ts_state_worker_stalled(const struct ts_state *s, uint32_t pid, uint32_t tid, uint64_t now_ns)
+{
+	for (size_t i = s->nwarnings; i-- > 0;) {
+		const struct ts_warning *w = &s->warnings[i].w;
+
+		if (w->ts_ns + TS_STALL_RECENT_NS < now_ns)
+			break;
+		if (w->pid == pid && w->tid == tid &&
+		    (w->kind == TS_WARN_LOOP_STALL || w->kind == TS_WARN_BLOCKED_WORKER))
+			return true;
+	}
+	return false;
+}
+
 /* ---- resources: most contended first; workers: workers first ---- */
 
 #define CMP(x, y) ((x) < (y) ? -1 : (x) > (y) ? 1 : 0)

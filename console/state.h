@@ -367,6 +367,13 @@ uint64_t ts_state_hist_outliers(const struct ts_histogram *h);
 /* Push one busy % sample (0..100, or TS_BUSY_UNKNOWN) onto a row's sparkline. */
 void ts_state_worker_push(struct ts_worker_row *w, uint8_t pct);
 
+/* A worker stays red this long after a loop_stall or blocked_worker. */
+#define TS_STALL_RECENT_NS 5000000000ull
+
+/* Was thread (pid, tid) named by a loop_stall or blocked_worker warning
+ * in the last TS_STALL_RECENT_NS before now_ns (s->warnings, oldest first)? */
+bool ts_state_worker_stalled(const struct ts_state *s, uint32_t pid, uint32_t tid, uint64_t now_ns);
+
 /* Carry a worker's sparkline and sample window from its previous fill's
  * row (`prev`, NULL for a new worker) and take one busy % sample a second
  * (TS_WORKER_SAMPLE_NS). `busy_now` is its busy time so far; `cpu_ns` its
