@@ -26,7 +26,8 @@ enum {
 
 struct minirt_task {
 	_Atomic uint32_t state;
-	_Atomic uint32_t refs;       /* the runtime's (until done), each waker, each handle */
+	_Atomic uint32_t refs;       /* the runtime's (until done), each waker, each handle,
+				      * the run queue's while queued */
 	_Atomic int cancel;
 	_Atomic int64_t wakers;      /* live wakers, as taskscope counts them */
 	_Atomic uint64_t polls;
@@ -39,6 +40,7 @@ struct minirt_task {
 	void *data;
 	minirt_drop_fn drop;
 	struct minirt_task *rq_next;            /* run queue link (rt->lock) */
+	int queued;                  /* linked in a run queue, which then holds a reference (rt->lock) */
 	struct minirt_task *live_prev, *live_next; /* live list (rt->lock) */
 	/* join state, under jlock */
 	pthread_mutex_t jlock;

@@ -11,6 +11,11 @@
  * worker for pinned tasks, all under one mutex, with a condvar for idle
  * workers. A task's state word (idle, scheduled, running, notified, done)
  * makes a wake that races with a poll re-run the task instead of losing it.
+ * A run queue owns a reference on each task linked in it (taken at push,
+ * handed to the worker that pops it, dropped after the run), and a task is
+ * linked at most once: so whatever else drops its references meanwhile (a
+ * timer waking it by value, its handle, its own finish), a queued task is
+ * never freed under the queue's feet.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,8 +43,11 @@ uint64_t minirt_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* With rt->lock held: link the task, with a reference for the queue. */
 static void queue_push(struct minirt_queue *q, struct minirt_task *t)
 {
+	atomic_fetch_add(&t->refs, 1);
+	t->queued = 1;
 	t->rq_next = NULL;
 	if (q->tail)
 		q->tail->rq_next = t;
@@ -48,6 +56,8 @@ static void queue_push(struct minirt_queue *q, struct minirt_task *t)
 	q->tail = t;
 }
 
+/* With rt->lock held: unlink the first task; the caller gets the queue's
+ * reference and drops it with minirt_i_task_unref() when done with it. */
 static struct minirt_task *queue_pop(struct minirt_queue *q)
 {
 	struct minirt_task *t = q->head;
@@ -57,14 +67,19 @@ static struct minirt_task *queue_pop(struct minirt_queue *q)
 	if (!q->head)
 		q->tail = NULL;
 	t->rq_next = NULL;
+	t->queued = 0;
 	return t;
 }
 
-/* With rt->lock held: queue a scheduled task where it may run. */
+/* With rt->lock held: queue a scheduled task where it may run. Linking it
+ * twice would corrupt the queue, so a task already queued stays where it
+ * is: that entry runs it. */
 static void enqueue_locked(struct minirt *rt, struct minirt_task *t)
 {
 	if (rt->shut)
 		return; /* shutdown drops it through the live list */
+	if (t->queued)
+		return;
 	if (t->pin >= 0) {
 		queue_push(&rt->workers[t->pin].local, t);
 		pthread_cond_broadcast(&rt->cond); /* make sure its worker hears */
@@ -170,8 +185,11 @@ static void run_task(struct minirt_worker *w, struct minirt_task *t)
 	struct minirt_cx cx;
 	int r;
 
+	/* Only a worker that dequeued it runs it; a task that is not
+	 * SCHEDULED here (finished meanwhile) is left alone, and the queue's
+	 * reference, which the caller drops, kept it valid until now. */
 	if (!atomic_compare_exchange_strong(&t->state, &s, MINIRT_T_RUNNING))
-		return; /* cannot happen: only a worker that dequeued it runs it */
+		return;
 	if (atomic_load(&t->cancel)) {
 		task_finish(t, TASKSCOPE_OUTCOME_CANCELLED, NULL);
 		return;
@@ -228,6 +246,7 @@ static void *worker_main(void *arg)
 		}
 		pthread_mutex_unlock(&rt->lock);
 		run_task(w, t);
+		minirt_i_task_unref(t); /* the queue's reference, taken at push */
 		pthread_mutex_lock(&rt->lock);
 	}
 	pthread_mutex_unlock(&rt->lock);
@@ -341,11 +360,16 @@ void minirt_shutdown(struct minirt *rt)
 		rt->workers[i].started = 0;
 	}
 
+	/* Nothing runs what is still queued (only when there were no
+	 * workers): unlink it and give the queues' references back. */
 	pthread_mutex_lock(&rt->lock);
 	rt->shut = 1;
-	rt->global.head = rt->global.tail = NULL;
-	for (unsigned i = 0; i < rt->nworkers; i++)
-		rt->workers[i].local.head = rt->workers[i].local.tail = NULL;
+	for (unsigned i = 0; i <= rt->nworkers; i++) {
+		struct minirt_queue *q = i < rt->nworkers ? &rt->workers[i].local : &rt->global;
+		struct minirt_task *t;
+		while ((t = queue_pop(q)) != NULL)
+			minirt_i_task_unref(t); /* a live task keeps the runtime's */
+	}
 	pthread_mutex_unlock(&rt->lock);
 
 	/* Only when there were no workers: drop what is left, here. */
