@@ -8,12 +8,15 @@
  *
  * - requeue (white-box, includes the runtime's internal.h): a wake reaches
  *   a task that is still linked in a run queue while its state word says
- *   idle, the shape every such report needs (a second link of the same
- *   task). Before the run queue held its own reference and refused a
- *   second link, this made the queue point at itself through the task,
- *   the worker ran it, freed it, and popped it again: ASan's
- *   heap-use-after-free in queue_pop. Now the task runs once and is
- *   dropped once, from the global and from a worker-local queue.
+ *   idle. The state word is forced here: no public call sequence was found
+ *   that gets there, but short of a reference dropped twice it is the one
+ *   way the old code could free a task that a queue still linked (a second
+ *   link of the same task; the runtime's own reference otherwise lasts
+ *   until a worker has popped and finished it). Before the run queue held its own reference and refused
+ *   a second link, the queue then pointed at itself through the task, the
+ *   worker ran it, freed it and popped it again: ASan's heap-use-after-free
+ *   in queue_pop, as in the report. Now the task runs once and is dropped
+ *   once, from the global and from a worker-local queue.
  * - stress (black-box): the paths the report pointed at, hammered: tasks
  *   woken by the timer thread that finish at once (ok or panic) while
  *   their join handles are released by a joining task, cancels racing
