@@ -289,6 +289,19 @@ static __always_inline int would_wait(__u64 addr, __u16 flags, __u32 *owner)
 	return !(flags & TS_LOCKS_F_SHARED) && (word >> RW_READER_SHIFT) != 0;
 }
 
+/* Is `owner` still inside its own probed call taking `addr` (its
+ * uretprobe has not run)? Then its own ACQUIRED record is coming, stamped
+ * after this wait began, and tells when that hold began: the waiter names
+ * no holder. (An owner that returned just before this check also has its
+ * ACQUIRED stamped after the wait's start: locks_track.c counts that hold
+ * once.) */
+static __always_inline bool still_acquiring(__u32 owner, __u64 addr)
+{
+	struct inflight *o = bpf_map_lookup_elem(&inflight, &owner);
+
+	return o && o->addr == addr && !o->from_futex;
+}
+
 static __always_inline int lock_enter(struct pt_regs *ctx, __u64 addr, __u16 flags, int check)
 {
 	struct ts_locks_regs ur;
@@ -305,6 +318,8 @@ static __always_inline int lock_enter(struct pt_regs *ctx, __u64 addr, __u16 fla
 	f.start = now;
 	f.flags = flags;
 	f.waited = check && would_wait(addr, flags, &owner);
+	if (owner && still_acquiring(owner, addr))
+		owner = 0;
 	if (f.waited)
 		emit(TS_LOCKS_REC_WAIT, tid, addr, now, 0, owner, flags);
 	bpf_map_update_elem(&inflight, &tid, &f, BPF_ANY);

@@ -24,6 +24,7 @@ struct lk {
 	uint32_t index;
 	uint64_t acquisitions;    /* seen by us (full mode) */
 	bool ignored;             /* not a lock (a condvar's futex) */
+	bool adopted;             /* holder came from a waiter's record (adopt_holder) */
 	bool announced;           /* RESOURCE_NEW sent */
 	bool named;               /* ... with a name from its SITE (or the namer failed) */
 	struct lk *hash_next;
@@ -223,8 +224,10 @@ static void pend_flush(struct ts_locks_track *t, struct pending *p, struct ts_ev
 	struct lk *l = lock_find(t, p->addr);
 
 	push(t, out, TS_EV_LOCK_ACQUIRED, p->pid, p->tid, p->end, p->addr, 0);
-	if (l)
+	if (l) {
 		l->holder = p->tid;
+		l->adopted = false;
+	}
 	pend_remove(t, p);
 }
 
@@ -316,6 +319,7 @@ static void adopt_holder(struct ts_locks_track *t, struct lk *l, const struct ts
 		push(t, out, TS_EV_LOCK_RELEASE, rec->pid, l->holder, rec->ts, l->addr, 0);
 	push(t, out, TS_EV_LOCK_ACQUIRED, rec->pid, owner, rec->ts, l->addr, 0);
 	l->holder = owner;
+	l->adopted = true;
 }
 
 static void on_wait(struct ts_locks_track *t, struct lk *l, const struct ts_locks_rec *rec,
@@ -366,10 +370,16 @@ static void on_acquired(struct ts_locks_track *t, struct lk *l, const struct ts_
 			struct ts_event_batch *out)
 {
 	bool shared = rec->flags & TS_LOCKS_F_SHARED;
+	bool same_hold = !shared && l->adopted && l->holder == rec->tid;
 
-	push(t, out, TS_EV_LOCK_ACQUIRED, rec->pid, rec->tid, rec->ts, l->addr,
-	     shared ? TS_EVF_SHARED : 0);
+	/* A hold adopted from a waiter's record whose own ACQUIRED comes
+	 * after it (stamped later than the wait, or drained late): the same
+	 * hold, already reported; its release has not been seen. */
+	if (!same_hold)
+		push(t, out, TS_EV_LOCK_ACQUIRED, rec->pid, rec->tid, rec->ts, l->addr,
+		     shared ? TS_EVF_SHARED : 0);
 	l->acquisitions++;
+	l->adopted = false;
 	if (!shared)
 		l->holder = rec->tid;
 }
@@ -383,8 +393,10 @@ static void on_release(struct ts_locks_track *t, struct lk *l, const struct ts_l
 		pend_flush(t, p, out);  /* it acquired before it released */
 	if (t->mode == TS_LOCKS_FULL && !(rec->flags & TS_LOCKS_F_FUTEX)) {
 		push(t, out, TS_EV_LOCK_RELEASE, rec->pid, rec->tid, rec->ts, l->addr, 0);
-		if (l->holder == rec->tid)
+		if (l->holder == rec->tid) {
 			l->holder = 0;
+			l->adopted = false;
+		}
 		return;
 	}
 	/* the futex path (contended mode; full mode for locks that are not
@@ -394,6 +406,7 @@ static void on_release(struct ts_locks_track *t, struct lk *l, const struct ts_l
 		return;
 	push(t, out, TS_EV_LOCK_RELEASE, rec->pid, rec->tid, rec->ts, l->addr, 0);
 	l->holder = 0;
+	l->adopted = false;
 }
 
 int ts_locks_track_record(struct ts_locks_track *t, const void *data, size_t len,

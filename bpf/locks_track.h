@@ -20,7 +20,12 @@
  *  - the holder: a waiter's record carries the holder's tid (read from the
  *    lock), so a hold that began without contention, which the contended
  *    mode cannot see, is reported from the first wait that saw it (its
- *    acquired_ns is then "held at least since").
+ *    acquired_ns is then "held at least since"). In full mode only a
+ *    lock's first holder can be reported so (one that took it before the
+ *    attach), and the holder's own ACQUIRED may still come after the
+ *    waiter's record (stamped later: a waiter reads the holder after it
+ *    stamped its wait; or drained later): until that holder's release, its
+ *    ACQUIRED for the lock is the same hold, not a second acquisition.
  */
 #ifndef TASKSCOPE_BPF_LOCKS_TRACK_H
 #define TASKSCOPE_BPF_LOCKS_TRACK_H

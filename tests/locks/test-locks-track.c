@@ -4,7 +4,8 @@
  * behind them: naming from the call site, a condition variable's futex
  * ignored, a hold the contended mode could not see begin reported from
  * its first waiter, a futex re-wait merged into one wait, full mode's
- * holds passed through, malformed records counted. No kernel needed.
+ * holds passed through (a holder named by a waiter before its own record
+ * came counted once), malformed records counted. No kernel needed.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -247,6 +248,92 @@ static void test_full(void)
 	ts_event_batch_fini(&b);
 }
 
+/* Full mode: the holder a waiter read from a fresh lock may still be on
+ * its way out of its lock call, its own ACQUIRED stamped after the
+ * waiter's WAIT (or drained after it). The waiter's record names it first;
+ * its own record must not make that hold a second acquisition (lockpool
+ * saw 101 acquisitions for 100 holds). A hold that really began before the
+ * attach is still reported from its first waiter. */
+static void test_full_late_owner(void)
+{
+	struct ts_strpool *pool;
+	struct ts_locks_track *t;
+	struct ts_model *m;
+	struct ts_model_config cfg;
+	struct spans sp = { .n = 0 };
+	struct ts_model_sink sink = { .ctx = &sp, .lock_span = on_span };
+	struct ts_event_batch b;
+	struct ts_locks_rec a;
+	struct ts_resource *r;
+	const uint64_t lock2 = LOCK + 512, lock3 = LOCK + 1024;
+
+	ts_event_batch_init(&b);
+	CHECK(ts_strpool_new(1 << 20, &pool) == 0);
+	CHECK(ts_locks_track_new(pool, TS_LOCKS_FULL, NULL, NULL, &t) == 0);
+	ts_model_config_default(&cfg);
+	CHECK(ts_model_new(&cfg, &sink, &m) == 0);
+
+	/* in one drain: 2 waits at 1 ms naming 1, whose ACQUIRED says 1.01 ms */
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT, 2, LOCK, 1 * MS, 1));
+	feed(t, &b, rec(TS_LOCKS_REC_ACQUIRED, 1, LOCK, 1 * MS + 10 * US, 0));
+	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 1) == 1);
+	feed(t, &b, rec(TS_LOCKS_REC_RELEASE, 1, LOCK, 3 * MS, 0));
+	a = rec(TS_LOCKS_REC_ACQUIRED, 2, LOCK, 3 * MS + 5 * US, 0);
+	a.start = 1 * MS;
+	feed(t, &b, a);
+	feed(t, &b, rec(TS_LOCKS_REC_RELEASE, 2, LOCK, 4 * MS, 0));
+	/* 1 again, later: a new hold, counted */
+	feed(t, &b, rec(TS_LOCKS_REC_ACQUIRED, 1, LOCK, 5 * MS, 0));
+	feed(t, &b, rec(TS_LOCKS_REC_RELEASE, 1, LOCK, 6 * MS, 0));
+	apply(m, &b);
+	r = ts_model_find_resource(m, PID, LOCK);
+	CHECK(r && r->acquisitions == 3 && r->contentions == 1 && r->holders == 0);
+	CHECK(sp.n == 3 && sp.s[0].tid == 1 && sp.s[1].tid == 2 && sp.s[1].wait_start_ns == 1 * MS &&
+	      sp.s[2].tid == 1 && sp.s[2].acquired_ns == 5 * MS);
+
+	/* across drains: the owner's ACQUIRED reaches the ring buffer after
+	 * the drain that processed the wait (stamped before its cutoff) */
+	a = rec(TS_LOCKS_REC_WAIT, 4, lock2, 10 * MS, 3);
+	CHECK(ts_locks_track_push(t, &a, sizeof(a)) == 0);
+	ts_locks_track_process(t, 11 * MS, false, &b);
+	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 3) == 1);
+	a = rec(TS_LOCKS_REC_ACQUIRED, 3, lock2, 10 * MS + 20 * US, 0);
+	CHECK(ts_locks_track_push(t, &a, sizeof(a)) == 0);
+	a = rec(TS_LOCKS_REC_RELEASE, 3, lock2, 12 * MS, 0);
+	CHECK(ts_locks_track_push(t, &a, sizeof(a)) == 0);
+	a = rec(TS_LOCKS_REC_ACQUIRED, 4, lock2, 12 * MS + 5 * US, 0);
+	a.start = 10 * MS;
+	CHECK(ts_locks_track_push(t, &a, sizeof(a)) == 0);
+	a = rec(TS_LOCKS_REC_RELEASE, 4, lock2, 13 * MS, 0);
+	CHECK(ts_locks_track_push(t, &a, sizeof(a)) == 0);
+	ts_locks_track_process(t, 20 * MS, false, &b);
+	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 3) == 1);
+	apply(m, &b);
+	r = ts_model_find_resource(m, PID, lock2);
+	CHECK(r && r->acquisitions == 2 && r->holders == 0);
+	CHECK(sp.n == 5 && sp.s[3].tid == 3 && sp.s[4].tid == 4 && sp.s[4].wait_start_ns == 10 * MS);
+
+	/* held since before the attach: only its release is seen; the waiter
+	 * reports the hold, and its holder's next hold is a new one */
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT, 6, lock3, 21 * MS, 5));
+	feed(t, &b, rec(TS_LOCKS_REC_RELEASE, 5, lock3, 22 * MS, 0));
+	a = rec(TS_LOCKS_REC_ACQUIRED, 6, lock3, 22 * MS + 5 * US, 0);
+	a.start = 21 * MS;
+	feed(t, &b, a);
+	feed(t, &b, rec(TS_LOCKS_REC_RELEASE, 6, lock3, 23 * MS, 0));
+	feed(t, &b, rec(TS_LOCKS_REC_ACQUIRED, 5, lock3, 24 * MS, 0));
+	feed(t, &b, rec(TS_LOCKS_REC_RELEASE, 5, lock3, 25 * MS, 0));
+	apply(m, &b);
+	r = ts_model_find_resource(m, PID, lock3);
+	CHECK(r && r->acquisitions == 3 && r->holders == 0);
+	CHECK(sp.n == 8 && sp.s[5].tid == 5 && sp.s[5].acquired_ns == 21 * MS && sp.s[6].tid == 6 &&
+	      sp.s[7].tid == 5 && sp.s[7].acquired_ns == 24 * MS);
+	ts_model_free(m);
+	ts_locks_track_free(t);
+	ts_strpool_free(pool);
+	ts_event_batch_fini(&b);
+}
+
 /* A lock first seen without its SITE (a condition wait's return after the
  * attach) is named when its SITE comes, once. */
 static void test_late_site(void)
@@ -338,6 +425,7 @@ int main(void)
 	test_reorder();
 	test_contended();
 	test_full();
+	test_full_late_owner();
 	test_late_site();
 	return check_result("test-locks-track");
 }
