@@ -1,7 +1,7 @@
 /*
  * test-locks-bpf.c: lock tracing on a real process (needs root).
  *
- * usage: test-locks-bpf LOCKPOOL contended|full|full-rw
+ * usage: test-locks-bpf LOCKPOOL contended|full|full-rw|full-fresh
  * Starts lockpool (a worker pool fighting over one pthread mutex), attaches
  * ts_locks_attach() in the given mode to an embedded collector, lets the
  * pool run to its end and checks what the model made of it: the lock named
@@ -10,6 +10,10 @@
  * spans, contention counted, contended_lock raised; in full mode every
  * hold. full-rw: the pool over a pthread_rwlock_t (readers and writers):
  * every read and write acquisition, the lock an rwlock named pool_rw.
+ * full-fresh: two threads take each of many never-taken mutexes at the
+ * same instant; each is counted with exactly its two holds (a waiter may
+ * read its holder before the holder's own lock call is reported: still
+ * one hold).
  * The target exits while the probes are attached: the source must go away
  * with it, leaving no BPF program open.
  */
@@ -17,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +41,8 @@
 struct seen {
 	size_t spans, waited_spans, bad_spans;
 	uint64_t lock_id;
+	uint64_t fresh_lo, fresh_hi;   /* full-fresh: the mutex array */
+	size_t fresh_spans, fresh_bad;
 	struct { uint64_t id; size_t n; } per_lock[16];   /* spans of every lock */
 	size_t n_locks;
 	uint32_t tids[THREADS + 2];
@@ -56,6 +63,11 @@ static void on_span(void *ctx, const struct ts_lock_span *s)
 		v->per_lock[v->n_locks++].id = s->lock_id;
 	if (k < 16)
 		v->per_lock[k].n++;
+	if (s->lock_id >= v->fresh_lo && s->lock_id < v->fresh_hi) {
+		v->fresh_spans++;
+		v->fresh_bad += !s->tid || s->acquired_ns > s->released_ns ||
+				(s->wait_start_ns && s->wait_start_ns > s->acquired_ns);
+	}
 	if (s->lock_id != v->lock_id)
 		return;
 	v->spans++;
@@ -103,7 +115,36 @@ static int bpf_fds(void)
 	return n;
 }
 
-static pid_t spawn_pool(const char *exe, bool rw, int *go_fd, FILE **out)
+/* full-fresh: every mutex of the array held exactly twice, each hold one
+ * span, nothing left held or waiting. */
+static void check_fresh(struct ts_model *m, uint32_t pid, const struct seen *v)
+{
+	size_t n = (size_t)((v->fresh_hi - v->fresh_lo) / sizeof(pthread_mutex_t)), wrong = 0, waited = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t id = v->fresh_lo + i * sizeof(pthread_mutex_t);
+		struct ts_resource *r = ts_model_find_resource(m, pid, id);
+
+		if (r && r->acquisitions == 2 && r->holders == 0 && r->waiters == 0 && r->contentions <= 1) {
+			waited += r->contentions;
+			continue;
+		}
+		if (!wrong++)
+			fprintf(stderr, "fresh mutex %zu (%#llx): %s, %llu acquisitions, %llu contended\n", i,
+				(unsigned long long)id, r ? "seen" : "not seen",
+				r ? (unsigned long long)r->acquisitions : 0ull,
+				r ? (unsigned long long)r->contentions : 0ull);
+	}
+	printf("full-fresh: %zu mutexes, %zu spans, %zu contended, %zu wrong\n", n, v->fresh_spans, waited,
+	       wrong);
+	CHECK(n > 0);
+	CHECK_MSG(wrong == 0, "%zu of %zu fresh mutexes not held exactly twice", wrong, n);
+	CHECK(v->fresh_spans == 2 * n);
+	CHECK(v->fresh_bad == 0);
+	CHECK(waited > 0);   /* the threads did meet at some */
+}
+
+static pid_t spawn_pool(const char *exe, const char *extra, int *go_fd, FILE **out)
 {
 	int in[2], o[2];
 	pid_t pid;
@@ -119,7 +160,7 @@ static pid_t spawn_pool(const char *exe, bool rw, int *go_fd, FILE **out)
 		snprintf(threads, sizeof(threads), "%d", THREADS);
 		snprintf(iters, sizeof(iters), "%d", ITERS);
 		snprintf(hold, sizeof(hold), "%d", HOLD_US);
-		execl(exe, exe, threads, iters, hold, rw ? "rw" : (char *)NULL, (char *)NULL);
+		execl(exe, exe, threads, iters, hold, extra, (char *)NULL);
 		_exit(127);
 	}
 	close(in[0]);
@@ -137,17 +178,18 @@ int main(int argc, char **argv)
 	enum ts_lock_mode mode;
 	char err[512] = "", line[256];
 	unsigned long long addr = 0, rwaddr = 0, tmpaddr = 0;
-	bool rw;
+	bool rw, fresh;
 	int lock_line = 0, rpid = 0, go_fd = -1, status = 0, fds_before;
 	FILE *out = NULL;
 	pid_t pid;
 	bool exited = false;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: %s LOCKPOOL contended|full\n", argv[0]);
+		fprintf(stderr, "usage: %s LOCKPOOL contended|full|full-rw|full-fresh\n", argv[0]);
 		return 2;
 	}
 	rw = !strcmp(argv[2], "full-rw");
+	fresh = !strcmp(argv[2], "full-fresh");
 	mode = !strncmp(argv[2], "full", 4) ? TS_LOCKS_FULL : TS_LOCKS_CONTENDED;
 	if (geteuid() != 0) {
 		printf("SKIP: needs root\n");
@@ -158,7 +200,7 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	pid = spawn_pool(argv[1], rw, &go_fd, &out);
+	pid = spawn_pool(argv[1], rw ? "rw" : fresh ? "fresh" : NULL, &go_fd, &out);
 	if (pid < 0 || !out || !fgets(line, sizeof(line), out) ||
 	    sscanf(line, "ready %d %llx %d %llx", &rpid, &addr, &lock_line, &rwaddr) != 4 || rpid != pid) {
 		fprintf(stderr, "lockpool did not start\n");
@@ -170,6 +212,10 @@ int main(int argc, char **argv)
 	}
 	if (rw)
 		addr = rwaddr;
+	if (fresh) {
+		v.fresh_lo = addr;
+		v.fresh_hi = rwaddr;
+	}
 	v.lock_id = addr;
 	ts_model_config_default(&o.model);
 	o.model.lints.contended_lock_ns = 1000000;   /* 1 ms; holds are 2 ms */
@@ -209,12 +255,17 @@ int main(int argc, char **argv)
 		long count = 0;
 
 		CHECK(fgets(line, sizeof(line), out) && sscanf(line, "done %ld %llx", &count, &tmpaddr) == 2);
-		CHECK(count == THREADS * ITERS + 1);
+		if (fresh)
+			CHECK(count == (long)((rwaddr - addr) / sizeof(pthread_mutex_t)) * 2 + 1);
+		else
+			CHECK(count == THREADS * ITERS + 1);
 	}
 	CHECK_MSG(bpf_fds() == fds_before, "BPF fds left open after the target exited: %d (before: %d)",
 		  bpf_fds(), fds_before);
 
-	{
+	if (fresh)
+		check_fresh(ts_collector_model(c), (uint32_t)pid, &v);
+	else {
 		struct ts_model *m = ts_collector_model(c);
 		struct ts_resource *r = ts_model_find_resource(m, (uint32_t)pid, addr);
 		char want[64];
