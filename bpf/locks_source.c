@@ -354,14 +354,22 @@ static int attach_full(struct locks_src *s, char *err, size_t errlen)
 			 "use --locks=contended", s->pid);
 		return r;
 	}
-	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
-		r = uprobe(s, probes[i].entry, libc, probes[i].fn, false);
-		if (r == 0 && probes[i].ret)
-			r = uprobe(s, probes[i].ret, libc, probes[i].fn, true);
-		if (r < 0) {
-			snprintf(err, errlen, "--locks=full: cannot probe %s in %s: %s", probes[i].fn, libc,
-				 strerror(-r));
-			return r;
+	/* every return probe before any entry probe: a call that enters while
+	 * we attach is seen whole or not at all (an entry seen without its
+	 * return would leave the thread's in-flight call behind: the futex
+	 * path skips it, and its waiters would not name it as the holder) */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+			bool ret = pass == 0;
+
+			if (ret && !probes[i].ret)
+				continue;
+			r = uprobe(s, ret ? probes[i].ret : probes[i].entry, libc, probes[i].fn, ret);
+			if (r < 0) {
+				snprintf(err, errlen, "--locks=full: cannot probe %s in %s: %s", probes[i].fn, libc,
+					 strerror(-r));
+				return r;
+			}
 		}
 	}
 	return 0;

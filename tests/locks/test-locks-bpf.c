@@ -141,7 +141,8 @@ static void check_fresh(struct ts_model *m, uint32_t pid, const struct seen *v)
 	CHECK_MSG(wrong == 0, "%zu of %zu fresh mutexes not held exactly twice", wrong, n);
 	CHECK(v->fresh_spans == 2 * n);
 	CHECK(v->fresh_bad == 0);
-	CHECK(waited > 0);   /* the threads did meet at some */
+	/* (how many were contended is up to the scheduler: none when the two
+	 * threads end up sharing a core under load) */
 }
 
 static pid_t spawn_pool(const char *exe, const char *extra, int *go_fd, FILE **out)
