@@ -162,15 +162,18 @@ static void serve(int conn)
 				continue;
 			return;
 		}
+		/* The attached collector first: when it has just hung up, a
+		 * newcomer (a re-attach right after a detach) is the next
+		 * collector, left in the backlog for accept_collector(). */
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
+			if (read_control(conn) < 0)
+				return;
+		}
 		if (n == 2 && (p[1].revents & POLLIN)) {
 			int other = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
 			if (other >= 0)
 				close(other); /* busy: one collector at a time */
-		}
-		if (p[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
-			if (read_control(conn) < 0)
-				return;
 		}
 	}
 }
