@@ -317,6 +317,7 @@ static int setup(struct session *s, const sigset_t *blocked)
 	}
 	snprintf(s->sock_path, sizeof(s->sock_path), "%s/control.sock", s->sock_dir);
 	co.socket_path = s->sock_path;
+	co.reorder_window_ns = TS_COLLECTOR_REORDER_NS;
 	co.model = s->opt->model;
 	ts_storage_sink(s->storage, &co.sink);
 	co.ctx = s;

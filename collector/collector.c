@@ -341,18 +341,49 @@ static void drain_target(struct ts_collector *c, struct target *t, uint64_t now_
 	t->lost_reported = lost;
 }
 
-static void apply_batch(struct ts_collector *c)
+/* The instant the model has seen everything up to: now, less the reorder
+ * window (UINT64_MAX without one: apply everything at once). */
+static uint64_t model_now(const struct ts_collector *c, uint64_t now_ns)
 {
-	ts_event_batch_sort(&c->batch);
-	for (size_t i = 0; i < c->batch.len; i++) {
-		const struct ts_event *ev = &c->batch.events[i];
+	if (!c->opt.reorder_window_ns)
+		return UINT64_MAX;
+	return now_ns > c->opt.reorder_window_ns ? now_ns - c->opt.reorder_window_ns : 0;
+}
 
+/* Apply the batch, in time order, up to `cutoff`; keep younger events
+ * for the next drain (sorted in with what it brings). Sources are read
+ * one after another and a record can be stamped well before it becomes
+ * readable (a preempted writer, a BPF record reserved but not yet
+ * submitted), so an event of one source may arrive a drain later than
+ * the events of another that followed it. Holding the youngest
+ * reorder_window_ns back lets those stragglers sort into place. Events
+ * stamped more than a second in the future (a target's clock cannot be
+ * trusted) are not kept: they would pile up. */
+static void apply_batch(struct ts_collector *c, uint64_t cutoff)
+{
+	struct ts_event_batch *b = &c->batch;
+	uint64_t future = cutoff + c->opt.reorder_window_ns + 1000000000ull;
+	size_t keep_from = b->len, keep_to = b->len, applied = 0;
+
+	ts_event_batch_sort(b);
+	for (size_t i = 0; i < b->len; i++) {
+		const struct ts_event *ev = &b->events[i];
+
+		if (ev->ts > cutoff && ev->ts <= future) {
+			if (keep_from == b->len)
+				keep_from = i;
+			keep_to = i + 1;
+			continue;
+		}
 		if (ev->type == TS_EV_DROPPED)
 			c->stats.dropped += ev->arg;
 		ts_model_apply(c->model, ev);
+		applied++;
 	}
-	c->stats.events += c->batch.len;
-	c->batch.len = 0;
+	c->stats.events += applied;
+	if (keep_from < keep_to)
+		memmove(b->events, b->events + keep_from, (keep_to - keep_from) * sizeof(*b->events));
+	b->len = keep_from < keep_to ? keep_to - keep_from : 0;
 }
 
 static void remove_target(struct ts_collector *c, struct target *t, uint64_t now_ns)
@@ -360,7 +391,7 @@ static void remove_target(struct ts_collector *c, struct target *t, uint64_t now
 	struct target **pp;
 
 	drain_target(c, t, now_ns);
-	apply_batch(c);
+	apply_batch(c, UINT64_MAX);
 	if (t->pid)
 		ts_model_process_exited(c->model, t->pid, now_ns);
 	report_drops(c, t);
@@ -433,13 +464,17 @@ int ts_collector_drain(struct ts_collector *c, uint64_t now_ns)
 	for (struct target *t = c->targets; t; t = t->next)
 		if (!t->pid)
 			drain_target(c, t, now_ns);
-	apply_batch(c);
+	apply_batch(c, model_now(c, now_ns));
 	return (int)(c->stats.events - before);
 }
 
 void ts_collector_tick(struct ts_collector *c, uint64_t now_ns)
 {
-	ts_model_tick(c->model, now_ns);
+	uint64_t seen = model_now(c, now_ns);
+
+	/* State lints judge the model at the instant it is complete up to:
+	 * a poll that ended inside the window is not "still running". */
+	ts_model_tick(c->model, seen == UINT64_MAX ? now_ns : seen);
 	for (struct target *t = c->targets; t; t = t->next)
 		report_drops(c, t);
 }
@@ -447,7 +482,10 @@ void ts_collector_tick(struct ts_collector *c, uint64_t now_ns)
 void ts_collector_finish(struct ts_collector *c, uint64_t now_ns)
 {
 	ts_collector_drain(c, now_ns);
-	ts_collector_tick(c, now_ns);
+	apply_batch(c, UINT64_MAX);
+	ts_model_tick(c->model, now_ns);
+	for (struct target *t = c->targets; t; t = t->next)
+		report_drops(c, t);
 	/* Watched processes first, context sources (pid 0) last: they may
 	 * hold events of the others until their final drain. */
 	for (;;) {

@@ -24,8 +24,17 @@ struct ts_strpool;
 
 struct ts_collector;
 
+#define TS_COLLECTOR_REORDER_NS 50000000ull /* 50 ms */
+
 struct ts_collector_options {
 	const char *socket_path;          /* where targets connect; NULL: no socket (attach) */
+	/* Events younger than this are held back to the next drain, so that
+	 * events of different sources (read one after another, some readable
+	 * only a while after they were stamped) reach the model in time order;
+	 * the model's lints judge it at now minus this. 0: apply each drain
+	 * whole (tests that drive the collector by hand). Sessions use
+	 * TS_COLLECTOR_REORDER_NS. */
+	uint64_t reorder_window_ns;
 	struct ts_model_config model;
 	struct ts_model_sink sink;        /* where the model's output goes (storage) */
 	void *ctx;                        /* passed to the three callbacks below */
