@@ -223,7 +223,7 @@ static void pend_flush(struct ts_locks_track *t, struct pending *p, struct ts_ev
 {
 	struct lk *l = lock_find(t, p->addr);
 
-	push(t, out, TS_EV_LOCK_ACQUIRED, p->pid, p->tid, p->end, p->addr, 0);
+	push(t, out, TS_EV_LOCK_ACQUIRED, p->pid, p->tid, p->end, p->addr, TS_EVF_PARTIAL);
 	if (l) {
 		l->holder = p->tid;
 		l->adopted = false;
@@ -317,7 +317,7 @@ static void adopt_holder(struct ts_locks_track *t, struct lk *l, const struct ts
 		return;   /* not a thread of the process: not a holder */
 	if (l->holder)   /* its release went unseen: it no longer holds the lock */
 		push(t, out, TS_EV_LOCK_RELEASE, rec->pid, l->holder, rec->ts, l->addr, 0);
-	push(t, out, TS_EV_LOCK_ACQUIRED, rec->pid, owner, rec->ts, l->addr, 0);
+	push(t, out, TS_EV_LOCK_ACQUIRED, rec->pid, owner, rec->ts, l->addr, TS_EVF_PARTIAL);
 	l->holder = owner;
 	l->adopted = true;
 }
@@ -377,7 +377,8 @@ static void on_acquired(struct ts_locks_track *t, struct lk *l, const struct ts_
 	 * hold, already reported; its release has not been seen. */
 	if (!same_hold)
 		push(t, out, TS_EV_LOCK_ACQUIRED, rec->pid, rec->tid, rec->ts, l->addr,
-		     shared ? TS_EVF_SHARED : 0);
+		     (shared ? TS_EVF_SHARED : 0) |
+		     (t->mode != TS_LOCKS_FULL || (rec->flags & TS_LOCKS_F_FUTEX) ? TS_EVF_PARTIAL : 0));
 	l->acquisitions++;
 	l->adopted = false;
 	if (!shared)

@@ -64,6 +64,12 @@ enum ts_event_flags {
 	TS_EVF_WAKER_HELD = 1u << 3, /* snapshot: the task has a live waker */
 	TS_EVF_PREEMPTED = 1u << 4,  /* offcpu: it left the CPU runnable (involuntary) */
 	TS_EVF_ON_CPU = 1u << 5,     /* stack: sampled on the CPU (else: where it sleeps) */
+	/* lock_acquired: the source may not see this hold begin or end
+	 * (contended-mode BPF sees a lock only through futex waits and wakes,
+	 * and a hold inferred from a waiter has no known start). The model
+	 * keeps its span and statistics but does not judge
+	 * lock_held_across_await on it: that needs the hold's real bounds. */
+	TS_EVF_PARTIAL = 1u << 6,
 };
 
 /* Values of `kind` mirror the public enums in agent/include/taskscope.h. */

@@ -276,7 +276,7 @@ static void lock_acquired(struct ts_model *m, const struct ts_event *ev, struct 
 		r->contentions++;
 		ts_histogram_record(&r->wait_hist, wait_ns);
 	}
-	if (w->task && w->task->n_poll_locks < TS_TASK_POLL_LOCKS_MAX) {
+	if (w->task && w->task->n_poll_locks < TS_TASK_POLL_LOCKS_MAX && !(ev->flags & TS_EVF_PARTIAL)) {
 		bool known = false;
 
 		for (uint32_t i = 0; i < w->task->n_poll_locks; i++)
