@@ -38,6 +38,16 @@ static int check_failures;
 		}                                                                     \
 	} while (0)
 
+#define CHECK_EQ(a, b)                                                                \
+	do {                                                                          \
+		long long a_ = (long long)(a), b_ = (long long)(b);                   \
+		if (a_ != b_) {                                                       \
+			fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, \
+				#a, a_, #b, b_);                                      \
+			check_failures++;                                             \
+		}                                                                     \
+	} while (0)
+
 static inline int check_result(const char *name)
 {
 	if (check_failures) {

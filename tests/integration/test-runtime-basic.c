@@ -19,28 +19,9 @@
 #include <time.h>
 
 #include "minirt.h"
+#include "tests/check.h"
 
 #define MS (1000000ull)
-
-static int failures;
-
-#define CHECK(cond)                                                              \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                              \
-		}                                                                \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                           \
-	do {                                                                     \
-		long long a_ = (long long)(a), b_ = (long long)(b);              \
-		if (a_ != b_) {                                                  \
-			fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, \
-				#a, a_, #b, b_);                                 \
-			failures++;                                              \
-		}                                                                \
-	} while (0)
 
 static void sleep_ms(unsigned ms)
 {
@@ -643,10 +624,5 @@ int main(void)
 	test_mutex();
 	test_pin_panic_join();
 	test_shutdown();
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("ok: runtime-basic\n");
-	return 0;
+	return check_result("runtime-basic");
 }

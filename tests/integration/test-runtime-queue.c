@@ -34,29 +34,10 @@
 
 #include "internal.h"
 #include "minirt.h"
+#include "tests/check.h"
 
 #define US (1000ull)
 #define MS (1000000ull)
-
-static int failures;
-
-#define CHECK(cond)                                                              \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			failures++;                                              \
-		}                                                                \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                           \
-	do {                                                                     \
-		long long a_ = (long long)(a), b_ = (long long)(b);              \
-		if (a_ != b_) {                                                  \
-			fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, \
-				#a, a_, #b, b_);                                 \
-			failures++;                                              \
-		}                                                                \
-	} while (0)
 
 static void sleep_us(unsigned us)
 {
@@ -317,10 +298,5 @@ int main(void)
 	test_requeue(-1);
 	test_requeue(0);
 	test_stress();
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("ok: runtime-queue\n");
-	return 0;
+	return check_result("runtime-queue");
 }
