@@ -457,17 +457,7 @@ static void fill_detail(struct ts_conn_db *d, struct ts_state *s)
 		p->tid = spans[i].tid;
 		p->ready = !p->running && spans[i].ready;
 	}
-	for (size_t i = 0; i < s->nwarnings; i++) {
-		const struct ts_recent_warning *w = &s->warnings[i];
-
-		if (w->w.pid != t->pid || w->w.task_id != t->id || w->w.ts_ns < t->spawned_ns)
-			continue;
-		if (det->nwarnings == TS_DETAIL_WARNINGS) {
-			memmove(det->warnings, det->warnings + 1, (TS_DETAIL_WARNINGS - 1) * sizeof(det->warnings[0]));
-			det->nwarnings--;
-		}
-		det->warnings[det->nwarnings++] = *w;
-	}
+	ts_detail_collect_warnings(det, s, t->pid, t->id, t->spawned_ns);
 	detail_locks(d, det, t);
 }
 

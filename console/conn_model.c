@@ -342,17 +342,7 @@ static void fill_detail(struct ts_state *s, const struct ts_model *m, uint64_t n
 		p->running = true;
 	}
 
-	for (size_t i = 0; i < s->nwarnings; i++) {
-		const struct ts_recent_warning *w = &s->warnings[i];
-
-		if (w->w.pid != t->pid || w->w.task_id != t->id)
-			continue;
-		if (d->nwarnings == TS_DETAIL_WARNINGS) {
-			memmove(d->warnings, d->warnings + 1, (TS_DETAIL_WARNINGS - 1) * sizeof(d->warnings[0]));
-			d->nwarnings--;
-		}
-		d->warnings[d->nwarnings++] = *w;
-	}
+	ts_detail_collect_warnings(d, s, t->pid, t->id, 0);
 	detail_locks(d, m, t, now_ns);
 }
 

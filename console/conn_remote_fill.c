@@ -162,17 +162,7 @@ static void fill_detail(struct ts_conn_remote *r, struct ts_state *s, uint64_t n
 			p->running = true;
 		}
 	}
-	for (size_t i = 0; i < s->nwarnings; i++) {
-		const struct ts_recent_warning *w = &s->warnings[i];
-
-		if (w->w.pid != t->pid || w->w.task_id != t->id)
-			continue;
-		if (d->nwarnings == TS_DETAIL_WARNINGS) {
-			memmove(d->warnings, d->warnings + 1, (TS_DETAIL_WARNINGS - 1) * sizeof(d->warnings[0]));
-			d->nwarnings--;
-		}
-		d->warnings[d->nwarnings++] = *w;
-	}
+	ts_detail_collect_warnings(d, s, t->pid, t->id, 0);
 	for (size_t i = 0; i < r->res.n && d->nlocks < TS_DETAIL_LOCKS; i++) {
 		const struct ts_remote_res *x = obj_at(&r->res, i);
 		bool holds = x->pid == t->pid && x->holder_task == t->id && (x->holder_tid || x->holders);

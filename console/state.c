@@ -184,6 +184,22 @@ bool ts_state_worker_stalled(const struct ts_state *s, uint32_t pid, uint32_t ti
 	return false;
 }
 
+void ts_detail_collect_warnings(struct ts_task_detail *d, const struct ts_state *s, uint32_t pid,
+				uint64_t id, uint64_t since_ns)
+{
+	for (size_t i = 0; i < s->nwarnings; i++) {
+		const struct ts_recent_warning *w = &s->warnings[i];
+
+		if (w->w.pid != pid || w->w.task_id != id || w->w.ts_ns < since_ns)
+			continue;
+		if (d->nwarnings == TS_DETAIL_WARNINGS) {
+			memmove(d->warnings, d->warnings + 1, (TS_DETAIL_WARNINGS - 1) * sizeof(d->warnings[0]));
+			d->nwarnings--;
+		}
+		d->warnings[d->nwarnings++] = *w;
+	}
+}
+
 /* ---- resources: most contended first; workers: workers first ---- */
 
 #define CMP(x, y) ((x) < (y) ? -1 : (x) > (y) ? 1 : 0)

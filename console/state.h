@@ -217,6 +217,14 @@ struct ts_task_detail {
 	size_t nlocks;
 };
 
+struct ts_state;
+
+/* Copy into d->warnings the latest recent warnings (s->warnings) of task
+ * (pid, id) raised at or after `since_ns` (its spawn: a re-used id's
+ * older warnings are not its), keeping the newest TS_DETAIL_WARNINGS. */
+void ts_detail_collect_warnings(struct ts_task_detail *d, const struct ts_state *s, uint32_t pid,
+				uint64_t id, uint64_t since_ns);
+
 /* A scrolling list's cursor. */
 struct ts_cursor {
 	size_t selected;            /* index into the shown items */
