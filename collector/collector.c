@@ -51,6 +51,7 @@ struct ts_collector {
 	struct ts_model *model;
 	struct target *targets;
 	struct ts_event_batch batch;
+	size_t held;                 /* events at the front of batch held back, in order */
 	struct ts_collector_stats stats;
 };
 
@@ -365,7 +366,7 @@ static void apply_batch(struct ts_collector *c, uint64_t cutoff)
 	uint64_t future = cutoff + c->opt.reorder_window_ns + 1000000000ull;
 	size_t keep_from = b->len, keep_to = b->len, applied = 0;
 
-	ts_event_batch_sort(b);
+	ts_event_batch_sort_from(b, c->held);
 	for (size_t i = 0; i < b->len; i++) {
 		const struct ts_event *ev = &b->events[i];
 
@@ -384,6 +385,7 @@ static void apply_batch(struct ts_collector *c, uint64_t cutoff)
 	if (keep_from < keep_to)
 		memmove(b->events, b->events + keep_from, (keep_to - keep_from) * sizeof(*b->events));
 	b->len = keep_from < keep_to ? keep_to - keep_from : 0;
+	c->held = b->len;
 }
 
 static void remove_target(struct ts_collector *c, struct target *t, uint64_t now_ns)

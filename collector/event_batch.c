@@ -105,3 +105,34 @@ void ts_event_batch_sort(struct ts_event_batch *b)
 	}
 	free(tmp);
 }
+
+void ts_event_batch_sort_from(struct ts_event_batch *b, size_t sorted)
+{
+	struct ts_event_batch tail;
+	struct ts_event *tmp;
+	size_t i = 0, j, k = 0;
+
+	if (sorted >= b->len || sorted == 0) {
+		ts_event_batch_sort(b);
+		return;
+	}
+	tail = (struct ts_event_batch){ .events = b->events + sorted, .len = b->len - sorted,
+					.cap = b->len - sorted };
+	ts_event_batch_sort(&tail);
+	if (b->events[sorted - 1].ts <= tail.events[0].ts)
+		return;
+	tmp = malloc(b->len * sizeof(*tmp));
+	if (!tmp) {
+		ts_event_batch_sort(b);
+		return;
+	}
+	/* Merge; on equal times the older part first, as a stable sort would. */
+	for (j = sorted; i < sorted && j < b->len;)
+		tmp[k++] = b->events[j].ts < b->events[i].ts ? b->events[j++] : b->events[i++];
+	while (i < sorted)
+		tmp[k++] = b->events[i++];
+	while (j < b->len)
+		tmp[k++] = b->events[j++];
+	memcpy(b->events, tmp, b->len * sizeof(*tmp));
+	free(tmp);
+}

@@ -33,6 +33,9 @@ void ts_event_batch_fini(struct ts_event_batch *b);
 int ts_event_batch_push(struct ts_event_batch *b, const struct ts_event *ev);
 /* Stable sort by timestamp, so events of different threads interleave. */
 void ts_event_batch_sort(struct ts_event_batch *b);
+/* The same when the first `sorted` events are already in order (events
+ * held back from the last drain): sort the rest, then merge, O(n) more. */
+void ts_event_batch_sort_from(struct ts_event_batch *b, size_t sorted);
 
 struct ts_source_ops {
 	/* Append every event available now to `batch`. Returns 0 or -errno

@@ -47,6 +47,34 @@ static void sort_and_check(size_t n, uint64_t ts_range)
 	CHECK(b.len == 0 && b.events == NULL);
 }
 
+/* A sorted prefix (events held back from the last drain) plus new events:
+ * sort_from must give exactly what a full stable sort gives. */
+static void sort_from_and_check(size_t held, size_t fresh, uint64_t ts_range)
+{
+	struct ts_event_batch a, b;
+
+	ts_event_batch_init(&a);
+	ts_event_batch_init(&b);
+	for (size_t i = 0; i < held + fresh; i++) {
+		struct ts_event ev = { .ts = 1 + rnd() % ts_range, .id = i, .type = TS_EV_WAKE };
+
+		CHECK(ts_event_batch_push(&a, &ev) == 0);
+	}
+	/* the prefix is in order, as the collector keeps it */
+	struct ts_event_batch prefix = { .events = a.events, .len = held, .cap = held };
+	ts_event_batch_sort(&prefix);
+	for (size_t i = 0; i < a.len; i++)
+		CHECK(ts_event_batch_push(&b, &a.events[i]) == 0);
+	ts_event_batch_sort_from(&a, held);
+	ts_event_batch_sort(&b);
+	CHECK(a.len == b.len);
+	for (size_t i = 0; i < a.len && i < b.len; i++)
+		CHECK_MSG(a.events[i].ts == b.events[i].ts && a.events[i].id == b.events[i].id,
+			  "held=%zu fresh=%zu: differs at %zu", held, fresh, i);
+	ts_event_batch_fini(&a);
+	ts_event_batch_fini(&b);
+}
+
 int main(void)
 {
 	struct ts_event_batch b;
@@ -75,6 +103,12 @@ int main(void)
 	for (uint64_t i = 0; i < 100; i++)
 		CHECK(b.events[i].id == i);
 	ts_event_batch_fini(&b);
+
+	sort_from_and_check(0, 100, 30);
+	sort_from_and_check(100, 0, 30);
+	sort_from_and_check(1, 1, 2);
+	sort_from_and_check(500, 300, 40);      /* overlapping ranges, many ties */
+	sort_from_and_check(5000, 2000, 1u << 30);
 
 	return check_result("test-batch");
 }
