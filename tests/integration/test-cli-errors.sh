@@ -26,7 +26,19 @@ check "bad --duration: names the option" grep -q -- "--duration" "$work/e"
 "$taskscope" demo --db "$work/x.db" </dev/null >/dev/null 2>"$work/e"
 check "console without a terminal: exit 2" test $? -eq 2
 check "console without a terminal: says --headless" grep -q -- "--headless" "$work/e"
-for c in demo run query; do
+# attach: what is wrong with the command line or the pid, before anything is attached
+"$taskscope" attach 2>"$work/e"; check "attach without a pid: exit 2" test $? -eq 2
+"$taskscope" attach abc 2>"$work/e"; check "attach abc: exit 2" test $? -eq 2
+check "attach abc: one line" one_line "$work/e"
+"$taskscope" attach 1 2 2>"$work/e"; check "attach two pids: exit 2" test $? -eq 2
+"$taskscope" attach --mode nonsense 1 2>"$work/e"; check "attach --mode nonsense: exit 2" test $? -eq 2
+check "attach --mode nonsense: lists the modes" grep -q "auto, shim, tokio or generic" "$work/e"
+"$taskscope" attach --locks=sometimes 1 2>"$work/e"; check "attach --locks=sometimes: exit 2" test $? -eq 2
+"$taskscope" attach --headless --db "$work/a.db" 999999999 2>"$work/e"
+check "attach to no process: exit 1" test $? -eq 1
+check "attach to no process: one line that says so" sh -c "test \$(wc -l <'$work/e') -eq 1 && grep -q 'no process with pid' '$work/e'"
+check "attach to no process: no recording left" test ! -e "$work/a.db"
+for c in demo run query attach console; do
 	"$taskscope" $c --help >"$work/h" 2>&1; check "$c --help: exit 0" test $? -eq 0
 	check "$c --help: usage" grep -q "usage: taskscope $c" "$work/h"
 done
