@@ -11,8 +11,11 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CHILD_MARK 0xc41d000000000000ull
@@ -35,6 +38,45 @@ static void *child_thread(void *arg)
 	taskscope_thread_name("child-thread", TASKSCOPE_ROLE_WORKER);
 	child_events();
 	return NULL;
+}
+
+/* Wait (up to 2 s) until the shim's "taskscope" thread, if any, sleeps in
+ * accept4(). fork() copies a process with its other threads frozen where
+ * they are; a thread caught inside the sanitizers' allocator (which has no
+ * fork handlers, unlike glibc's malloc) leaves its lock held for good in
+ * the child. The control thread allocates only while it starts up, so
+ * forking once it waits for a collector is safe in every build. */
+static void wait_control_thread_idle(void)
+{
+	for (int tries = 0; tries < 200; tries++) {
+		DIR *d = opendir("/proc/self/task");
+		struct dirent *e;
+		bool found = false, idle = false;
+
+		while (d && (e = readdir(d))) {
+			char path[300], buf[64] = "";
+			FILE *f;
+
+			snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+			if (!(f = fopen(path, "r")))
+				continue;
+			found = fgets(buf, sizeof(buf), f) && !strcmp(buf, "taskscope\n");
+			fclose(f);
+			if (!found)
+				continue;
+			snprintf(path, sizeof(path), "/proc/self/task/%s/syscall", e->d_name);
+			if ((f = fopen(path, "r"))) {
+				idle = fscanf(f, "%63s", buf) == 1 && atol(buf) == SYS_accept4;
+				fclose(f);
+			}
+			break;
+		}
+		if (d)
+			closedir(d);
+		if (!found || idle)
+			return;
+		nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+	}
 }
 
 /* Is "@taskscope/<pid>" (the shim's attach listener) in /proc/net/unix? */
@@ -98,6 +140,7 @@ int main(void)
 	uint64_t arena_before = rr_header(&r)->arena_used;
 
 	fflush(NULL);
+	wait_control_thread_idle();
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0)
