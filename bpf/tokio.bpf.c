@@ -27,6 +27,10 @@
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 targ_tgid = 0;
+/* Light mode (no waker probes): read the state word at a pending poll's
+ * return, from which user space takes the live waker count and whether
+ * the task was woken during the poll. */
+const volatile bool read_state = false;
 
 /* Indexes into pstack.hdr are masked as well as checked: the verifier
  * needs the mask (TK_POLL_DEPTH is a power of two). */
@@ -105,6 +109,7 @@ int BPF_KPROBE(tk_poll_enter, void *hdr)
 {
 	struct pstack *ps;
 	__u64 state = 0;
+	__u16 flags = 0;
 	__u32 tid, d;
 
 	if (!ours(&tid))
@@ -116,16 +121,18 @@ int BPF_KPROBE(tk_poll_enter, void *hdr)
 	if (d < TK_POLL_DEPTH) {
 		/* The task is alive here (the poller holds a reference): a
 		 * cancelled bit now means this poll only cancels it. */
-		if (bpf_probe_read_user(&state, sizeof(state), hdr) == 0 && (state & TK_STATE_CANCELLED))
+		if (bpf_probe_read_user(&state, sizeof(state), hdr) == 0 && (state & TK_STATE_CANCELLED)) {
 			ps->cancel_mask |= 1u << d;
-		else
+			flags = TK_F_CANCELLED;
+		} else {
 			ps->cancel_mask &= ~(1u << d);
+		}
 		ps->hdr[d & (TK_POLL_DEPTH - 1)] = (__u64)hdr;
 		ps->dealloc_mask &= ~(1u << d);
 		ps->complete_mask &= ~(1u << d);
 	}
 	ps->depth = d + 1;
-	emit(tid, TK_REC_POLL_BEGIN, 0, (__u64)hdr, bpf_get_attach_cookie(ctx));
+	emit(tid, TK_REC_POLL_BEGIN, flags, (__u64)hdr, bpf_get_attach_cookie(ctx));
 	return 0;
 }
 
@@ -134,7 +141,7 @@ int BPF_KRETPROBE(tk_poll_exit)
 {
 	struct pstack *ps;
 	__u16 flags = 0;
-	__u64 hdr;
+	__u64 hdr, state = 0;
 	__u32 tid, d;
 
 	if (!ours(&tid))
@@ -154,7 +161,12 @@ int BPF_KRETPROBE(tk_poll_exit)
 		flags = TK_F_READY;
 	if (flags && (ps->cancel_mask & (1u << d)))
 		flags |= TK_F_CANCELLED;
-	emit(tid, TK_REC_POLL_END, flags, hdr, 0);
+	/* Pending: the poller's reference is gone (transition_to_idle), so
+	 * another thread may wake, run and even free the task by now: the
+	 * word may be a later state or garbage, and user space checks it. */
+	if (!flags && read_state && bpf_probe_read_user(&state, sizeof(state), (void *)hdr) == 0)
+		flags = TK_F_STATE;
+	emit(tid, TK_REC_POLL_END, flags, hdr, state);
 	return 0;
 }
 

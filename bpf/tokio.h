@@ -17,12 +17,23 @@
 #define TK_STACK_CHUNKS 8         /* ... up to 8 KiB, until one is unreadable */
 #define TK_STACK_MAX (TK_STACK_CHUNK * TK_STACK_CHUNKS)
 
-/* Tokio's task state word (runtime/task/state.rs, stable through 1.x). */
+/* Tokio's task state word (runtime/task/state.rs, stable through 1.x):
+ * the low six bits are flags, the reference count is the rest (from bit 6
+ * up, REF_ONE = 64). */
+#define TK_STATE_RUNNING (1ull << 0)
+#define TK_STATE_COMPLETE (1ull << 1)
+#define TK_STATE_NOTIFIED (1ull << 2)
+#define TK_STATE_JOIN_INTEREST (1ull << 3)
+#define TK_STATE_JOIN_WAKER (1ull << 4)
 #define TK_STATE_CANCELLED (1ull << 5)
+#define TK_STATE_REF_SHIFT 6
 
 enum tk_rec_type {
-	TK_REC_POLL_BEGIN = 1,    /* task, cookie = the raw::poll instance */
-	TK_REC_POLL_END,          /* task, flags: TK_F_READY, TK_F_CANCELLED, TK_F_DEALLOC */
+	TK_REC_POLL_BEGIN = 1,    /* task, cookie = the raw::poll instance; flags: TK_F_CANCELLED
+				   * (the task was cancelled: this poll only cancels it) */
+	TK_REC_POLL_END,          /* task, flags: TK_F_READY, TK_F_CANCELLED, TK_F_DEALLOC,
+				   * TK_F_STATE (then cookie = the task's state word, read at
+				   * the return of a pending poll; untrusted, see tokio_tasks.c) */
 	TK_REC_WAKE,              /* task (wake_by_val: consumes the waker) */
 	TK_REC_WAKE_BY_REF,       /* task */
 	TK_REC_WAKER_CLONE,       /* task */
@@ -38,6 +49,7 @@ enum tk_rec_flags {
 	TK_F_CANCELLED = 1u << 1, /* poll end: ... because it was cancelled (aborted): the
 				   * cancelled bit was set when the poll began */
 	TK_F_DEALLOC = 1u << 2,   /* poll end: it was freed inside the poll */
+	TK_F_STATE = 1u << 3,     /* poll end: cookie holds the state word (light mode only) */
 };
 
 enum tk_spawn_kind { TK_SPAWN_TASK = 0, TK_SPAWN_BLOCKING = 1 };

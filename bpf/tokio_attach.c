@@ -14,6 +14,9 @@
  * uapi headers predate uprobe_multi, so the few constants are spelled
  * out here (they are kernel ABI).
  *
+ * The waker functions are probed only with --waker-probes (full mode);
+ * by default their program is not loaded and their sites are skipped.
+ *
  * Order: the hooks (wakers, dealloc, spawn, panic) first, the poll probes
  * last, so that a poll seen has everything else live already; and the
  * poll's return before its entry, so that every poll begin seen has its
@@ -71,7 +74,8 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
-int ts_tokio_skel_load(uint32_t pid, struct tokio_bpf **out, bool *multi, char *err, size_t errlen)
+int ts_tokio_skel_load(uint32_t pid, bool waker_probes, struct tokio_bpf **out, bool *multi, char *err,
+		       size_t errlen)
 {
 	struct bpf_program *p[N_PROGRAMS];
 	struct tokio_bpf *skel;
@@ -86,6 +90,8 @@ int ts_tokio_skel_load(uint32_t pid, struct tokio_bpf **out, bool *multi, char *
 			return r;
 		}
 		skel->rodata->targ_tgid = pid;
+		skel->rodata->read_state = !waker_probes;
+		bpf_program__set_autoload(skel->progs.tk_waker, waker_probes);
 		programs(skel, p);
 		for (size_t i = 0; try_multi && i < N_PROGRAMS; i++)
 			bpf_program__set_expected_attach_type(p[i], (enum bpf_attach_type)TK_BPF_TRACE_UPROBE_MULTI);
@@ -170,6 +176,9 @@ static size_t programs_for(struct tokio_bpf *skel, enum tk_fn fn, struct bpf_pro
 	case TK_FN_DROP_WAKER:
 	case TK_FN_WAKE_BY_VAL:
 	case TK_FN_WAKE_BY_REF:
+		/* not loaded in light mode (no --waker-probes): not probed */
+		if (bpf_program__fd(skel->progs.tk_waker) < 0)
+			return 0;
 		out[0] = skel->progs.tk_waker;
 		return 1;
 	case TK_FN_BIND:

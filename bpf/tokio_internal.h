@@ -100,8 +100,11 @@ struct tk_links {
 	size_t n;
 };
 
-/* Open and load the programs for `pid`; *multi: loaded for uprobe_multi. */
-int ts_tokio_skel_load(uint32_t pid, struct tokio_bpf **out, bool *multi, char *err, size_t errlen);
+/* Open and load the programs for `pid`; *multi: loaded for uprobe_multi.
+ * Without `waker_probes` the waker program is not even loaded, and the
+ * poll's return reads the task's state word instead (light mode). */
+int ts_tokio_skel_load(uint32_t pid, bool waker_probes, struct tokio_bpf **out, bool *multi, char *err,
+		       size_t errlen);
 /* Attach every probe of `s` (hooks first, polls last). On failure the
  * caller frees `l`, which removes what was attached. -ESRCH: the process
  * exited meanwhile. */
@@ -112,12 +115,25 @@ void ts_tokio_links_free(struct tk_links *l);
 /* Records -> events (tokio_tasks.c). */
 struct tk_tasks;
 
-int ts_tokio_tasks_new(uint32_t pid, struct ts_strpool *pool, struct ts_symbolizer *sym,
+/* `waker_probes`: the wakes come from probes (full mode); else from the
+ * state word at poll ends and the next poll (light mode). */
+int ts_tokio_tasks_new(uint32_t pid, bool waker_probes, struct ts_strpool *pool, struct ts_symbolizer *sym,
 		       struct tk_tasks **out);
 void ts_tokio_tasks_free(struct tk_tasks *t);
 /* Turn one ring buffer record (untrusted size) into events in `batch`. */
 int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, struct ts_event_batch *batch);
 /* Records that failed validation so far. */
 uint64_t ts_tokio_tasks_rejected(const struct tk_tasks *t);
+/* Light mode: pending poll ends whose state word failed the checks (the
+ * waker count stayed unknown for them; for tests and the bench). */
+uint64_t ts_tokio_tasks_state_unknown(const struct tk_tasks *t);
+
+/* Decode a state word read at a pending poll's return (light mode).
+ * Returns false when it cannot be a pending task's state (running,
+ * complete, cancelled, or a reference count below what the owner list,
+ * the JoinHandle and a queued notification hold): then nothing is known.
+ * Else *notified: woken while it was polled; *wakers: references held by
+ * wakers (and AbortHandles, which only make it larger). */
+bool ts_tokio_state_decode(uint64_t state, bool *notified, uint64_t *wakers);
 
 #endif /* TASKSCOPE_BPF_TOKIO_INTERNAL_H */

@@ -116,8 +116,10 @@ static const struct ts_source_ops tokio_ops = {
 	.free = source_free,
 };
 
-int ts_tokio_attach(struct ts_collector *c, uint32_t pid, uint64_t now_ns, char *err, size_t errlen)
+int ts_tokio_attach(struct ts_collector *c, uint32_t pid, const struct ts_tokio_options *o, uint64_t now_ns,
+		    char *err, size_t errlen)
 {
+	bool waker_probes = o && o->waker_probes;
 	struct ts_source_desc d = { .pid = pid, .kind = "tokio-bpf", .runtime = "tokio", .watch_fd = -1,
 				    .watch_is_pidfd = true };
 	struct tk_symbols *syms = NULL;
@@ -150,12 +152,12 @@ int ts_tokio_attach(struct ts_collector *c, uint32_t pid, uint64_t now_ns, char 
 	r = ts_symbolizer_new(pid, &s->sym, err, errlen);
 	if (r < 0)
 		goto fail;
-	r = ts_tokio_tasks_new(pid, ts_collector_strpool(c), s->sym, &s->tasks);
+	r = ts_tokio_tasks_new(pid, waker_probes, ts_collector_strpool(c), s->sym, &s->tasks);
 	if (r < 0)
 		goto nomem;
 	ts_tokio_tasks_set_glue_shared(s->tasks, syms->glue_shared, syms->n_glue_shared);
 	syms->glue_shared = NULL;
-	r = ts_tokio_skel_load(pid, &s->skel, &multi, err, errlen);
+	r = ts_tokio_skel_load(pid, waker_probes, &s->skel, &multi, err, errlen);
 	if (r < 0)
 		goto fail;
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_record, s, NULL);

@@ -18,6 +18,22 @@
  * function). The task's name is its future's type where the symbols tell
  * (tokio_names.c), else that function.
  *
+ * Wakes in light mode (no waker probes, the default): the poll's return
+ * sends Tokio's state word read after transition_to_idle. NOTIFIED set:
+ * the task was woken while it was polled, reported as a wake from the
+ * polling thread at the poll's end (a self-wake for the model; a wake
+ * from another thread in the same microseconds looks the same). The
+ * references it holds beyond the owner list's, the JoinHandle's (while
+ * JOIN_INTEREST) and the queued notification's (while NOTIFIED) are
+ * wakers' (or AbortHandles', which can only hide a lost waker, never
+ * invent one): sent with the poll end as the live waker count. A task
+ * whose pending poll was not woken inside it and that is polled again was
+ * woken in between by someone at an unknown time: an untimed wake just
+ * before that poll (not for the poll that only cancels an aborted task:
+ * an abort is no wake). The word is untrusted (the task may have been
+ * woken, run or freed by another thread since): a word that cannot be an
+ * idle task's leaves the waker count unknown (ts_tokio_state_decode).
+ *
  * Records come from the kernel but describe the target's memory: sizes
  * are checked, and nothing here dereferences a target address.
  */
@@ -48,6 +64,7 @@ struct tk_task {
 	bool spawned;
 	bool panicked;
 	bool cancelled;
+	bool unwoken;            /* light mode: its last poll returned pending, not woken inside */
 	struct tk_task *hash_next;
 };
 
@@ -65,6 +82,8 @@ struct site {
 
 struct tk_tasks {
 	uint32_t pid;
+	bool waker_probes;              /* full mode: wakes come from probes */
+	uint64_t state_unknown;         /* light mode: poll ends with an unusable state word */
 	struct ts_strpool *pool;
 	struct ts_symbolizer *sym;
 	struct ts_hashidx task_ix;
@@ -88,7 +107,7 @@ static uint64_t thread_hash(const void *node)
 	return ts_hashidx_hash(0, ((const struct tk_thread *)node)->tid);
 }
 
-int ts_tokio_tasks_new(uint32_t pid, struct ts_strpool *pool, struct ts_symbolizer *sym,
+int ts_tokio_tasks_new(uint32_t pid, bool waker_probes, struct ts_strpool *pool, struct ts_symbolizer *sym,
 		       struct tk_tasks **out)
 {
 	struct tk_tasks *t = calloc(1, sizeof(*t));
@@ -97,6 +116,7 @@ int ts_tokio_tasks_new(uint32_t pid, struct ts_strpool *pool, struct ts_symboliz
 	if (!t)
 		return -ENOMEM;
 	t->pid = pid;
+	t->waker_probes = waker_probes;
 	t->pool = pool;
 	t->sym = sym;
 	r = ts_hashidx_init(&t->task_ix, offsetof(struct tk_task, hash_next), task_hash);
@@ -148,6 +168,36 @@ void ts_tokio_tasks_set_glue_shared(struct tk_tasks *t, uint64_t *addrs, size_t 
 uint64_t ts_tokio_tasks_rejected(const struct tk_tasks *t)
 {
 	return t->rejected;
+}
+
+uint64_t ts_tokio_tasks_state_unknown(const struct tk_tasks *t)
+{
+	return t->state_unknown;
+}
+
+/* More wakers than this on one task: not a state word (a freed task's
+ * memory holds pointers, whose high bits make a huge count). */
+#define TK_WAKERS_MAX (1ull << 24)
+
+bool ts_tokio_state_decode(uint64_t state, bool *notified, uint64_t *wakers)
+{
+	uint64_t refs = state >> TK_STATE_REF_SHIFT, held;
+
+	/* at a pending poll's return the task is idle: not running (unless
+	 * another thread runs it already), not complete, not cancelled (a
+	 * cancelled poll completes the task; one cancelled since is no
+	 * longer what this poll left) */
+	if (state & (TK_STATE_RUNNING | TK_STATE_COMPLETE | TK_STATE_CANCELLED))
+		return false;
+	/* the owner list's reference (OwnedTasks, LocalOwnedTasks, or an
+	 * UnownedTask's own for spawn_blocking), the JoinHandle's, and the
+	 * queued notification's */
+	held = 1 + !!(state & TK_STATE_JOIN_INTEREST) + !!(state & TK_STATE_NOTIFIED);
+	if (refs < held || refs - held > TK_WAKERS_MAX)
+		return false;
+	*notified = state & TK_STATE_NOTIFIED;
+	*wakers = refs - held;
+	return true;
 }
 
 static struct tk_task *find_task(struct tk_tasks *t, uint64_t hdr)
@@ -395,6 +445,32 @@ static int on_drop(struct tk_tasks *t, const struct tk_rec *r, struct ts_event_b
 	});
 }
 
+/* Light mode, a pending poll's end: the waker count for `ev` (the
+ * POLL_END) and, when it was woken inside the poll, a wake just before. */
+static int light_poll_end(struct tk_tasks *t, struct tk_task *k, const struct tk_rec *r, struct ts_event *ev,
+			  struct ts_event_batch *b)
+{
+	uint64_t wakers = 0;
+	bool notified = false;
+
+	if (!(r->flags & TK_F_STATE) || !ts_tokio_state_decode(r->cookie, &notified, &wakers)) {
+		t->state_unknown++;
+		if (k)
+			k->unwoken = true; /* polled again: it was woken, in the poll or after */
+		return 0;
+	}
+	ev->flags |= TS_EVF_WAKERS_KNOWN;
+	ev->arg = wakers;
+	if (k)
+		k->unwoken = !notified;
+	if (!notified)
+		return 0;
+	return push(b, &(struct ts_event){
+		.ts = r->ts, .pid = t->pid, .tid = r->tid, .type = TS_EV_WAKE, .id = r->task,
+		.flags = TS_EVF_BY_REF,
+	});
+}
+
 int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, struct ts_event_batch *b)
 {
 	static const uint16_t waker_events[] = {
@@ -439,6 +515,16 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 		rc = see_thread(t, r->tid, r->ts, role, b);
 		if (rc < 0)
 			return rc;
+		if (k->unwoken && !(r->flags & TK_F_CANCELLED)) {
+			/* light mode: woken since its last poll, when is unknown */
+			rc = push(b, &(struct ts_event){
+				.ts = r->ts, .pid = t->pid, .tid = r->tid, .type = TS_EV_WAKE, .id = r->task,
+				.flags = TS_EVF_BY_REF | TS_EVF_UNTIMED,
+			});
+			if (rc < 0)
+				return rc;
+		}
+		k->unwoken = false;
 		ev.type = TS_EV_POLL_BEGIN;
 		return push(b, &ev);
 	case TK_REC_POLL_END:
@@ -447,6 +533,11 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 			k->cancelled = true;
 		ev.type = TS_EV_POLL_END;
 		ev.flags = (r->flags & TK_F_READY) ? TS_EVF_READY : 0;
+		if (!t->waker_probes && !(r->flags & TK_F_READY)) {
+			rc = light_poll_end(t, k, r, &ev, b);
+			if (rc < 0)
+				return rc;
+		}
 		rc = push(b, &ev);
 		/* A task that completed never runs again: its life ends here,
 		 * whenever its JoinHandle lets the memory go. */

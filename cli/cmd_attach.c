@@ -4,7 +4,8 @@
  *
  * It decides how to get in (collector/attach.h): a shim waiting for a
  * collector first, then Tokio's task functions through uprobes, then the
- * generic event-loop view. --mode forces one. Every check that can fail
+ * generic event-loop view. --mode forces one; --waker-probes picks the
+ * Tokio attach's full mode. Every check that can fail
  * (no such process, no privilege, no BTF, a stripped binary) is made
  * before anything is attached, so a refusal leaves the target untouched.
  */
@@ -28,6 +29,7 @@ struct attach_plan {
 	enum mode mode;               /* resolved: never MODE_AUTO */
 	const struct ts_record_options *opt;
 	bool context;                 /* add kernel context beside the main source */
+	struct ts_tokio_options tokio;
 };
 
 static void usage(FILE *out)
@@ -44,7 +46,11 @@ static void usage(FILE *out)
 	      "(q, Ctrl-C, SIGTERM, --duration) removes every probe; the process keeps running.\n"
 	      "The cost to the target is described in docs/cli.md.\n\n"
 	      "options:\n"
-	      "  --mode MODE          auto (default), shim, tokio or generic\n", out);
+	      "  --mode MODE          auto (default), shim, tokio or generic\n"
+	      "  --waker-probes       tokio only: also probe the waker functions (exact wake times,\n"
+	      "                       scheduled time, waker clones and drops) at about twice the cost\n"
+	      "                       per poll; by default wakes and wakers are read from each task's\n"
+	      "                       state at the end of its polls (docs/cli.md)\n", out);
 	ts_record_options_help(out);
 }
 
@@ -147,7 +153,7 @@ static int do_attach(void *ctx, struct ts_collector *c, char *err, size_t errlen
 		r = ts_shim_attach(c, p->pid, now, err, errlen);
 		break;
 	case MODE_TOKIO:
-		r = ts_tokio_attach(c, p->pid, now, err, errlen);
+		r = ts_tokio_attach(c, p->pid, &p->tokio, now, err, errlen);
 		break;
 	default:
 		r = ts_generic_attach(c, p->pid, &p->opt->context, now, err, errlen);
@@ -180,6 +186,15 @@ int ts_cmd_attach(int argc, char **argv)
 	if (!rest)
 		return TS_EXIT_RUNTIME;
 	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			while (i < argc)
+				rest[nrest++] = argv[i++];
+			break;
+		}
+		if (!strcmp(argv[i], "--waker-probes")) {
+			p.tokio.waker_probes = true;
+			continue;
+		}
 		if (!strcmp(argv[i], "--mode") || !strncmp(argv[i], "--mode=", 7)) {
 			const char *val = argv[i][6] == '=' ? argv[i] + 7 : (i + 1 < argc ? argv[++i] : NULL);
 
@@ -211,6 +226,9 @@ int ts_cmd_attach(int argc, char **argv)
 	} else if (plan(&p, forced) < 0) {
 		r = TS_EXIT_RUNTIME;
 	} else {
+		if (p.tokio.waker_probes && p.mode != MODE_TOKIO)
+			fprintf(stderr, "taskscope attach: --waker-probes applies to Tokio programs only; "
+				"pid %u is attached as %s without it\n", p.pid, p.mode == MODE_SHIM ? "shim" : "generic");
 		snprintf(label, sizeof(label), "pid %u", p.pid);
 		r = ts_session_attach(&o, (int)p.pid, do_attach, &p, label, "attach");
 	}

@@ -47,7 +47,19 @@ int ts_shim_attach(struct ts_collector *c, uint32_t pid, uint64_t now_ns, char *
  * functions were found), 0 when it does not (err says what was looked
  * for), -errno when it cannot be told (err: e.g. "no symbols: ..."). */
 int ts_tokio_probe(uint32_t pid, char *err, size_t errlen);
-int ts_tokio_attach(struct ts_collector *c, uint32_t pid, uint64_t now_ns, char *err, size_t errlen);
+struct ts_tokio_options {
+	/* Full mode (`attach --waker-probes`): uprobes on clone_waker,
+	 * drop_waker, wake_by_val and wake_by_ref as well, for exact wake
+	 * times (scheduled time), waker clones and drops. Default (false):
+	 * only raw::poll's entry and return trap per poll; the live waker
+	 * count and self-wakes are read from the task's state word at each
+	 * pending poll's return, and other wakes are counted untimed at the
+	 * next poll (docs/architecture.md, "Tokio attach"). */
+	bool waker_probes;
+};
+/* `o` may be NULL: the defaults. */
+int ts_tokio_attach(struct ts_collector *c, uint32_t pid, const struct ts_tokio_options *o, uint64_t now_ns,
+		    char *err, size_t errlen);
 
 /* generic event loop (bpf/sched_source.c). */
 int ts_generic_attach(struct ts_collector *c, uint32_t pid, const struct ts_context_options *o,

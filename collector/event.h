@@ -16,8 +16,9 @@ enum ts_event_type {
 	TS_EV_THREAD = 1,        /* name, kind = role */
 	TS_EV_SPAWN,             /* id = task, arg = parent, name, location, kind = task kind */
 	TS_EV_POLL_BEGIN,        /* id = task */
-	TS_EV_POLL_END,          /* id = task, flags & TS_EVF_READY */
-	TS_EV_WAKE,              /* id = task, flags & TS_EVF_BY_REF */
+	TS_EV_POLL_END,          /* id = task, flags & TS_EVF_READY; flags & TS_EVF_WAKERS_KNOWN:
+				  * arg = live wakers */
+	TS_EV_WAKE,              /* id = task, flags & TS_EVF_BY_REF, TS_EVF_UNTIMED */
 	TS_EV_WAKER_CLONE,       /* id = task */
 	TS_EV_WAKER_DROP,        /* id = task */
 	TS_EV_TASK_DROP,         /* id = task, kind = outcome */
@@ -70,6 +71,14 @@ enum ts_event_flags {
 	 * keeps its span and statistics but does not judge
 	 * lock_held_across_await on it: that needs the hold's real bounds. */
 	TS_EVF_PARTIAL = 1u << 6,
+	/* wake: it happened at an unknown time before ts (the source saw only
+	 * that the task was polled again: tokio-bpf without waker probes).
+	 * The model counts it but records no scheduling delay for it. */
+	TS_EVF_UNTIMED = 1u << 7,
+	/* poll_end (pending): arg is the task's live waker count read from
+	 * the runtime at the poll's end (tokio-bpf without waker probes); the
+	 * model takes it as the count. Other sources leave it clear and arg 0. */
+	TS_EVF_WAKERS_KNOWN = 1u << 8,
 };
 
 /* Values of `kind` mirror the public enums in agent/include/taskscope.h. */

@@ -36,6 +36,19 @@
  * up/down. Nothing is clamped: wakers < 0 means events were lost, and
  * lost_waker never judges a task whose count is negative or unknown.
  *
+ * Sources that cannot see waker operations (tokio-bpf without waker
+ * probes) send instead: a pending POLL_END with TS_EVF_WAKERS_KNOWN, whose
+ * arg is the live waker count the runtime holds at the poll's end: wakers
+ * becomes that value and is known from then on; a WAKE from the polling
+ * thread just before that POLL_END when the task was woken during the poll
+ * (an ordinary wake: a self-wake, SCHEDULED at the poll's end); and an
+ * UNTIMED WAKE just before the next poll of a task that was not woken in
+ * its last poll. An untimed wake only counts (wakes++): it is never a
+ * self-wake, it moves no waker count and no state, so the task stays IDLE
+ * until the poll begins; the whole wait counts as idle_ns and no
+ * scheduling delay is recorded (sched_ns and sched_hist hold measured
+ * delays only: spawn to first poll, and wakes with a time).
+ *
  * Time: events of one thread arrive in order, threads' batches may overlap a
  * little. An event older than the state it ends is applied as if it
  * happened when that state began (the interval counts 0, late_events++),

@@ -24,6 +24,7 @@
  */
 #include "collector/model_internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -355,6 +356,11 @@ static void poll_end(struct ts_model *m, const struct ts_event *ev, struct ts_ta
 	}
 	if (tid == 0)
 		t->poll_tid = tid = ev->tid; /* a poll the snapshot saw: now we know where */
+	if ((ev->flags & TS_EVF_WAKERS_KNOWN) && !ready) {
+		/* the runtime's own count at the poll's end (see model.c) */
+		t->wakers = ev->arg > INT64_MAX ? INT64_MAX : (int64_t)ev->arg;
+		t->wakers_unknown = false;
+	}
 	end = poll_close(m, t, ev->ts, ready);
 	if (ready) {
 		t->state = TS_TASK_IDLE;
@@ -373,6 +379,8 @@ static void wake(struct ts_model *m, const struct ts_event *ev, struct ts_task *
 	uint64_t at;
 
 	t->wakes++;
+	if (ev->flags & TS_EVF_UNTIMED)
+		return; /* counted only: when it happened is unknown (see model.c) */
 	if (thr && thr->polling && thr->current_task == t->id)
 		t->self_wakes++;
 	if (!(ev->flags & TS_EVF_BY_REF))
