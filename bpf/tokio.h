@@ -29,8 +29,7 @@
 #define TK_STATE_REF_SHIFT 6
 
 enum tk_rec_type {
-	TK_REC_POLL_BEGIN = 1,    /* task, cookie = the raw::poll instance; flags: TK_F_CANCELLED
-				   * (the task was cancelled: this poll only cancels it) */
+	TK_REC_POLL_BEGIN = 1,    /* task, cookie = the raw::poll instance */
 	TK_REC_POLL_END,          /* task, flags: TK_F_READY, TK_F_CANCELLED, TK_F_DEALLOC,
 				   * TK_F_STATE (then cookie = the task's state word, read at
 				   * the return of a pending poll; untrusted, see tokio_tasks.c) */
@@ -47,7 +46,7 @@ enum tk_rec_type {
 enum tk_rec_flags {
 	TK_F_READY = 1u << 0,     /* poll end: the task completed in this poll */
 	TK_F_CANCELLED = 1u << 1, /* poll end: ... because it was cancelled (aborted): the
-				   * cancelled bit was set when the poll began */
+				   * cancelled bit was set when it completed */
 	TK_F_DEALLOC = 1u << 2,   /* poll end: it was freed inside the poll */
 	TK_F_STATE = 1u << 3,     /* poll end: cookie holds the state word (light mode only) */
 };

@@ -28,9 +28,9 @@
  * wakers' (or AbortHandles', which can only hide a lost waker, never
  * invent one): sent with the poll end as the live waker count. A task
  * whose pending poll was not woken inside it and that is polled again was
- * woken in between by someone at an unknown time: an untimed wake just
- * before that poll (not for the poll that only cancels an aborted task:
- * an abort is no wake). The word is untrusted (the task may have been
+ * woken in between by someone at an unknown time: an untimed wake, sent
+ * with that poll's end, where it is known whether the poll only cancelled
+ * an aborted task (an abort is no wake: none is counted then). The word is untrusted (the task may have been
  * woken, run or freed by another thread since): a word that cannot be an
  * idle task's leaves the waker count unknown (ts_tokio_state_decode).
  *
@@ -515,8 +515,16 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 		rc = see_thread(t, r->tid, r->ts, role, b);
 		if (rc < 0)
 			return rc;
-		if (k->unwoken && !(r->flags & TK_F_CANCELLED)) {
-			/* light mode: woken since its last poll, when is unknown */
+		ev.type = TS_EV_POLL_BEGIN;
+		return push(b, &ev);
+	case TK_REC_POLL_END:
+		k = find_task(t, r->task);
+		if (k && (r->flags & TK_F_CANCELLED))
+			k->cancelled = true;
+		if (k && k->unwoken && !(r->flags & TK_F_CANCELLED)) {
+			/* light mode: it was woken between its last poll and
+			 * this one, when is unknown (a poll that only cancels
+			 * an aborted task was no wake's) */
 			rc = push(b, &(struct ts_event){
 				.ts = r->ts, .pid = t->pid, .tid = r->tid, .type = TS_EV_WAKE, .id = r->task,
 				.flags = TS_EVF_BY_REF | TS_EVF_UNTIMED,
@@ -524,13 +532,8 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 			if (rc < 0)
 				return rc;
 		}
-		k->unwoken = false;
-		ev.type = TS_EV_POLL_BEGIN;
-		return push(b, &ev);
-	case TK_REC_POLL_END:
-		k = find_task(t, r->task);
-		if (k && (r->flags & TK_F_CANCELLED))
-			k->cancelled = true;
+		if (k)
+			k->unwoken = false;
 		ev.type = TS_EV_POLL_END;
 		ev.flags = (r->flags & TK_F_READY) ? TS_EVF_READY : 0;
 		if (!t->waker_probes && !(r->flags & TK_F_READY)) {

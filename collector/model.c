@@ -42,8 +42,9 @@
  * becomes that value and is known from then on; a WAKE from the polling
  * thread just before that POLL_END when the task was woken during the poll
  * (an ordinary wake: a self-wake, SCHEDULED at the poll's end); and an
- * UNTIMED WAKE just before the next poll of a task that was not woken in
- * its last poll. An untimed wake only counts (wakes++): it is never a
+ * UNTIMED WAKE for a wake whose time is unknown (tokio-bpf: a task polled
+ * again after a pending poll it was not woken in; sent with that next
+ * poll's end). An untimed wake only counts (wakes++): it is never a
  * self-wake, it moves no waker count and no state, so the task stays IDLE
  * until the poll begins; the whole wait counts as idle_ns and no
  * scheduling delay is recorded (sched_ns and sched_hist hold measured

@@ -11,6 +11,13 @@
 #  - long_poll on sleeper and spinner and on no other task; task_panicked
 #    and outcome panicked on the panicker; lost_waker on the loser;
 #    outcome cancelled for the aborted task;
+#  - the default mode (no --waker-probes): the waker program is not loaded,
+#    no waker clone reaches the recording; the selfwaker's wakes from inside
+#    its polls are self-wakes (read from Tokio's state word at each poll's
+#    end: at least 90% of its 50; its timer's wake is not one; a wake can be missed only when another
+#    worker already runs the task when its poll's end is read) and it gets
+#    the self_wakes warning; beta's 100 yield_now wakes (deferred by Tokio
+#    until after the poll) are counted as wakes, not self-wakes;
 #  - the spawn_blocking task is kind blocking and its thread role blocking;
 #    the runtime's workers are role worker, named tokio-runtime-w;
 #  - after the detach no probe of ours is loaded, and the program keeps
@@ -44,6 +51,7 @@ for _ in $(seq 1 300); do
 done
 check "the workload ran while attached" test -e "$work/workload-done"
 check "our probes are loaded while attached" test "$(tk_progs_loaded)" -gt 0
+check "default mode: no waker program loaded" test "$(bpftool prog show 2>/dev/null | grep -c "name tk_waker ")" -eq 0
 wait "$ts"
 code=$?
 cat "$work/ts.err"
@@ -63,7 +71,7 @@ at() { # tasks spawned at NAME's line; $2: the task_summary alias, if any
 	line=$(awk -v n="$1" '$1 == "line" && $2 == n { print $3; exit }' "$work/out")
 	echo "${p}pid = $prog AND ${p}location LIKE '%tk-test.rs:$line'"
 }
-for name in alpha beta sleeper spinner panicker loser aborted blocking; do
+for name in alpha beta sleeper spinner panicker loser aborted selfwaker blocking; do
 	check "one task at $name's spawn line" test "$(q "SELECT count(*) FROM task_summary WHERE $(at $name)")" -eq 1
 done
 for name in alpha beta; do
@@ -74,7 +82,7 @@ check "a task spawned before the attach appears at its polls, without a spawn si
 	test "$(q "SELECT count(*) FROM task_summary WHERE pid = $prog AND location = '' AND polls >= 5")" -ge 1
 check "200 short tasks at their spawn line" test "$(q "SELECT count(*) FROM task_summary WHERE $(at short)")" -eq 200
 
-for name in alpha beta sleeper spinner panicker loser short; do
+for name in alpha beta sleeper spinner panicker loser short selfwaker; do
 	want=$(awk -v n="$name" '$1 == "polls" && $2 == n { print $3 }' "$work/out")
 	got=$(q "SELECT coalesce(sum(polls), 0) FROM task_summary WHERE $(at $name)")
 	tol=$(( want / 100 > 1 ? want / 100 : 1 ))
@@ -98,6 +106,18 @@ check "alpha's outcome is ok" test "$(q "SELECT outcome FROM task_summary WHERE 
 check "lost_waker on the loser" test "$(q "SELECT count(*) FROM warnings w JOIN task_summary s
 	USING (pid, task_id) WHERE w.kind = 'lost_waker' AND $(at loser)")" -eq 1
 check "no other lost_waker" test "$(q "SELECT count(*) FROM warnings WHERE pid = $prog AND kind = 'lost_waker'")" -eq 1
+check "default mode: no waker clone recorded" test "$(q "SELECT coalesce(sum(waker_clones), 0) FROM task_summary WHERE pid = $prog")" -eq 0
+# selfwaker: 50 self-wakes, then one timer wake after 300 ms
+sw=$(q "SELECT wakes || ' ' || self_wakes FROM task_summary WHERE $(at selfwaker)")
+sw_want=$(( $(awk '$1 == "polls" && $2 == "selfwaker" { print $3 }' "$work/out") - 1 ))
+check "selfwaker: $sw_want wakes, all but the timer's from inside its polls (recorded: wakes self_wakes = $sw)" \
+	test "${sw% *}" -eq "$sw_want" -a "${sw#* }" -le $(( sw_want - 1 )) -a "${sw#* }" -ge $(( (sw_want - 1) * 9 / 10 ))
+check "self_wakes warning on the selfwaker" test "$(q "SELECT count(*) FROM warnings w JOIN task_summary s
+	USING (pid, task_id) WHERE w.kind = 'self_wakes' AND $(at selfwaker)")" -eq 1
+bw=$(q "SELECT wakes || ' ' || self_wakes FROM task_summary WHERE $(at beta)")
+bw_want=$(( $(awk '$1 == "polls" && $2 == "beta" { print $3 }' "$work/out") - 1 ))
+check "beta: $bw_want yield_now wakes, none a self-wake (recorded: wakes self_wakes = $bw)" \
+	test "${bw% *}" -eq "$bw_want" -a "${bw#* }" -le 1
 check "the spawn_blocking task is kind blocking" test "$(q "SELECT kind FROM task_summary WHERE $(at blocking)")" = blocking
 check "its thread's role is blocking" test "$(q "SELECT DISTINCT t.role FROM threads t JOIN poll_spans p
 	ON p.pid = t.pid AND p.tid = t.tid JOIN task_summary s ON s.pid = p.pid AND s.task_id = p.task_id

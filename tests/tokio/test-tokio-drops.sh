@@ -5,6 +5,9 @@
 # about 260k records) overflows; after SIGCONT the recording must show the
 # loss: a drops row for source tokio-bpf and an events_dropped warning. The
 # target is never slowed by it and exits 0.
+# It attaches with --waker-probes, so the full mode is covered here too
+# (the default mode is test-tokio-attach's): the waker program is loaded
+# and the recording has wakes and waker clones from the probes.
 set -u
 taskscope=$1
 build=$2
@@ -20,12 +23,13 @@ prog=$!
 tk_pids+=("$prog")
 tk_wait_exec "$prog" "$tk_bin/tk-bench"
 for _ in $(seq 1 100); do [ -e "$work/ready" ] && break; sleep 0.1; done
-"$taskscope" attach --headless --no-kernel --duration 60 --db "$db" "$prog" 2>"$work/ts.err" &
+"$taskscope" attach --headless --no-kernel --waker-probes --duration 60 --db "$db" "$prog" 2>"$work/ts.err" &
 ts=$!
 tk_pids+=("$ts")
 tk_wait_loaded "$ts" && sleep 0.5
 touch "$work/go"
 sleep 0.3
+check "--waker-probes: the waker program is loaded" test "$(bpftool prog show 2>/dev/null | grep -c "name tk_waker ")" -eq 1
 kill -STOP "$ts"
 sleep 1.5
 kill -CONT "$ts"
@@ -39,4 +43,6 @@ dropped=$(q "SELECT coalesce(sum(events_dropped), 0) FROM drops WHERE pid = $pro
 check "drops shows the lost events for tokio-bpf ($dropped)" test "${dropped:-0}" -gt 0
 check "an events_dropped warning" test "$(q "SELECT count(*) FROM warnings WHERE pid = $prog AND kind = 'events_dropped'")" -ge 1
 check "the session's summary counts them" grep -qE "[1-9][0-9]* dropped" "$work/ts.err"
+check "--waker-probes: waker clones recorded" test "$(q "SELECT coalesce(sum(waker_clones), 0) FROM task_summary WHERE pid = $prog")" -gt 100
+check "--waker-probes: wakes recorded" test "$(q "SELECT coalesce(sum(wakes), 0) FROM task_summary WHERE pid = $prog")" -gt 100
 exit $((fails != 0))

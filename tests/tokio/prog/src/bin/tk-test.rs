@@ -20,7 +20,10 @@
 // that panics (panicker), one that returns Pending without keeping its waker
 // (loser), a stream of short-lived tasks (short), one that is aborted while
 // it sleeps (aborted; Tokio polls it once more to cancel it, without
-// calling its future) and one spawn_blocking closure. Line numbers of the spawns are printed ("line NAME N") so the
+// calling its future), one that wakes itself from inside its poll 50 times
+// (selfwaker: futures-lite's yield_now; Tokio's own yield_now defers its
+// wake until after the poll), then sleeps 300 ms, and one spawn_blocking
+// closure. Line numbers of the spawns are printed ("line NAME N") so the
 // test checks spawn locations against this file without hard-coding them.
 use std::future::Future;
 use std::pin::Pin;
@@ -28,8 +31,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-const NAMES: [&str; 8] = ["alpha", "beta", "sleeper", "spinner", "panicker", "loser", "short", "aborted"];
-static POLLS: [AtomicU64; 8] = [
+const NAMES: [&str; 9] = ["alpha", "beta", "sleeper", "spinner", "panicker", "loser", "short", "aborted", "selfwaker"];
+static POLLS: [AtomicU64; 9] = [
+    AtomicU64::new(0),
     AtomicU64::new(0),
     AtomicU64::new(0),
     AtomicU64::new(0),
@@ -108,6 +112,30 @@ async fn loser() {
     LoseWaker.await
 }
 
+/// Wakes its own task from inside the poll, then returns Pending, `left`
+/// times: each is a self-wake.
+struct SelfWake {
+    left: u32,
+}
+
+impl Future for SelfWake {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.left == 0 {
+            return Poll::Ready(());
+        }
+        self.left -= 1;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+async fn selfwaker() {
+    SelfWake { left: 50 }.await;
+    // Stay alive for a while: the self_wakes lint judges live tasks.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
 async fn short(i: u64) -> u64 {
     tokio::task::yield_now().await;
     i
@@ -159,6 +187,8 @@ async fn workload(ctl: &str) {
     let _lost = tokio::spawn(counted(5, loser()));
     lines.push(("aborted", line!() + 1));
     let ab = tokio::spawn(counted(7, aborted()));
+    lines.push(("selfwaker", line!() + 1));
+    let sw = tokio::spawn(counted(8, selfwaker()));
     lines.push(("blocking", line!() + 1));
     let bl = tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(30)));
     let mut shorts = Vec::new();
@@ -178,6 +208,7 @@ async fn workload(ctl: &str) {
     sp.await.unwrap();
     assert!(p.await.unwrap_err().is_panic());
     bl.await.unwrap();
+    sw.await.unwrap();
     let mut sum = 0;
     for h in shorts {
         sum += h.await.unwrap();
