@@ -17,6 +17,10 @@
  * The waker functions are probed only with --waker-probes (full mode);
  * by default their program is not loaded and their sites are skipped.
  *
+ * Kernels with uprobe sessions (6.13+) get raw::poll as one session
+ * program (entry and return, with a per-call cookie: no per-thread state
+ * in BPF); older ones an entry and a return program.
+ *
  * Order: the hooks (wakers, dealloc, spawn, panic) first, the poll probes
  * last, so that a poll seen has everything else live already; and the
  * poll's return before its entry, so that every poll begin seen has its
@@ -39,6 +43,7 @@
 
 #define TK_BPF_LINK_CREATE 28            /* enum bpf_cmd */
 #define TK_BPF_TRACE_UPROBE_MULTI 48     /* enum bpf_attach_type */
+#define TK_BPF_TRACE_UPROBE_SESSION 57   /* Linux 6.13+ */
 #define TK_BPF_F_UPROBE_MULTI_RETURN 1u
 
 struct tk_link_create_attr {             /* union bpf_attr, link_create.uprobe_multi */
@@ -56,10 +61,11 @@ struct tk_link_create_attr {             /* union bpf_attr, link_create.uprobe_m
 	uint32_t pad;
 };
 
-#define N_PROGRAMS 7
+#define N_PROGRAMS 8
 
 static void programs(struct tokio_bpf *skel, struct bpf_program *p[N_PROGRAMS])
 {
+	p[7] = skel->progs.tk_poll_session;
 	p[0] = skel->progs.tk_poll_enter;
 	p[1] = skel->progs.tk_poll_exit;
 	p[2] = skel->progs.tk_dealloc;
@@ -82,7 +88,10 @@ int ts_tokio_skel_load(uint32_t pid, bool waker_probes, struct tokio_bpf **out, 
 	int r;
 
 	libbpf_set_print(libbpf_quiet);
-	for (int try_multi = 1; try_multi >= 0; try_multi--) {
+	/* uprobe_multi with the poll as a session, uprobe_multi, plain uprobes */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		bool try_multi = attempt < 2, session = attempt == 0;
+
 		skel = tokio_bpf__open();
 		if (!skel) {
 			r = -errno;
@@ -92,9 +101,14 @@ int ts_tokio_skel_load(uint32_t pid, bool waker_probes, struct tokio_bpf **out, 
 		skel->rodata->targ_tgid = pid;
 		skel->rodata->read_state = !waker_probes;
 		bpf_program__set_autoload(skel->progs.tk_waker, waker_probes);
+		bpf_program__set_autoload(skel->progs.tk_poll_session, session);
+		bpf_program__set_autoload(skel->progs.tk_poll_enter, !session);
+		bpf_program__set_autoload(skel->progs.tk_poll_exit, !session);
 		programs(skel, p);
 		for (size_t i = 0; try_multi && i < N_PROGRAMS; i++)
-			bpf_program__set_expected_attach_type(p[i], (enum bpf_attach_type)TK_BPF_TRACE_UPROBE_MULTI);
+			bpf_program__set_expected_attach_type(p[i], (enum bpf_attach_type)
+							      (p[i] == skel->progs.tk_poll_session ?
+							       TK_BPF_TRACE_UPROBE_SESSION : TK_BPF_TRACE_UPROBE_MULTI));
 		r = tokio_bpf__load(skel);
 		if (r == 0) {
 			*out = skel;
@@ -165,6 +179,10 @@ static size_t programs_for(struct tokio_bpf *skel, enum tk_fn fn, struct bpf_pro
 	ret[0] = ret[1] = false;
 	switch (fn) {
 	case TK_FN_POLL:
+		if (bpf_program__fd(skel->progs.tk_poll_session) >= 0) {
+			out[0] = skel->progs.tk_poll_session;  /* entry and return */
+			return 1;
+		}
 		out[0] = skel->progs.tk_poll_enter;
 		out[1] = skel->progs.tk_poll_exit;
 		ret[1] = true;
@@ -243,7 +261,7 @@ static int attach_multi_group(struct tk_links *l, struct tokio_bpf *skel, const 
 	if (!cnt)
 		goto cleanup;
 	a.prog_fd = (uint32_t)bpf_program__fd(prog);
-	a.attach_type = TK_BPF_TRACE_UPROBE_MULTI;
+	a.attach_type = prog == skel->progs.tk_poll_session ? TK_BPF_TRACE_UPROBE_SESSION : TK_BPF_TRACE_UPROBE_MULTI;
 	a.path = (uint64_t)(uintptr_t)s->modules[module];
 	a.offsets = (uint64_t)(uintptr_t)offs;
 	a.cookies = (uint64_t)(uintptr_t)cookies;
@@ -270,7 +288,7 @@ static int attach_multi(struct tk_links *l, struct tokio_bpf *skel, const struct
 	static const struct { int prog; bool ret; bool polls; } order[] = {
 		{ 2, false, false }, { 3, false, false }, { 4, false, false }, { 5, true, false },
 		{ 6, false, false },
-		{ 1, true, true }, { 0, false, true },
+		{ 1, true, true }, { 0, false, true }, { 7, false, true },
 	};
 	struct bpf_program *p[N_PROGRAMS];
 	int r;

@@ -71,6 +71,13 @@ struct tk_task {
 struct tk_thread {
 	uint64_t tid;
 	int role;                /* -1: not reported yet */
+	/* Polls in progress on it, as its records tell (innermost last), and
+	 * the TK_F_* flags learnt inside each: when raw::poll is a uprobe
+	 * session, completions and frees are sent as they happen and matched
+	 * to the thread's poll here, not in BPF. */
+	uint32_t depth;
+	uint64_t poll[TK_POLL_DEPTH];
+	uint16_t poll_flags[TK_POLL_DEPTH];
 	struct tk_thread *hash_next;
 };
 
@@ -239,8 +246,10 @@ static int push(struct ts_event_batch *b, const struct ts_event *ev)
 	return ts_event_batch_push(b, ev);
 }
 
-/* Report a thread the first time it is seen and whenever its role changes. */
-static int see_thread(struct tk_tasks *t, uint32_t tid, uint64_t ts, int role, struct ts_event_batch *b)
+/* Report a thread the first time it is seen and whenever its role changes;
+ * *out: its entry. */
+static int see_thread(struct tk_tasks *t, uint32_t tid, uint64_t ts, int role, struct ts_event_batch *b,
+		      struct tk_thread **out)
 {
 	struct tk_thread *th = ts_hashidx_bucket(&t->thread_ix, ts_hashidx_hash(0, tid));
 	char path[64], comm[32] = "";
@@ -257,6 +266,7 @@ static int see_thread(struct tk_tasks *t, uint32_t tid, uint64_t ts, int role, s
 		th->role = -1;
 		(void)ts_hashidx_insert(&t->thread_ix, th);
 	}
+	*out = th;
 	if (role < 0)
 		role = th->role >= 0 ? th->role : TS_ROLE_OTHER;
 	if (th->role == role)
@@ -274,6 +284,42 @@ static int see_thread(struct tk_tasks *t, uint32_t tid, uint64_t ts, int role, s
 		.ts = ts, .pid = t->pid, .tid = tid, .type = TS_EV_THREAD, .kind = (uint32_t)role,
 		.name = comm[0] ? ts_strpool_intern(t->pool, comm, strlen(comm)) : NULL,
 	});
+}
+
+static void poll_push(struct tk_thread *th, uint64_t hdr)
+{
+	if (th->depth < TK_POLL_DEPTH) {
+		th->poll[th->depth] = hdr;
+		th->poll_flags[th->depth] = 0;
+	}
+	if (th->depth < UINT32_MAX)
+		th->depth++;
+}
+
+/* The thread's innermost poll when it polls `hdr`, or NULL. */
+static uint16_t *poll_top(struct tk_thread *th, uint64_t hdr)
+{
+	if (th->depth == 0 || th->depth > TK_POLL_DEPTH || th->poll[th->depth - 1] != hdr)
+		return NULL;
+	return &th->poll_flags[th->depth - 1];
+}
+
+/* The poll of `hdr` ended: pop it (and inner polls whose ends were lost);
+ * returns the flags learnt inside it. An end whose begin was lost pops
+ * nothing. */
+static uint16_t poll_pop(struct tk_thread *th, uint64_t hdr)
+{
+	if (th->depth > TK_POLL_DEPTH) {
+		th->depth--;
+		return 0;
+	}
+	for (uint32_t i = th->depth; i-- > 0;) {
+		if (th->poll[i] == hdr) {
+			th->depth = i;
+			return th->poll_flags[i];
+		}
+	}
+	return 0;
 }
 
 static bool instance_blocking(const struct tk_tasks *t, uint64_t cookie)
@@ -479,10 +525,14 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 	};
 	const struct tk_rec *r = data;
 	struct ts_event ev = { 0 };
+	struct tk_thread *th = NULL;
 	struct tk_task *k;
+	uint16_t flags, *inside;
 	int role, rc;
 
-	if (size < sizeof(*r) || !r->task || r->tid == 0) {
+	/* (a panic caught inside a poll-as-session names no task: the
+	 * thread's poll is the task) */
+	if (size < sizeof(*r) || (!r->task && r->type != TK_REC_PANIC) || r->tid == 0) {
 		t->rejected++;
 		return 0;
 	}
@@ -492,7 +542,7 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 	ev.id = r->task;
 	/* every thread that does anything is named once (pollers get their role below) */
 	if (r->type != TK_REC_POLL_BEGIN) {
-		rc = see_thread(t, r->tid, r->ts, -1, b);
+		rc = see_thread(t, r->tid, r->ts, -1, b, &th);
 		if (rc < 0)
 			return rc;
 	}
@@ -512,16 +562,18 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 		else if (instance_blocking(t, r->cookie))
 			k->kind = TS_KIND_BLOCKING;
 		role = k->kind == TS_KIND_BLOCKING ? TS_ROLE_BLOCKING : TS_ROLE_WORKER;
-		rc = see_thread(t, r->tid, r->ts, role, b);
+		rc = see_thread(t, r->tid, r->ts, role, b, &th);
 		if (rc < 0)
 			return rc;
+		poll_push(th, r->task);
 		ev.type = TS_EV_POLL_BEGIN;
 		return push(b, &ev);
 	case TK_REC_POLL_END:
+		flags = r->flags | poll_pop(th, r->task);
 		k = find_task(t, r->task);
-		if (k && (r->flags & TK_F_CANCELLED))
+		if (k && (flags & TK_F_CANCELLED))
 			k->cancelled = true;
-		if (k && k->unwoken && !(r->flags & TK_F_CANCELLED)) {
+		if (k && k->unwoken && !(flags & TK_F_CANCELLED)) {
 			/* light mode: it was woken between its last poll and
 			 * this one, when is unknown (a poll that only cancels
 			 * an aborted task was no wake's) */
@@ -535,8 +587,8 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 		if (k)
 			k->unwoken = false;
 		ev.type = TS_EV_POLL_END;
-		ev.flags = (r->flags & TK_F_READY) ? TS_EVF_READY : 0;
-		if (!t->waker_probes && !(r->flags & TK_F_READY)) {
+		ev.flags = (flags & TK_F_READY) ? TS_EVF_READY : 0;
+		if (!t->waker_probes && !(flags & TK_F_READY)) {
 			rc = light_poll_end(t, k, r, &ev, b);
 			if (rc < 0)
 				return rc;
@@ -544,10 +596,16 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 		rc = push(b, &ev);
 		/* A task that completed never runs again: its life ends here,
 		 * whenever its JoinHandle lets the memory go. */
-		if (rc < 0 || !(r->flags & TK_F_READY))
+		if (rc < 0 || !(flags & TK_F_READY))
 			return rc;
 		return on_drop(t, r, b);
 	case TK_REC_COMPLETE:
+		inside = poll_top(th, r->task);
+		if (inside) {
+			/* inside its own poll (polls as sessions): for its end */
+			*inside |= TK_F_READY | (r->flags & TK_F_CANCELLED);
+			return 0;
+		}
 		/* completed outside any poll: cancelled by the runtime's shutdown */
 		k = find_task(t, r->task);
 		if (!k)
@@ -555,12 +613,25 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 		k->cancelled = true;
 		return on_drop(t, r, b);
 	case TK_REC_DEALLOC:
+		inside = poll_top(th, r->task);
+		if (inside) {
+			*inside |= TK_F_READY | TK_F_DEALLOC;
+			return 0;
+		}
 		/* freed without completing in a poll we saw (runtime shutdown);
 		 * unknown: completed already, or never seen since the attach */
 		if (!find_task(t, r->task))
 			return 0;
 		return on_drop(t, r, b);
 	case TK_REC_PANIC:
+		if (!r->task) {
+			if (th->depth == 0 || th->depth > TK_POLL_DEPTH)
+				return 0;  /* outside any poll we know of */
+			k = get_task(t, th->poll[th->depth - 1], r->ts);
+			if (k)
+				k->panicked = true;
+			return 0;
+		}
 		k = get_task(t, r->task, r->ts);
 		if (k)
 			k->panicked = true;

@@ -45,7 +45,7 @@ tk_cleanup() {
 
 # The tokio programs' own probes, loaded now (our skeleton's program names).
 tk_progs_loaded() {
-	bpftool prog show 2>/dev/null | grep -c -E "name (tk_poll_enter|tk_poll_exit|tk_dealloc|tk_waker|tk_spawn_ret|tk_panic_caught|tk_complete) "
+	bpftool prog show 2>/dev/null | grep -c -E "name (tk_poll_enter|tk_poll_exit|tk_poll_session|tk_dealloc|tk_waker|tk_spawn_ret|tk_panic_caught|tk_complete) "
 }
 
 # Wait (up to 30 s) until our programs are loaded, or until pid $1 is gone.
