@@ -1,0 +1,233 @@
+/*
+ * test-tokio-light.c: the Tokio attach's default (light) mode without a
+ * process: tokio.bpf.c's records, as the kernel would send them, through
+ * tokio_tasks.c into the model. No root needed.
+ *
+ * It checks the state word decoding (Tokio 1.24's layout: RUNNING 1,
+ * COMPLETE 2, NOTIFIED 4, JOIN_INTEREST 8, CANCELLED 32, REF_ONE 64),
+ * that a word that cannot be an idle task's leaves the waker count
+ * unknown (never a lost_waker), that NOTIFIED at a pending poll's end is a
+ * self-wake, that a task polled again without being woken inside its last
+ * poll gets one untimed wake that records no scheduling delay, that an
+ * abort's poll is no wake, and that completions and frees sent inside a
+ * poll (raw::poll as a uprobe session) end the poll ready.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "bpf/tokio_internal.h"
+#include "check.h"
+#include "collector/model.h"
+#include "collector/strpool.h"
+
+#define PID 4242u
+#define TID 4243u
+#define MS 1000000ull
+
+#define REF 64ull
+#define NOTIFIED 4ull
+#define JOIN 8ull
+
+struct fixture {
+	struct ts_strpool *pool;
+	struct tk_tasks *tasks;
+	struct ts_model *model;
+	struct ts_event_batch batch;
+	int warnings[TS_WARN_KIND_COUNT];
+};
+
+static void on_warning(void *ctx, const struct ts_warning *w)
+{
+	struct fixture *f = ctx;
+
+	if (w->kind < TS_WARN_KIND_COUNT)
+		f->warnings[w->kind]++;
+}
+
+static void fixture_init(struct fixture *f, bool waker_probes)
+{
+	struct ts_model_config cfg;
+	struct ts_model_sink sink = { .ctx = f, .warning = on_warning };
+
+	memset(f, 0, sizeof(*f));
+	ts_model_config_default(&cfg);
+	CHECK(ts_strpool_new(1 << 20, &f->pool) == 0);
+	CHECK(ts_tokio_tasks_new(PID, waker_probes, f->pool, NULL, &f->tasks) == 0);
+	CHECK(ts_model_new(&cfg, &sink, &f->model) == 0);
+	ts_event_batch_init(&f->batch);
+}
+
+static void fixture_fini(struct fixture *f)
+{
+	ts_event_batch_fini(&f->batch);
+	ts_model_free(f->model);
+	ts_tokio_tasks_free(f->tasks);
+	ts_strpool_free(f->pool);
+}
+
+/* One record through tokio_tasks.c and its events into the model. */
+static void rec(struct fixture *f, uint16_t type, uint16_t flags, uint64_t ts, uint64_t task, uint64_t cookie)
+{
+	struct tk_rec r = { .ts = ts, .task = task, .cookie = cookie, .tid = TID, .type = type, .flags = flags };
+
+	f->batch.len = 0;
+	CHECK(ts_tokio_tasks_record(f->tasks, &r, sizeof(r), &f->batch) == 0);
+	for (size_t i = 0; i < f->batch.len; i++)
+		ts_model_apply(f->model, &f->batch.events[i]);
+}
+
+static void spawn(struct fixture *f, uint64_t ts, uint64_t task)
+{
+	struct tk_spawn_rec *s = calloc(1, sizeof(*s));
+
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	s->h = (struct tk_rec){ .ts = ts, .task = task, .tid = TID, .type = TK_REC_SPAWN, .cookie = TK_SPAWN_TASK };
+	f->batch.len = 0;
+	CHECK(ts_tokio_tasks_record(f->tasks, s, sizeof(*s), &f->batch) == 0);
+	for (size_t i = 0; i < f->batch.len; i++)
+		ts_model_apply(f->model, &f->batch.events[i]);
+	free(s);
+}
+
+static void decode(void)
+{
+	bool notified = true;
+	uint64_t wakers = 99;
+
+	/* owner + JoinHandle, nothing else: no waker */
+	CHECK(ts_tokio_state_decode(2 * REF | JOIN, &notified, &wakers));
+	CHECK(!notified && wakers == 0);
+	/* detached (no JoinHandle), one waker */
+	CHECK(ts_tokio_state_decode(2 * REF, &notified, &wakers));
+	CHECK(!notified && wakers == 1);
+	/* woken in the poll: the queued notification holds a reference too */
+	CHECK(ts_tokio_state_decode(4 * REF | JOIN | NOTIFIED, &notified, &wakers));
+	CHECK(notified && wakers == 1);
+	/* not an idle task's word: running, complete, cancelled, too few
+	 * references, a pointer's worth of them */
+	CHECK(!ts_tokio_state_decode(3 * REF | JOIN | 1, &notified, &wakers));
+	CHECK(!ts_tokio_state_decode(3 * REF | JOIN | 2, &notified, &wakers));
+	CHECK(!ts_tokio_state_decode(3 * REF | JOIN | 32, &notified, &wakers));
+	CHECK(!ts_tokio_state_decode(1 * REF | JOIN, &notified, &wakers));
+	CHECK(!ts_tokio_state_decode(0, &notified, &wakers));
+	CHECK(!ts_tokio_state_decode(2 * REF | JOIN | NOTIFIED, &notified, &wakers));
+	CHECK(!ts_tokio_state_decode(0x00005555deadbe00ull, &notified, &wakers));
+}
+
+static void wakes_and_wakers(void)
+{
+	struct fixture f;
+	struct ts_task *t;
+
+	fixture_init(&f, false);
+	spawn(&f, 1 * MS, 0x1000);
+	/* poll 1: woken inside it (NOTIFIED), one waker besides */
+	rec(&f, TK_REC_POLL_BEGIN, 0, 2 * MS, 0x1000, 0);
+	rec(&f, TK_REC_POLL_END, TK_F_STATE, 3 * MS, 0x1000, 4 * REF | JOIN | NOTIFIED);
+	t = ts_model_find_task(f.model, PID, 0x1000);
+	CHECK(t != NULL);
+	if (!t)
+		goto out;
+	CHECK_EQ(t->wakes, 1);
+	CHECK_EQ(t->self_wakes, 1);
+	CHECK_EQ(t->state, TS_TASK_SCHEDULED);
+	CHECK(!t->wakers_unknown && t->wakers == 1);
+	CHECK_EQ(t->sched_hist.count, 1);         /* spawn -> first poll */
+	/* poll 2 (timed: woken at the end of poll 1); ends idle, no waker */
+	rec(&f, TK_REC_POLL_BEGIN, 0, 4 * MS, 0x1000, 0);
+	CHECK_EQ(t->sched_hist.count, 2);
+	rec(&f, TK_REC_POLL_END, TK_F_STATE, 5 * MS, 0x1000, 2 * REF | JOIN);
+	CHECK_EQ(t->state, TS_TASK_IDLE);
+	CHECK(!t->wakers_unknown && t->wakers == 0);
+	/* idle past the grace with no waker: lost_waker */
+	ts_model_tick(f.model, 500 * MS);
+	CHECK_EQ(f.warnings[TS_WARN_LOST_WAKER], 1);
+	/* polled again anyway (woken by someone we cannot see): one untimed
+	 * wake, no self-wake, no scheduling delay, the wait counts as idle */
+	rec(&f, TK_REC_POLL_BEGIN, 0, 600 * MS, 0x1000, 0);
+	CHECK_EQ(t->sched_hist.count, 2);
+	CHECK_EQ(t->sched_ns, 2 * MS);
+	CHECK_EQ(t->idle_ns, 595 * MS);
+	rec(&f, TK_REC_POLL_END, TK_F_STATE, 601 * MS, 0x1000, 3 * REF | JOIN);
+	CHECK_EQ(t->wakes, 2);
+	CHECK_EQ(t->self_wakes, 1);
+	CHECK(!t->wakers_unknown && t->wakers == 1);
+	/* a garbage word (freed and reused by then) keeps the last count and
+	 * counts as unknown; the next poll still counts an untimed wake */
+	rec(&f, TK_REC_POLL_BEGIN, 0, 700 * MS, 0x1000, 0);
+	rec(&f, TK_REC_POLL_END, TK_F_STATE, 701 * MS, 0x1000, 0x00005555deadbe00ull);
+	CHECK_EQ(t->wakes, 3);
+	CHECK_EQ(ts_tokio_tasks_state_unknown(f.tasks), 1);
+	CHECK(t->wakers == 1);
+	/* an abort's poll (cancelled, completes it) is no wake */
+	rec(&f, TK_REC_POLL_BEGIN, 0, 800 * MS, 0x1000, 0);
+	rec(&f, TK_REC_COMPLETE, TK_F_CANCELLED, 800 * MS + 10, 0x1000, 0);
+	rec(&f, TK_REC_POLL_END, TK_F_STATE, 801 * MS, 0x1000, 0);
+	CHECK_EQ(t->wakes, 3);
+	CHECK_EQ(t->polls, 5);
+	CHECK_EQ(t->state, TS_TASK_DONE);
+	CHECK_EQ(t->outcome, TS_OUTCOME_CANCELLED);
+out:
+	fixture_fini(&f);
+}
+
+/* A task freed inside its own poll (sent as it happens when the poll is a
+ * uprobe session) ends ready; its state word, read after the free, is
+ * never looked at. Nothing reaches the model as a lost waker. */
+static void inside_poll(void)
+{
+	struct fixture f;
+	struct ts_task *t;
+
+	fixture_init(&f, false);
+	spawn(&f, 1 * MS, 0x2000);
+	rec(&f, TK_REC_POLL_BEGIN, 0, 2 * MS, 0x2000, 0);
+	rec(&f, TK_REC_COMPLETE, 0, 2 * MS + 100, 0x2000, 0);
+	rec(&f, TK_REC_DEALLOC, 0, 2 * MS + 200, 0x2000, 0);
+	rec(&f, TK_REC_POLL_END, TK_F_STATE, 3 * MS, 0x2000, 2 * REF | JOIN);
+	t = ts_model_find_task(f.model, PID, 0x2000);
+	CHECK(t && t->state == TS_TASK_DONE && t->outcome == TS_OUTCOME_OK && t->polls == 1);
+	CHECK_EQ(ts_tokio_tasks_state_unknown(f.tasks), 0);
+	/* a panic caught inside a poll-as-session names no task */
+	spawn(&f, 4 * MS, 0x3000);
+	rec(&f, TK_REC_POLL_BEGIN, 0, 5 * MS, 0x3000, 0);
+	rec(&f, TK_REC_PANIC, 0, 5 * MS + 50, 0, 0);
+	rec(&f, TK_REC_COMPLETE, 0, 5 * MS + 100, 0x3000, 0);
+	rec(&f, TK_REC_POLL_END, TK_F_STATE, 6 * MS, 0x3000, 0);
+	t = ts_model_find_task(f.model, PID, 0x3000);
+	CHECK(t && t->state == TS_TASK_DONE && t->outcome == TS_OUTCOME_PANICKED);
+	ts_model_tick(f.model, 500 * MS);
+	CHECK_EQ(f.warnings[TS_WARN_LOST_WAKER], 0);
+	CHECK_EQ(f.warnings[TS_WARN_TASK_PANICKED], 1);
+	fixture_fini(&f);
+}
+
+/* Full mode: the state word is not used, wakes come from probes. */
+static void full_mode(void)
+{
+	struct fixture f;
+	struct ts_task *t;
+
+	fixture_init(&f, true);
+	spawn(&f, 1 * MS, 0x4000);
+	rec(&f, TK_REC_POLL_BEGIN, 0, 2 * MS, 0x4000, 0);
+	rec(&f, TK_REC_WAKER_CLONE, 0, 2 * MS + 10, 0x4000, 0);
+	rec(&f, TK_REC_POLL_END, 0, 3 * MS, 0x4000, 0);
+	rec(&f, TK_REC_WAKE, 0, 4 * MS, 0x4000, 0);
+	rec(&f, TK_REC_POLL_BEGIN, 0, 5 * MS, 0x4000, 0);
+	t = ts_model_find_task(f.model, PID, 0x4000);
+	CHECK(t && t->wakes == 1 && t->self_wakes == 0 && t->wakers == 0 && t->waker_clones == 1);
+	CHECK(t && t->sched_hist.count == 2 && t->sched_ns == 2 * MS);
+	fixture_fini(&f);
+}
+
+int main(void)
+{
+	decode();
+	wakes_and_wakers();
+	inside_poll();
+	full_mode();
+	return check_result("test-tokio-light");
+}
