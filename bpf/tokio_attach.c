@@ -88,8 +88,12 @@ int ts_tokio_skel_load(uint32_t pid, bool waker_probes, struct tokio_bpf **out, 
 	int r;
 
 	libbpf_set_print(libbpf_quiet);
-	/* uprobe_multi with the poll as a session, uprobe_multi, plain uprobes */
-	for (int attempt = 0; attempt < 3; attempt++) {
+	/* uprobe_multi with the poll as a session, uprobe_multi, plain uprobes;
+	 * TASKSCOPE_TOKIO_NO_SESSION=1 skips the first (to compare and to test
+	 * the fallback on a kernel that has sessions: docs/benchmarks.md) */
+	const char *no_session = getenv("TASKSCOPE_TOKIO_NO_SESSION");
+
+	for (int attempt = no_session && *no_session == '1'; attempt < 3; attempt++) {
 		bool try_multi = attempt < 2, session = attempt == 0;
 
 		skel = tokio_bpf__open();
