@@ -4,20 +4,26 @@
  * Why: a Tokio binary started without console-subscriber still calls the
  * same few functions for every task: raw::poll<T,S> (one instance per
  * future type; entry and return are poll begin and end), raw::dealloc
- * (the task is gone), the four waker vtable functions (wakes and the
- * live waker count), OwnedTasks::bind and spawn_blocking (spawns; their
- * return value is the new task's header) and std's catch_unwind cleanup
- * (a panic caught while a task is being polled). Each probe sends one
- * small record; only the spawn hooks copy registers and a slice of the
- * user stack for the loader to unwind.
+ * (the task is gone), OwnedTasks::bind and spawn_blocking (spawns; their
+ * return value is the new task's header), transition_to_complete and
+ * std's catch_unwind cleanup (a panic caught while a task is being
+ * polled). The four waker vtable functions (wakes, waker clones and drops)
+ * are probed only in full mode (attach --waker-probes); by default the
+ * return of a pending poll reads the task's state word instead (wakes and
+ * the live waker count, decoded in tokio_tasks.c): two traps per poll, not
+ * four. Each probe sends one small record; only the spawn hooks copy
+ * registers and a slice of the user stack for the loader to unwind.
  *
  * The VM's uprobe trap costs 5-18 us, so the programs do as little as
- * possible: a per-thread stack of the polls in progress (task local
- * storage: no hashing, freed with the thread; to know at a
- * return which task ended, and whether it was freed inside its own poll),
- * one ring buffer record per event, submitted with BPF_RB_NO_WAKEUP (the
- * collector drains on a 20 ms timer). A full ring buffer drops the record
- * and counts it in a per-CPU counter the loader reports.
+ * possible. raw::poll is a uprobe session where the kernel has them (the
+ * entry keeps the task in the call's cookie for the return); else an
+ * entry and a return program share a per-thread stack of the polls in
+ * progress (task local storage: no hashing, freed with the thread; to
+ * know at a return which task ended, and whether it completed or was
+ * freed inside its own poll). One ring buffer record per event, submitted
+ * with BPF_RB_NO_WAKEUP (the collector drains on a 20 ms timer). A full
+ * ring buffer drops the record and counts it in a per-CPU counter the
+ * loader reports.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
