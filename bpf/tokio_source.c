@@ -6,6 +6,9 @@
  * in rodata), attach a uprobe to every instance found (cookies tell the
  * programs which function a hit is), and register a collector source
  * whose drain empties the BPF ring buffer into events (tokio_tasks.c).
+ * The waker functions are probed only in full mode (--waker-probes, struct
+ * ts_tokio_options): by default a poll costs two traps, and wakes and
+ * waker counts come from the task's state word (see tokio_tasks.c).
  *
  * Every probe is removed (links and skeleton destroyed) when the source
  * is freed, at detach or when any step fails, so a refusal leaves the
