@@ -30,9 +30,10 @@
  * whose pending poll was not woken inside it and that is polled again was
  * woken in between by someone at an unknown time: an untimed wake, sent
  * with that poll's end, where it is known whether the poll only cancelled
- * an aborted task (an abort is no wake: none is counted then). The word is untrusted (the task may have been
- * woken, run or freed by another thread since): a word that cannot be an
- * idle task's leaves the waker count unknown (ts_tokio_state_decode).
+ * an aborted task (an abort is no wake: none is counted then). The word
+ * is untrusted (the task may have been woken, run or freed by another
+ * thread since): a word that cannot be an idle task's leaves the waker
+ * count unknown (ts_tokio_state_decode).
  *
  * Records come from the kernel but describe the target's memory: sizes
  * are checked, and nothing here dereferences a target address.
