@@ -183,31 +183,6 @@ uint64_t ts_tokio_tasks_state_unknown(const struct tk_tasks *t)
 	return t->state_unknown;
 }
 
-/* More wakers than this on one task: not a state word (a freed task's
- * memory holds pointers, whose high bits make a huge count). */
-#define TK_WAKERS_MAX (1ull << 24)
-
-bool ts_tokio_state_decode(uint64_t state, bool *notified, uint64_t *wakers)
-{
-	uint64_t refs = state >> TK_STATE_REF_SHIFT, held;
-
-	/* at a pending poll's return the task is idle: not running (unless
-	 * another thread runs it already), not complete, not cancelled (a
-	 * cancelled poll completes the task; one cancelled since is no
-	 * longer what this poll left) */
-	if (state & (TK_STATE_RUNNING | TK_STATE_COMPLETE | TK_STATE_CANCELLED))
-		return false;
-	/* the owner list's reference (OwnedTasks, LocalOwnedTasks, or an
-	 * UnownedTask's own for spawn_blocking), the JoinHandle's, and the
-	 * queued notification's */
-	held = 1 + !!(state & TK_STATE_JOIN_INTEREST) + !!(state & TK_STATE_NOTIFIED);
-	if (refs < held || refs - held > TK_WAKERS_MAX)
-		return false;
-	*notified = state & TK_STATE_NOTIFIED;
-	*wakers = refs - held;
-	return true;
-}
-
 static struct tk_task *find_task(struct tk_tasks *t, uint64_t hdr)
 {
 	struct tk_task *k = ts_hashidx_bucket(&t->task_ix, ts_hashidx_hash(0, hdr));
