@@ -2,7 +2,9 @@
  * locks.bpf.c: pthread lock waits and holds of one watched process.
  *
  * Two program sets (bpf/locks_source.c loads the first, or both):
- *  - contended (locks_sys_enter/locks_sys_exit): the futex wait path only.
+ *  - contended (locks_futex_enter/exit on the futex syscall's own
+ *    tracepoints, or locks_sys_enter/exit on raw_syscalls without
+ *    tracefs): the futex wait path only.
  *    Uncontended locking stays in user space and is never seen, so it
  *    costs nothing; a contended wait already costs a syscall and a context
  *    switch, next to which the probe is small.
@@ -19,6 +21,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "bpf/locks.h"
+#include "bpf/syscall_tp.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -170,29 +173,20 @@ static __always_inline __u32 read_u32(__u64 uaddr)
 
 /* ---- contended mode: the futex wait path ---- */
 
-SEC("raw_tracepoint/sys_enter")
-int locks_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+/* A futex call of a watched thread begins; `regs` are its user registers. */
+static __always_inline int futex_enter(__u32 tid, struct pt_regs *regs, __u64 uaddr, __u32 op, __u32 val)
 {
-	struct pt_regs *regs;
 	struct ts_locks_regs ur;
 	struct inflight f = {};
-	__u32 tid, op, val, owner = 0;
-	__u64 uaddr, now;
+	__u32 owner = 0;
+	__u64 now;
 	__u16 flags = TS_LOCKS_F_FUTEX;
 	__u8 *how;
 
-	if (ctx->args[1] != NR_FUTEX)
-		return 0;
-	tid = watched_tid();
-	if (!tid)
-		return 0;
 	/* full mode: inside a probed pthread call, the uprobes tell it all */
 	if (full_mode && bpf_map_lookup_elem(&inflight, &tid))
 		return 0;
-	regs = (struct pt_regs *)ctx->args[0];
-	uaddr = BPF_CORE_READ(regs, di);
-	op = (__u32)BPF_CORE_READ(regs, si) & FUTEX_CMD_MASK;
-	val = (__u32)BPF_CORE_READ(regs, dx);
+	op &= FUTEX_CMD_MASK;
 	now = bpf_ktime_get_ns();
 	how = bpf_map_lookup_elem(&seen, &uaddr);
 	if (full_mode && how && *how == SEEN_PTHREAD)
@@ -239,20 +233,62 @@ int locks_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-SEC("raw_tracepoint/sys_exit")
-int locks_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+static __always_inline int futex_exit(__u32 tid)
 {
-	struct inflight *f;
-	__u32 tid = watched_tid();
+	struct inflight *f = bpf_map_lookup_elem(&inflight, &tid);
 
-	if (!tid)
-		return 0;
-	f = bpf_map_lookup_elem(&inflight, &tid);
 	if (!f || !f->from_futex)
 		return 0;   /* none, or a probed pthread call's (full mode) */
 	emit(TS_LOCKS_REC_WAIT_END, tid, f->addr, bpf_ktime_get_ns(), f->start, 0, f->flags);
 	bpf_map_delete_elem(&inflight, &tid);
 	return 0;
+}
+
+/* syscalls:sys_enter_futex / sys_exit_futex (bpf/syscall_tp.h): run for
+ * futex calls only. The loader's first choice. */
+SEC("tracepoint")
+int locks_futex_enter(struct ts_sys_enter_ctx *ctx)
+{
+	__u32 tid = watched_tid();
+
+	if (!tid)
+		return 0;
+	return futex_enter(tid, (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()),
+			   ctx->args[0], (__u32)ctx->args[1], (__u32)ctx->args[2]);
+}
+
+SEC("tracepoint")
+int locks_futex_exit(struct ts_sys_exit_ctx *ctx)
+{
+	__u32 tid = watched_tid();
+
+	return tid ? futex_exit(tid) : 0;
+}
+
+/* raw_syscalls: the fallback without tracefs or syscall tracepoints; runs
+ * for every syscall on the machine. */
+SEC("raw_tracepoint/sys_enter")
+int locks_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *regs;
+	__u32 tid;
+
+	if (ctx->args[1] != NR_FUTEX)
+		return 0;
+	tid = watched_tid();
+	if (!tid)
+		return 0;
+	regs = (struct pt_regs *)ctx->args[0];
+	return futex_enter(tid, regs, BPF_CORE_READ(regs, di), (__u32)BPF_CORE_READ(regs, si),
+			   (__u32)BPF_CORE_READ(regs, dx));
+}
+
+SEC("raw_tracepoint/sys_exit")
+int locks_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u32 tid = watched_tid();
+
+	return tid ? futex_exit(tid) : 0;
 }
 
 /* ---- full mode: uprobes on libc's lock functions ---- */

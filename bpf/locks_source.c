@@ -27,6 +27,7 @@
 #include "bpf/locks_elf.h"
 #include "bpf/locks.skel.h"
 #include "bpf/locks_track.h"
+#include "bpf/syscall_tp.h"
 #include "collector/collector.h"
 #include "collector/symbolize.h"
 
@@ -377,11 +378,27 @@ static int attach_full(struct locks_src *s, char *err, size_t errlen)
 
 static int attach_contended(struct locks_src *s, char *err, size_t errlen)
 {
+	static const char *const futex[] = { "futex" };
 	char libc[512];
-	int r = add_link(s, bpf_program__attach(s->skel->progs.locks_sys_enter));
+	unsigned n = 0;
+	struct bpf_link *tp[2];
+	int r = ts_syscall_tp_attach(s->skel->progs.locks_futex_enter, s->skel->progs.locks_futex_exit, futex, 1,
+				     tp, &n);
 
-	if (r == 0)
-		r = add_link(s, bpf_program__attach(s->skel->progs.locks_sys_exit));
+	if (r > 0) {
+		r = 0;
+		for (unsigned i = 0; i < n; i++) {
+			int e = add_link(s, tp[i]);
+
+			r = r < 0 ? r : e;
+		}
+	} else {
+		/* no tracefs or syscall tracepoints: raw_syscalls, which run
+		 * for every syscall on the machine */
+		r = add_link(s, bpf_program__attach(s->skel->progs.locks_sys_enter));
+		if (r == 0)
+			r = add_link(s, bpf_program__attach(s->skel->progs.locks_sys_exit));
+	}
 	if (r < 0) {
 		snprintf(err, errlen, "cannot attach the futex tracepoints: %s", strerror(-r));
 		return r;
@@ -413,7 +430,8 @@ static int load(struct locks_src *s, char *err, size_t errlen)
 	/* contended: the futex path (and destroy); full: everything, the futex
 	 * path then only for locks that are not pthread's */
 	bpf_object__for_each_program(prog, s->skel->obj) {
-		bool is_sys = prog == s->skel->progs.locks_sys_enter || prog == s->skel->progs.locks_sys_exit;
+		bool is_sys = prog == s->skel->progs.locks_sys_enter || prog == s->skel->progs.locks_sys_exit ||
+			      prog == s->skel->progs.locks_futex_enter || prog == s->skel->progs.locks_futex_exit;
 
 		bpf_program__set_autoload(prog, full || is_sys || prog == s->skel->progs.lock_destroy);
 	}

@@ -7,27 +7,31 @@
  * re-enters the CPU (and how long it waited runnable). Which syscall a
  * thread sleeps in is read from its saved user registers when it leaves
  * the CPU (orig_ax, with ax still -ENOSYS while the syscall runs), not
- * tracked per syscall. Event-loop iterations need the wait syscalls'
- * entries and returns: raw_syscalls sys_enter/sys_exit, whose programs
- * leave after a few compares for any other syscall (fentry/fexit or
- * kprobes on the eight wait functions would spare the rest entirely, but
- * the CI VM's kernel has neither). Attaching raw_syscalls puts every
- * syscall of the machine on the kernel's tracing path while attached. Per-thread state stays in the kernel and only what
- * crosses a threshold is sent (see bpf/sched.h).
+ * tracked per syscall. Event-loop iterations (generic targets only) need
+ * the wait syscalls' entries and returns: the waits' own tracepoints
+ * (syscalls:sys_enter_epoll_wait ..., bpf/syscall_tp.h), so no program
+ * runs for other syscalls; raw_syscalls sys_enter/sys_exit only where
+ * tracefs is missing (fentry or kprobes on the wait functions would be
+ * cheaper still; the CI VM's kernel allows neither). Per-thread state
+ * stays in the kernel and only what crosses a threshold is sent (see
+ * bpf/sched.h).
  *
  * Everything is filtered to targ_tgid first; the per-thread map is
  * bounded and entries are deleted at the thread's exit
  * (sched_process_exit fires for every exiting thread). Records are
  * submitted with BPF_RB_NO_WAKEUP: the collector drains every 20 ms.
- * Programs come in two flavours: tp_btf (direct reads), and the fallback
- * raw_tp, which reads through CO-RE and, lacking a task's registers,
- * remembers each thread's current syscall at sys_enter (slower). The loader enables one set.
+ * Programs come in two flavours: tp_btf (direct reads; the run-queue delay
+ * from the scheduler's sched_info, so no sched_wakeup program), and the
+ * fallback raw_tp, which reads through CO-RE, notes wake-ups at
+ * sched_wakeup and, lacking a task's registers, remembers each thread's
+ * current syscall at sys_enter (slower). The loader enables one set.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "bpf/sched.h"
+#include "bpf/syscall_tp.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -189,7 +193,7 @@ static __always_inline void switch_out(__u32 tid, bool preempt, int nr, bool btf
 	s->off_since = now;
 	s->off_nr = btf ? nr : s->sys_nr;
 	s->preempted = preempt;
-	s->wake_ts = preempt ? now : 0;
+	s->wake_ts = preempt ? now : 0;  /* raw_tp only; tp_btf reads sched_info */
 	if (cpu_sample_ns && now - s->last_sample >= cpu_sample_ns && s->cpu_accum) {
 		emit(SCHED_REC_CPU_SAMPLE, tid, now, s->last_sample, s->cpu_accum, 0, -1, -1, 0);
 		s->cpu_accum = 0;
@@ -197,7 +201,30 @@ static __always_inline void switch_out(__u32 tid, bool preempt, int nr, bool btf
 	}
 }
 
-static __always_inline void switch_in(__u32 tid, bool exiting, __u64 now)
+/* tp_btf: how long `next` waited runnable, from the scheduler's own
+ * bookkeeping (CONFIG_SCHED_INFO): when it was queued, on the run queue's
+ * clock (reached through its CFS run queue: the per-CPU `runqueues` is not
+ * in kallsyms without CONFIG_KALLSYMS_ALL). sched_switch fires before
+ * sched_info_arrive() clears it, so no sched_wakeup program is needed,
+ * which every wake-up on the machine would pay. -1: unknown here. */
+static __always_inline __s64 runq_delay_btf(struct task_struct *next)
+{
+	struct cfs_rq *cfs;
+	__u64 queued, clock;
+
+	if (!bpf_core_field_exists(struct task_struct, sched_info) || !bpf_core_field_exists(struct cfs_rq, rq))
+		return -1;
+	queued = next->sched_info.last_queued;
+	cfs = next->se.cfs_rq;
+	if (!queued || !cfs || !cfs->rq)
+		return 0;
+	clock = cfs->rq->clock;
+	return clock >= queued ? (__s64)(clock - queued) : 0;
+}
+
+/* `runq`: the run-queue delay when the caller knows it (tp_btf), else -1
+ * (raw_tp: from the wake-up time sched_wakeup noted). */
+static __always_inline void switch_in(__u32 tid, bool exiting, __u64 now, __s64 runq_known)
 {
 	struct sched_tstate *s;
 	__u64 off, runq = 0;
@@ -216,7 +243,9 @@ static __always_inline void switch_in(__u32 tid, bool exiting, __u64 now)
 	if (!s->off_since)
 		return;
 	off = now - s->off_since;
-	if (s->wake_ts && s->wake_ts >= s->off_since && s->wake_ts <= now)
+	if (runq_known >= 0)
+		runq = (__u64)runq_known < off ? (__u64)runq_known : off;
+	else if (s->wake_ts && s->wake_ts >= s->off_since && s->wake_ts <= now)
 		runq = now - s->wake_ts;
 	if (s->iter_start) {
 		s->iter_off += off;
@@ -254,7 +283,8 @@ static __always_inline int on_switch(bool preempt, struct task_struct *prev, str
 		switch_out(TASK_READ(btf, prev, pid), left_runnable(prev, preempt, btf),
 			   btf ? syscall_of(prev) : -1, btf, now);
 	if (in)
-		switch_in(TASK_READ(btf, next, pid), TASK_READ(btf, next, flags) & PF_EXITING, now);
+		switch_in(TASK_READ(btf, next, pid), TASK_READ(btf, next, flags) & PF_EXITING, now,
+			  btf ? runq_delay_btf(next) : -1);
 	return 0;
 }
 
@@ -386,12 +416,6 @@ int BPF_PROG(btf_switch, bool preempt, struct task_struct *prev, struct task_str
 	return on_switch(preempt, prev, next, true);
 }
 
-SEC("tp_btf/sched_wakeup")
-int BPF_PROG(btf_wakeup, struct task_struct *p)
-{
-	return on_wakeup(p, true);
-}
-
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(btf_exit, struct task_struct *p)
 {
@@ -415,6 +439,23 @@ int BPF_PROG(btf_sys_exit, struct pt_regs *regs, long ret)
 {
 	if (!is_wait(regs->orig_ax))
 		return 0;
+	return wait_exit();
+}
+
+/* ---- the wait syscalls' own tracepoints (syscalls:sys_enter_epoll_wait
+ * ...: sched_source.c attaches these two programs to each; see
+ * syscall_tp.h). Other syscalls pay only the kernel's bitmap test, not a
+ * program run. ---- */
+
+SEC("tracepoint")
+int tp_wait_enter(struct ts_sys_enter_ctx *ctx)
+{
+	return wait_enter(ctx->nr);
+}
+
+SEC("tracepoint")
+int tp_wait_exit(struct ts_sys_exit_ctx *ctx)
+{
 	return wait_exit();
 }
 

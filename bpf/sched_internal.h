@@ -10,6 +10,15 @@
 #include "bpf/sched_source.h"
 
 #define SCHED_NR_NAMES 512
+#define SCHED_MAX_WAIT_LINKS 16
+
+/* Which programs a source runs (tried in this order for generic targets;
+ * targets with a runtime need no syscall programs at all). */
+enum sched_flavour {
+	SCHED_FLAVOUR_BTF,          /* tp_btf; waits on their own syscall tracepoints */
+	SCHED_FLAVOUR_BTF_RAW_SYS,  /* tp_btf; waits through raw_syscalls (no tracefs) */
+	SCHED_FLAVOUR_RAW_TP,       /* raw_tp and CO-RE reads (no tp_btf) */
+};
 
 struct sched_bpf;
 struct ring_buffer;
@@ -29,6 +38,9 @@ struct ts_sched_source {
 	struct sched_bpf *skel;
 	struct ring_buffer *rb;
 	bool raw_tp;
+	enum sched_flavour flavour;
+	struct bpf_link *wait_links[SCHED_MAX_WAIT_LINKS];  /* syscall_tp.h */
+	unsigned n_wait_links;
 	bool announced;            /* the "context starts" marker was sent */
 	struct ts_event_batch *batch;  /* during a drain */
 	uint64_t now_ns;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "bpf/sched.skel.h"
+#include "bpf/syscall_tp.h"
 #include "collector/attach.h"
 #include "collector/collector.h"
 #include "collector/strpool.h"
@@ -225,6 +226,7 @@ int ts_sched_source_stats(struct ts_sched_source *s, struct ts_sched_stats *out)
 	out->sampled_entries = count_entries(bpf_map__fd(s->skel->maps.sampled));
 	out->samplers = s->n_samplers;
 	out->raw_tp = s->raw_tp;
+	out->wait_tracepoints = s->n_wait_links / 2;
 	return r;
 }
 
@@ -273,26 +275,45 @@ static bool starts(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-/* Enable one flavour: tp_btf or raw_tp. The perf_event program is loaded
- * in both. */
-static void set_flavour(struct sched_bpf *skel, bool raw)
+/* Enable one flavour's programs (sched_internal.h). The perf_event
+ * program is loaded in all. Event-loop waits are watched for generic
+ * targets only: a runtime's workers are judged by their polls, and their
+ * sleeping syscall is read at switch-out. The raw_tp flavour follows
+ * every syscall in any case (it has no registers to read). */
+static void set_flavour(struct sched_bpf *skel, enum sched_flavour f, bool generic)
 {
 	struct bpf_program *prog;
 
 	bpf_object__for_each_program(prog, skel->obj) {
 		const char *sec = bpf_program__section_name(prog);
-		bool on;
+		bool on, sys = strstr(sec, "/sys_") != NULL;
 
 		if (starts(sec, "perf_event"))
 			on = true;
+		else if (f == SCHED_FLAVOUR_RAW_TP)
+			on = starts(sec, "raw_tp/");
+		else if (strcmp(sec, "tracepoint") == 0)
+			on = f == SCHED_FLAVOUR_BTF && generic;
 		else
-			on = starts(sec, raw ? "raw_tp/" : "tp_btf/");
+			on = starts(sec, "tp_btf/") && (!sys || (f == SCHED_FLAVOUR_BTF_RAW_SYS && generic));
 		bpf_program__set_autoload(prog, on);
+		/* attached one tracepoint at a time by sched_waits.c */
+		if (strcmp(sec, "tracepoint") == 0)
+			bpf_program__set_autoattach(prog, false);
 	}
 }
 
-static int load(const struct ts_sched_config *cfg, bool raw, struct sched_bpf **out)
+/* The wait syscalls of an event loop (sched.bpf.c's is_wait() by number). */
+static const char *const wait_syscalls[] = {
+	"epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6", "io_uring_enter",
+};
+
+_Static_assert(2 * sizeof(wait_syscalls) / sizeof(wait_syscalls[0]) <= SCHED_MAX_WAIT_LINKS,
+	       "an enter and an exit link per wait syscall");
+
+static int load(struct ts_sched_source *s, enum sched_flavour f)
 {
+	const struct ts_sched_config *cfg = &s->cfg;
 	struct sched_bpf *skel = sched_bpf__open();
 	int r;
 
@@ -305,17 +326,26 @@ static int load(const struct ts_sched_config *cfg, bool raw, struct sched_bpf **
 	 * Tokio runtime are judged by their polls */
 	skel->rodata->loop_stall_ns = cfg->generic ? cfg->loop_stall_ns : UINT64_MAX;
 	skel->rodata->cpu_sample_ns = cfg->cpu_sample_ns;
-	set_flavour(skel, raw);
+	set_flavour(skel, f, cfg->generic);
 	r = bpf_map__set_max_entries(skel->maps.events, cfg->ring_bytes);
 	if (r == 0)
 		r = sched_bpf__load(skel);
 	if (r == 0)
 		r = sched_bpf__attach(skel);
+	s->skel = skel;
+	if (r == 0 && f == SCHED_FLAVOUR_BTF && cfg->generic) {
+		r = ts_syscall_tp_attach(skel->progs.tp_wait_enter, skel->progs.tp_wait_exit, wait_syscalls,
+					 sizeof(wait_syscalls) / sizeof(wait_syscalls[0]), s->wait_links,
+					 &s->n_wait_links);
+		r = r > 0 ? 0 : r;
+	}
 	if (r < 0) {
+		s->skel = NULL;
 		sched_bpf__destroy(skel);
 		return r;
 	}
-	*out = skel;
+	s->flavour = f;
+	s->raw_tp = f == SCHED_FLAVOUR_RAW_TP;
 	return 0;
 }
 
@@ -335,11 +365,15 @@ int ts_sched_source_new(const struct ts_sched_config *cfg, struct ts_sched_sourc
 	s->cfg = *cfg;
 	for (uint32_t i = 0; i < SCHED_MAX_SAMPLED; i++)
 		s->samplers[i].perf_fd = -1;
-	r = cfg->raw_tp ? -ENOTSUP : load(cfg, false, &s->skel);
-	if (r < 0) {
-		s->raw_tp = true;
-		r = load(cfg, true, &s->skel);
-	}
+	r = -ENOTSUP;
+	if (!cfg->raw_tp && !cfg->raw_syscalls)
+		r = load(s, SCHED_FLAVOUR_BTF);
+	/* without tracefs or syscall tracepoints, and only then, the waits
+	 * come from raw_syscalls (needless for a target with a runtime) */
+	if (r < 0 && !cfg->raw_tp && (cfg->generic || cfg->raw_syscalls))
+		r = load(s, SCHED_FLAVOUR_BTF_RAW_SYS);
+	if (r < 0)
+		r = load(s, SCHED_FLAVOUR_RAW_TP);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot load the scheduler/syscall probes: %s", strerror(-r));
 		goto cleanup;
@@ -362,6 +396,8 @@ void ts_sched_source_free(struct ts_sched_source *s)
 	if (!s)
 		return;
 	ts_sched_stack_fini(s);
+	while (s->n_wait_links > 0)
+		bpf_link__destroy(s->wait_links[--s->n_wait_links]);
 	ring_buffer__free(s->rb);
 	sched_bpf__destroy(s->skel);
 	free(s);
@@ -376,8 +412,8 @@ static int open_pidfd(uint32_t pid)
 	return fd < 0 ? -errno : fd;
 }
 
-static int attach(struct ts_collector *c, uint32_t pid, bool generic, uint64_t now_ns,
-		  char *err, size_t errlen)
+static int attach(struct ts_collector *c, uint32_t pid, bool generic, const struct ts_context_options *o,
+		  uint64_t now_ns, char *err, size_t errlen)
 {
 	struct ts_source_desc d = { .pid = generic ? pid : 0, .kind = generic ? "generic" : "kernel",
 				    .watch_is_pidfd = true };
@@ -394,6 +430,7 @@ static int attach(struct ts_collector *c, uint32_t pid, bool generic, uint64_t n
 	}
 	ts_sched_config_default(&cfg, pid, c);
 	cfg.generic = generic;
+	cfg.raw_syscalls = o && o->raw_syscalls;
 	r = ts_sched_source_new(&cfg, &s, err, errlen);
 	if (r < 0) {
 		close(fd);
@@ -411,7 +448,7 @@ static int attach(struct ts_collector *c, uint32_t pid, bool generic, uint64_t n
 int ts_generic_attach(struct ts_collector *c, uint32_t pid, const struct ts_context_options *o,
 		      uint64_t now_ns, char *err, size_t errlen)
 {
-	return attach(c, pid, true, now_ns, err, errlen);
+	return attach(c, pid, true, o, now_ns, err, errlen);
 }
 
 int ts_kernel_context_attach(struct ts_collector *c, uint32_t pid, const struct ts_context_options *o,
@@ -419,5 +456,5 @@ int ts_kernel_context_attach(struct ts_collector *c, uint32_t pid, const struct 
 {
 	if (o && !o->kernel)
 		return 0;
-	return attach(c, pid, false, now_ns, err, errlen);
+	return attach(c, pid, false, o, now_ns, err, errlen);
 }

@@ -31,6 +31,8 @@ struct ts_sched_config {
 	uint32_t ring_bytes;       /* BPF ring size, a power of two >= 4096 (default 4 MiB) */
 	bool raw_tp;               /* load the raw_tp flavour directly (it is otherwise the
 				    * fallback when tp_btf does not load); for tests */
+	bool raw_syscalls;         /* tp_btf, but event-loop waits through raw_syscalls (the
+				    * fallback without syscall tracepoints); for tests and benchmarks */
 	struct ts_strpool *pool;   /* where event strings are interned (required) */
 	/* The collector whose model names the blocked workers to sample
 	 * (NULL: no stack sampling). */
@@ -61,6 +63,8 @@ struct ts_sched_stats {
 	uint64_t sampled_entries;  /* entries in the stack-sampling map now */
 	uint32_t samplers;         /* perf events open now */
 	bool raw_tp;               /* the raw_tp fallback is in use */
+	uint32_t wait_tracepoints; /* wait syscalls watched through their own tracepoints
+				    * (0: through raw_syscalls, or no loops watched) */
 };
 int ts_sched_source_stats(struct ts_sched_source *s, struct ts_sched_stats *out);
 
