@@ -6,12 +6,15 @@
  * every request is a wake-up, a context switch and four syscalls on the
  * server's side: the worst case for per-switch and per-syscall probes.
  * The client measures requests/s in alternating phases, without context
- * and with the server under generic attach (sched.bpf.c loaded, a
- * collector draining every 20 ms and ticking its model as in a session),
- * and prints the median of the per-round ratios (and the ratio of the
- * sums), all in one run so the machine is the same.
+ * and with the server under what `taskscope attach --mode generic` adds
+ * by default (sched.bpf.c, locks.bpf.c in contended mode, a collector
+ * draining every 20 ms and ticking its model as in a session), and prints
+ * the median of the per-round ratios (and the ratio of the sums), all in
+ * one run so the machine is the same.
  * A second target, one thread calling getppid() in a loop, gives the cost
- * per syscall of the raw_syscalls probes (ns added per call) the same way.
+ * added to every syscall (ns per call) the same way: with the default
+ * programs (the wait and futex syscalls' own tracepoints), then with the
+ * fallback that watches waits through raw_syscalls.
  * Needs root; prints "SKIP" otherwise. Never asserts a speed.
  *
  * usage: bench-kernel [PHASE_MS] [ROUNDS]
@@ -33,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bpf/locks_source.h"
 #include "collector/attach.h"
 #include "collector/collector.h"
 
@@ -149,11 +153,25 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* What `taskscope attach --mode generic PID` adds by default: scheduler
+ * and syscall context, and locks in contended mode (futex waits). With
+ * `raw_syscalls`, the fallback without syscall tracepoints (no locks). */
+static int attach_context(struct ts_collector *c, pid_t pid, bool raw_syscalls, char *err, size_t errlen)
+{
+	struct ts_context_options opt = { .kernel = true, .locks = TS_LOCKS_CONTENDED,
+					  .raw_syscalls = raw_syscalls };
+	int r = ts_generic_attach(c, (uint32_t)pid, &opt, ts_now_ns(), err, errlen);
+
+	if (r == 0 && !raw_syscalls)
+		r = ts_locks_attach(c, (uint32_t)pid, TS_LOCKS_CONTENDED, ts_now_ns(), err, errlen);
+	return r;
+}
+
 /* ns added to each syscall of a watched thread: median over rounds. */
-static void print_syscall_cost(unsigned ms, unsigned rounds, const struct ts_collector_options *co)
+static void print_syscall_cost(unsigned ms, unsigned rounds, const struct ts_collector_options *co,
+			       bool raw_syscalls)
 {
 	_Atomic uint64_t *count = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	struct ts_context_options opt = { .kernel = true };
 	double added[64], base = 0;
 	char err[256];
 	pid_t pid;
@@ -173,7 +191,7 @@ static void print_syscall_cost(unsigned ms, unsigned rounds, const struct ts_col
 
 		x = calls_per_s(count, ms);
 		if (ts_collector_new(co, &d.c, err, sizeof(err)) < 0 ||
-		    ts_generic_attach(d.c, (uint32_t)pid, &opt, ts_now_ns(), err, sizeof(err)) < 0)
+		    attach_context(d.c, pid, raw_syscalls, err, sizeof(err)) < 0)
 			break;
 		pthread_create(&th, NULL, drain_loop, &d);
 		y = calls_per_s(count, ms);
@@ -185,8 +203,8 @@ static void print_syscall_cost(unsigned ms, unsigned rounds, const struct ts_col
 		base += 1e9 / x / rounds;
 	}
 	qsort(added, rounds, sizeof(added[0]), cmp_double);
-	printf("syscall loop (getppid): %.0f ns per call without context, +%.0f ns with it (median of %u)\n",
-	       base, added[rounds / 2], rounds);
+	printf("syscall loop (getppid): %.0f ns per call without context, +%.0f ns with it%s (median of %u)\n",
+	       base, added[rounds / 2], raw_syscalls ? " through raw_syscalls (the fallback)" : "", rounds);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	munmap((void *)count, 4096);
@@ -196,7 +214,6 @@ int main(int argc, char **argv)
 {
 	unsigned ms = argc > 1 ? (unsigned)atoi(argv[1]) : 1000, rounds = argc > 2 ? (unsigned)atoi(argv[2]) : 5;
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct ts_context_options opt = { .kernel = true };
 	struct ts_collector_options co = { 0 };
 	double off = 0, on = 0, ratios[64];
 	int fds[CONNS], lfd, one = 1;
@@ -238,7 +255,7 @@ int main(int argc, char **argv)
 
 		x = phase(fds, ms);
 		if (ts_collector_new(&co, &d.c, err, sizeof(err)) < 0 ||
-		    ts_generic_attach(d.c, (uint32_t)pid, &opt, ts_now_ns(), err, sizeof(err)) < 0) {
+		    attach_context(d.c, pid, false, err, sizeof(err)) < 0) {
 			fprintf(stderr, "bench-kernel: %s\n", err);
 			kill(pid, SIGKILL);
 			return 1;
@@ -263,8 +280,10 @@ int main(int argc, char **argv)
 		}
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	print_syscall_cost(ms, rounds, &co);
-	printf("busy epoll server, %d ping-pong connections: with/without scheduler+syscall context: "
+	print_syscall_cost(ms, rounds, &co, false);
+	print_syscall_cost(ms, rounds, &co, true);
+	printf("busy epoll server, %d ping-pong connections: with/without scheduler+syscall context and "
+	       "contended locks: "
 	       "median %.3f (%.1f%% loss), sums %.3f\n", CONNS, ratios[rounds / 2],
 	       100.0 * (1.0 - ratios[rounds / 2]), on / off);
 	return 0;

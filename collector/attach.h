@@ -36,6 +36,8 @@ enum ts_lock_mode {
 struct ts_context_options {
 	bool kernel;              /* scheduler + syscall context (default on when allowed) */
 	enum ts_lock_mode locks;
+	bool raw_syscalls;        /* watch event-loop waits through raw_syscalls, the fallback
+				   * without syscall tracepoints (benchmarks, tests) */
 };
 
 /* shim (collector/attach_shim.c). Probe: 1 when pid's shim waits for a
