@@ -7,7 +7,9 @@
  * in a syscall) and, for the spin, the function it spun in from a stack
  * sampled during the stall; the loop thread
  * is a worker with CPU time; the server exiting while attached ends the
- * source cleanly.
+ * source cleanly. With "raw_syscalls" as its second argument, the waits
+ * are watched through the fallback (raw_syscalls instead of the wait
+ * syscalls' own tracepoints).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -75,10 +77,11 @@ int main(int argc, char **argv)
 	int out = -1, fd, r;
 	ssize_t n;
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: test-loop-stall LOOP-SERVER\n");
+	if (argc < 2 || (argc > 2 && strcmp(argv[2], "raw_syscalls") != 0)) {
+		fprintf(stderr, "usage: test-loop-stall LOOP-SERVER [raw_syscalls]\n");
 		return 2;
 	}
+	opt.raw_syscalls = argc > 2;
 	kt_need_bpf();
 	pid = kt_spawn((char *[]){ argv[1], NULL }, &out);
 	n = read(out, port, sizeof(port) - 1);

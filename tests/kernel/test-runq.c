@@ -6,7 +6,8 @@
  * sleeper during a spin waits for the spin to end, so its off-CPU
  * intervals carry delays of up to 30 ms, summing to most of the spinning
  * time. Run with each flavour of the programs: tp_btf (which reads the
- * scheduler's own sched_info) and raw_tp (which notes sched_wakeup).
+ * scheduler's own sched_info, and watches the wait syscalls through their
+ * own tracepoints) and raw_tp (which notes sched_wakeup).
  */
 #include <pthread.h>
 #include <sched.h>
@@ -97,6 +98,7 @@ static void run(struct ts_strpool *pool, bool raw_tp)
 	ts_sched_config_default(&cfg, (uint32_t)pid, NULL);
 	cfg.pool = pool;
 	cfg.raw_tp = raw_tp;
+	cfg.generic = true;  /* the wait programs too */
 	r = ts_sched_source_new(&cfg, &s, err, sizeof(err));
 	CHECK_MSG(r == 0, "%s", err);
 	if (r < 0) {
@@ -105,6 +107,10 @@ static void run(struct ts_strpool *pool, bool raw_tp)
 		return;
 	}
 	CHECK(ts_sched_source_stats(s, &st) == 0 && st.raw_tp == raw_tp);
+	/* tp_btf: the eight wait syscalls through their own tracepoints (tracefs
+	 * is mounted when it is not), never raw_syscalls; raw_tp: none */
+	CHECK_MSG(raw_tp ? st.wait_tracepoints == 0 : st.wait_tracepoints == 8, "%s: %u wait tracepoints",
+		  flavour, st.wait_tracepoints);
 	ts_event_batch_init(&batch);
 	CHECK(write(to_child[1], "g", 1) == 1);
 	CHECK(read(to_parent[0], &c, 1) == 1);
