@@ -2,19 +2,20 @@
  * bench-kernel.c: what scheduler + syscall context costs a busy server.
  *
  * A single-threaded epoll echo server (a forked child) answers 64-byte
- * requests from CONNS connections over loopback, each a ping-pong, so
- * every request is a wake-up, a context switch and four syscalls on the
- * server's side: the worst case for per-switch and per-syscall probes.
- * The client measures requests/s in alternating phases, without context
- * and with the server under what `taskscope attach --mode generic` adds
- * by default (sched.bpf.c, locks.bpf.c in contended mode, a collector
- * draining every 20 ms and ticking its model as in a session), and prints
+ * requests over loopback, one in flight per connection, in two patterns:
+ * 4 connections (ping-pong: the server sleeps between requests, so each
+ * request is a wake-up, a context switch and 3-4 syscalls: the worst case
+ * for per-switch and per-syscall probes) and 64 connections (the server
+ * always has requests waiting: a busy server, 2 syscalls per request plus
+ * a shared wait). The client measures requests/s in alternating phases,
+ * without context and with what taskscope attaches (see attach_context:
+ * generic attach's defaults, and a runtime target's), a collector
+ * draining every 20 ms and ticking its model as in a session, and prints
  * the median of the per-round ratios (and the ratio of the sums), all in
  * one run so the machine is the same.
  * A second target, one thread calling getppid() in a loop, gives the cost
- * added to every syscall (ns per call) the same way: with the default
- * programs (the wait and futex syscalls' own tracepoints), then with the
- * fallback that watches waits through raw_syscalls.
+ * added to every syscall on the machine (ns per call) the same way, for
+ * each context and for the raw_syscalls fallback.
  * Needs root; prints "SKIP" otherwise. Never asserts a speed.
  *
  * usage: bench-kernel [PHASE_MS] [ROUNDS]
@@ -40,7 +41,8 @@
 #include "collector/attach.h"
 #include "collector/collector.h"
 
-#define CONNS 4
+#define PINGPONG_CONNS 4   /* the server sleeps between requests: a switch each */
+#define BUSY_CONNS 64      /* the server always has requests waiting */
 #define MSG 64
 
 static void server(int lfd)
@@ -78,24 +80,24 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Requests answered in `ms`, CONNS ping-pongs in flight. */
-static double phase(const int *fds, unsigned ms)
+/* Requests answered in `ms`, one in flight on each of `conns` connections. */
+static double phase(const int *fds, int conns, unsigned ms)
 {
 	uint64_t start = now_ns(), end = start + (uint64_t)ms * 1000000ull, done = 0;
 	char buf[MSG];
 
 	memset(buf, 'x', sizeof(buf));
-	for (int i = 0; i < CONNS; i++)
+	for (int i = 0; i < conns; i++)
 		if (write(fds[i], buf, MSG) != MSG)
 			return -1;
 	while (now_ns() < end) {
-		for (int i = 0; i < CONNS; i++) {
+		for (int i = 0; i < conns; i++) {
 			if (read(fds[i], buf, MSG) != MSG || write(fds[i], buf, MSG) != MSG)
 				return -1;
 			done++;
 		}
 	}
-	for (int i = 0; i < CONNS; i++)
+	for (int i = 0; i < conns; i++)
 		if (read(fds[i], buf, MSG) != MSG)
 			return -1;
 	return (double)done * 1e9 / (double)(now_ns() - start);
@@ -153,23 +155,37 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* What `taskscope attach --mode generic PID` adds by default: scheduler
- * and syscall context, and locks in contended mode (futex waits). With
- * `raw_syscalls`, the fallback without syscall tracepoints (no locks). */
-static int attach_context(struct ts_collector *c, pid_t pid, bool raw_syscalls, char *err, size_t errlen)
+/* What is attached to the server:
+ *  - CTX_GENERIC: what `taskscope attach PID` adds by default to a process
+ *    with neither shim nor Tokio: scheduler context with event-loop waits
+ *    (the wait syscalls' tracepoints) and locks in contended mode;
+ *  - CTX_RUNTIME: what it adds beside a shim or Tokio source: scheduler
+ *    context without loops (no syscall tracepoint) and contended locks;
+ *  - CTX_RAW_SYSCALLS: generic context with the waits watched through
+ *    raw_syscalls, the fallback without tracefs (no locks). */
+enum context { CTX_GENERIC, CTX_RUNTIME, CTX_RAW_SYSCALLS };
+
+static const char *const context_name[] = {
+	[CTX_GENERIC] = "generic attach's context (scheduler, loop waits, contended locks)",
+	[CTX_RUNTIME] = "a runtime target's context (scheduler, contended locks)",
+	[CTX_RAW_SYSCALLS] = "generic context through raw_syscalls (the fallback; no locks)",
+};
+
+static int attach_context(struct ts_collector *c, pid_t pid, enum context what, char *err, size_t errlen)
 {
 	struct ts_context_options opt = { .kernel = true, .locks = TS_LOCKS_CONTENDED,
-					  .raw_syscalls = raw_syscalls };
-	int r = ts_generic_attach(c, (uint32_t)pid, &opt, ts_now_ns(), err, errlen);
+					  .raw_syscalls = what == CTX_RAW_SYSCALLS };
+	int r = what == CTX_RUNTIME ? ts_kernel_context_attach(c, (uint32_t)pid, &opt, ts_now_ns(), err, errlen)
+				    : ts_generic_attach(c, (uint32_t)pid, &opt, ts_now_ns(), err, errlen);
 
-	if (r == 0 && !raw_syscalls)
+	if (r == 0 && what != CTX_RAW_SYSCALLS)
 		r = ts_locks_attach(c, (uint32_t)pid, TS_LOCKS_CONTENDED, ts_now_ns(), err, errlen);
 	return r;
 }
 
 /* ns added to each syscall of a watched thread: median over rounds. */
 static void print_syscall_cost(unsigned ms, unsigned rounds, const struct ts_collector_options *co,
-			       bool raw_syscalls)
+			       enum context what)
 {
 	_Atomic uint64_t *count = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	double added[64], base = 0;
@@ -191,7 +207,7 @@ static void print_syscall_cost(unsigned ms, unsigned rounds, const struct ts_col
 
 		x = calls_per_s(count, ms);
 		if (ts_collector_new(co, &d.c, err, sizeof(err)) < 0 ||
-		    attach_context(d.c, pid, raw_syscalls, err, sizeof(err)) < 0)
+		    attach_context(d.c, pid, what, err, sizeof(err)) < 0)
 			break;
 		pthread_create(&th, NULL, drain_loop, &d);
 		y = calls_per_s(count, ms);
@@ -203,11 +219,50 @@ static void print_syscall_cost(unsigned ms, unsigned rounds, const struct ts_col
 		base += 1e9 / x / rounds;
 	}
 	qsort(added, rounds, sizeof(added[0]), cmp_double);
-	printf("syscall loop (getppid): %.0f ns per call without context, +%.0f ns with it%s (median of %u)\n",
-	       base, added[rounds / 2], raw_syscalls ? " through raw_syscalls (the fallback)" : "", rounds);
+	printf("syscall loop (getppid): %.0f ns per call without, +%.0f ns with %s (median of %u)\n",
+	       base, added[rounds / 2], context_name[what], rounds);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	munmap((void *)count, 4096);
+}
+
+/* Rounds of a phase without and a phase with context; prints the median
+ * of the per-round ratios and the ratio of the sums. */
+static int series(pid_t server_pid, const int *fds, int conns, enum context what, unsigned ms, unsigned rounds,
+		  const struct ts_collector_options *co)
+{
+	double off = 0, on = 0, ratios[64];
+	char err[256];
+
+	phase(fds, conns, 200); /* warm up */
+	for (unsigned r = 0; r < rounds; r++) {
+		struct drainer d = { 0 };
+		pthread_t th;
+		double x, y;
+
+		x = phase(fds, conns, ms);
+		if (ts_collector_new(co, &d.c, err, sizeof(err)) < 0 ||
+		    attach_context(d.c, server_pid, what, err, sizeof(err)) < 0) {
+			fprintf(stderr, "bench-kernel: %s\n", err);
+			return -1;
+		}
+		pthread_create(&th, NULL, drain_loop, &d);
+		y = phase(fds, conns, ms);
+		atomic_store(&d.stop, true);
+		pthread_join(th, NULL);
+		ts_collector_finish(d.c, ts_now_ns());
+		ts_collector_free(d.c);
+		printf("  round %u: %.0f req/s without, %.0f req/s with (%.3f)\n", r + 1, x, y, y / x);
+		off += x;
+		on += y;
+		ratios[r] = y / x;
+	}
+	qsort(ratios, rounds, sizeof(ratios[0]), cmp_double);
+	printf("epoll server, %d connection%s, one request in flight on each, with/without %s: "
+	       "median %.3f (%.1f%% loss), sums %.3f\n", conns, conns == 1 ? "" : "s", context_name[what],
+	       ratios[rounds / 2], 100.0 * (1.0 - ratios[rounds / 2]), on / off);
+	fflush(stdout);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -215,8 +270,7 @@ int main(int argc, char **argv)
 	unsigned ms = argc > 1 ? (unsigned)atoi(argv[1]) : 1000, rounds = argc > 2 ? (unsigned)atoi(argv[2]) : 5;
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct ts_collector_options co = { 0 };
-	double off = 0, on = 0, ratios[64];
-	int fds[CONNS], lfd, one = 1;
+	int fds[BUSY_CONNS], lfd, one = 1, r = 0;
 	socklen_t alen = sizeof(a);
 	char err[256];
 	pid_t pid;
@@ -230,7 +284,7 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 16) < 0 ||
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, BUSY_CONNS) < 0 ||
 	    getsockname(lfd, (struct sockaddr *)&a, &alen) < 0)
 		return 1;
 	pid = fork();
@@ -240,51 +294,24 @@ int main(int argc, char **argv)
 		_exit(0);
 	}
 	close(lfd);
-	for (int i = 0; i < CONNS; i++) {
+	for (int i = 0; i < BUSY_CONNS; i++) {
 		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
 		setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (connect(fds[i], (struct sockaddr *)&a, sizeof(a)) < 0)
 			return 1;
 	}
 	ts_model_config_default(&co.model);
-	phase(fds, 200); /* warm up */
-	for (unsigned r = 0; r < rounds; r++) {
-		struct drainer d = { 0 };
-		pthread_t th;
-		double x, y;
-
-		x = phase(fds, ms);
-		if (ts_collector_new(&co, &d.c, err, sizeof(err)) < 0 ||
-		    attach_context(d.c, pid, false, err, sizeof(err)) < 0) {
-			fprintf(stderr, "bench-kernel: %s\n", err);
-			kill(pid, SIGKILL);
-			return 1;
-		}
-		pthread_create(&th, NULL, drain_loop, &d);
-		y = phase(fds, ms);
-		atomic_store(&d.stop, true);
-		pthread_join(th, NULL);
-		ts_collector_finish(d.c, ts_now_ns());
-		ts_collector_free(d.c);
-		printf("round %u: %.0f req/s without context, %.0f req/s with it (%.3f)\n", r + 1, x, y, y / x);
-		off += x;
-		on += y;
-		ratios[r] = y / x;
+	for (enum context what = CTX_GENERIC; what <= CTX_RUNTIME && r == 0; what++) {
+		r = series(pid, fds, PINGPONG_CONNS, what, ms, rounds, &co);
+		if (r == 0)
+			r = series(pid, fds, BUSY_CONNS, what, ms, rounds, &co);
 	}
-	for (unsigned i = 1; i < rounds; i++)   /* insertion sort: a handful */
-		for (unsigned j = i; j > 0 && ratios[j] < ratios[j - 1]; j--) {
-			double t = ratios[j];
-
-			ratios[j] = ratios[j - 1];
-			ratios[j - 1] = t;
-		}
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	print_syscall_cost(ms, rounds, &co, false);
-	print_syscall_cost(ms, rounds, &co, true);
-	printf("busy epoll server, %d ping-pong connections: with/without scheduler+syscall context and "
-	       "contended locks: "
-	       "median %.3f (%.1f%% loss), sums %.3f\n", CONNS, ratios[rounds / 2],
-	       100.0 * (1.0 - ratios[rounds / 2]), on / off);
+	if (r < 0)
+		return 1;
+	print_syscall_cost(ms, rounds, &co, CTX_GENERIC);
+	print_syscall_cost(ms, rounds, &co, CTX_RUNTIME);
+	print_syscall_cost(ms, rounds, &co, CTX_RAW_SYSCALLS);
 	return 0;
 }
