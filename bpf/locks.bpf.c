@@ -2,9 +2,9 @@
  * locks.bpf.c: pthread lock waits and holds of one watched process.
  *
  * Two program sets (bpf/locks_source.c loads the first, or both):
- *  - contended (locks_futex_enter/exit on the futex syscall's own
- *    tracepoints, or locks_sys_enter/exit on raw_syscalls without
- *    tracefs): the futex wait path only.
+ *  - contended (locks_switch/locks_waking on the scheduler's tracepoints,
+ *    or locks_sys_enter/exit on raw_syscalls where tp_btf does not load):
+ *    the futex wait path only.
  *    Uncontended locking stays in user space and is never seen, so it
  *    costs nothing; a contended wait already costs a syscall and a context
  *    switch, next to which the probe is small.
@@ -21,11 +21,11 @@
 #include <bpf/bpf_tracing.h>
 
 #include "bpf/locks.h"
-#include "bpf/syscall_tp.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 #define NR_FUTEX 202            /* x86-64 */
+#define ENOSYS 38
 #define FUTEX_WAIT 0
 #define FUTEX_WAKE 1
 #define FUTEX_LOCK_PI 6
@@ -173,30 +173,29 @@ static __always_inline __u32 read_u32(__u64 uaddr)
 
 /* ---- contended mode: the futex wait path ---- */
 
-/* A futex call of a watched thread begins; `regs` are its user registers. */
-static __always_inline int futex_enter(__u32 tid, struct pt_regs *regs, __u64 uaddr, __u32 op, __u32 val)
+/* A watched thread waits on the futex at uaddr (op and val as passed);
+ * `regs` are its user registers. Only lock waits are kept: glibc's
+ * "locked, with waiters" value, or a PI lock. */
+static __always_inline void futex_wait(__u32 tid, struct pt_regs *regs, __u64 uaddr, __u32 op, __u32 val,
+				       __u64 now)
 {
 	struct ts_locks_regs ur;
 	struct inflight f = {};
 	__u32 owner = 0;
-	__u64 now;
 	__u16 flags = TS_LOCKS_F_FUTEX;
 	__u8 *how;
 
 	/* full mode: inside a probed pthread call, the uprobes tell it all */
 	if (full_mode && bpf_map_lookup_elem(&inflight, &tid))
-		return 0;
-	op &= FUTEX_CMD_MASK;
-	now = bpf_ktime_get_ns();
+		return;
 	how = bpf_map_lookup_elem(&seen, &uaddr);
 	if (full_mode && how && *how == SEEN_PTHREAD)
-		return 0;   /* a pthread lock: its unlock uprobe reports the release */
-
-	switch (op) {
+		return;
+	switch (op & FUTEX_CMD_MASK) {
 	case FUTEX_WAIT:
 	case FUTEX_WAIT_BITSET:
 		if (val != LLL_LOCK_WAIT_VALUE)
-			return 0;   /* condition variables, semaphores, joins: not a lock */
+			return;   /* condition variables, semaphores, joins: not a lock */
 		owner = read_u32(uaddr + MUTEX_OWNER_OFF);
 		break;
 	case FUTEX_LOCK_PI:
@@ -204,15 +203,8 @@ static __always_inline int futex_enter(__u32 tid, struct pt_regs *regs, __u64 ua
 		owner = read_u32(uaddr) & FUTEX_TID_MASK;
 		flags |= TS_LOCKS_F_PI;
 		break;
-	case FUTEX_WAKE:
-	case FUTEX_WAKE_BITSET:
-	case FUTEX_UNLOCK_PI:
-		/* a release is only news for a lock some thread waited for */
-		if (how)
-			emit(TS_LOCKS_REC_RELEASE, tid, uaddr, now, 0, 0, TS_LOCKS_F_FUTEX);
-		return 0;
 	default:
-		return 0;
+		return;
 	}
 	ur.ip = BPF_CORE_READ(regs, ip);
 	ur.sp = BPF_CORE_READ(regs, sp);
@@ -230,48 +222,72 @@ static __always_inline int futex_enter(__u32 tid, struct pt_regs *regs, __u64 ua
 	f.waited = 1;
 	f.from_futex = 1;
 	bpf_map_update_elem(&inflight, &tid, &f, BPF_ANY);
-	return 0;
 }
 
-static __always_inline int futex_exit(__u32 tid)
+/* The futex wait of `tid` is over (it runs again, or its syscall returned). */
+static __always_inline void futex_wait_end(__u32 tid, __u64 now)
 {
 	struct inflight *f = bpf_map_lookup_elem(&inflight, &tid);
 
 	if (!f || !f->from_futex)
-		return 0;   /* none, or a probed pthread call's (full mode) */
-	emit(TS_LOCKS_REC_WAIT_END, tid, f->addr, bpf_ktime_get_ns(), f->start, 0, f->flags);
+		return;   /* none, or a probed pthread call's (full mode) */
+	emit(TS_LOCKS_REC_WAIT_END, tid, f->addr, now, f->start, 0, f->flags);
 	bpf_map_delete_elem(&inflight, &tid);
+}
+
+/* The scheduler's view (tp_btf; the loader's first choice): no program
+ * runs per syscall, so uncontended code and every other process pay
+ * nothing but these two programs' tgid test per switch and per wake-up.
+ *  - A watched thread that goes to sleep inside futex() (its saved
+ *    registers say so: orig_ax = futex, ax = -ENOSYS while it runs) waits
+ *    for the lock in di (op in si, value in dx); sched_switch fires while
+ *    it is still current, so its user stack can be copied for the site.
+ *  - It runs again: the wait is over.
+ *  - sched_waking, in the waker's context: a watched thread waking a lock
+ *    waiter released that lock (what FUTEX_WAKE / FUTEX_UNLOCK_PI meant).
+ * A futex wait that returns without sleeping (the lock word changed
+ * first) is not seen: it waited for nothing worth a span. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(locks_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	if (prev->tgid == targ_tgid && !preempt && prev->__state != 0) {
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(prev);
+
+		if (regs && regs->orig_ax == NR_FUTEX && regs->ax == -ENOSYS)
+			futex_wait((__u32)prev->pid, regs, regs->di, (__u32)regs->si, (__u32)regs->dx,
+				   bpf_ktime_get_ns());
+	}
+	if (next->tgid == targ_tgid)
+		futex_wait_end((__u32)next->pid, bpf_ktime_get_ns());
 	return 0;
 }
 
-/* syscalls:sys_enter_futex / sys_exit_futex (bpf/syscall_tp.h): run for
- * futex calls only. The loader's first choice. */
-SEC("tracepoint")
-int locks_futex_enter(struct ts_sys_enter_ctx *ctx)
+SEC("tp_btf/sched_waking")
+int BPF_PROG(locks_waking, struct task_struct *p)
 {
-	__u32 tid = watched_tid();
+	struct inflight *f;
+	__u32 waker, tid;
 
-	if (!tid)
+	if (p->tgid != targ_tgid)
 		return 0;
-	return futex_enter(tid, (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()),
-			   ctx->args[0], (__u32)ctx->args[1], (__u32)ctx->args[2]);
+	tid = (__u32)p->pid;
+	f = bpf_map_lookup_elem(&inflight, &tid);
+	if (!f || !f->from_futex)
+		return 0;
+	waker = watched_tid();
+	if (waker && waker != tid)
+		emit(TS_LOCKS_REC_RELEASE, waker, f->addr, bpf_ktime_get_ns(), 0, 0, TS_LOCKS_F_FUTEX);
+	return 0;
 }
 
-SEC("tracepoint")
-int locks_futex_exit(struct ts_sys_exit_ctx *ctx)
-{
-	__u32 tid = watched_tid();
-
-	return tid ? futex_exit(tid) : 0;
-}
-
-/* raw_syscalls: the fallback without tracefs or syscall tracepoints; runs
- * for every syscall on the machine. */
+/* raw_syscalls: the fallback where tp_btf does not load; runs for every
+ * syscall on the machine. */
 SEC("raw_tracepoint/sys_enter")
 int locks_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct pt_regs *regs;
-	__u32 tid;
+	__u64 uaddr;
+	__u32 tid, op;
 
 	if (ctx->args[1] != NR_FUTEX)
 		return 0;
@@ -279,8 +295,19 @@ int locks_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	if (!tid)
 		return 0;
 	regs = (struct pt_regs *)ctx->args[0];
-	return futex_enter(tid, regs, BPF_CORE_READ(regs, di), (__u32)BPF_CORE_READ(regs, si),
-			   (__u32)BPF_CORE_READ(regs, dx));
+	uaddr = BPF_CORE_READ(regs, di);
+	op = (__u32)BPF_CORE_READ(regs, si) & FUTEX_CMD_MASK;
+	if (op == FUTEX_WAKE || op == FUTEX_WAKE_BITSET || op == FUTEX_UNLOCK_PI) {
+		__u8 *how = bpf_map_lookup_elem(&seen, &uaddr);
+
+		/* a release is only news for a lock some thread waited for;
+		 * full mode: a pthread lock's unlock uprobe reports it */
+		if (how && !(full_mode && *how == SEEN_PTHREAD) && !(full_mode && bpf_map_lookup_elem(&inflight, &tid)))
+			emit(TS_LOCKS_REC_RELEASE, tid, uaddr, bpf_ktime_get_ns(), 0, 0, TS_LOCKS_F_FUTEX);
+		return 0;
+	}
+	futex_wait(tid, regs, uaddr, op, (__u32)BPF_CORE_READ(regs, dx), bpf_ktime_get_ns());
+	return 0;
 }
 
 SEC("raw_tracepoint/sys_exit")
@@ -288,7 +315,9 @@ int locks_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u32 tid = watched_tid();
 
-	return tid ? futex_exit(tid) : 0;
+	if (tid)
+		futex_wait_end(tid, bpf_ktime_get_ns());
+	return 0;
 }
 
 /* ---- full mode: uprobes on libc's lock functions ---- */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
@@ -27,7 +28,6 @@
 #include "bpf/locks_elf.h"
 #include "bpf/locks.skel.h"
 #include "bpf/locks_track.h"
-#include "bpf/syscall_tp.h"
 #include "collector/collector.h"
 #include "collector/symbolize.h"
 
@@ -38,6 +38,7 @@ struct locks_src {
 	uint32_t pid;
 	enum ts_lock_mode mode;
 	struct locks_bpf *skel;
+	bool raw_syscalls;         /* futex waits through raw_syscalls (the fallback) */
 	struct bpf_link *links[MAX_LINKS];
 	size_t n_links;
 	struct ring_buffer *rb;
@@ -84,6 +85,28 @@ static int on_record(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* glibc's pthread_mutex_t: the lock word, then __count, then __owner (the
+ * holder's tid, set by normal and PI mutexes alike); a PI futex word holds
+ * the owner's tid itself. A lock that cannot be read is taken as held:
+ * better a hold reported too long than one cut short on a bad read. */
+static bool still_held(void *ctx, uint32_t pid, uint64_t addr, uint32_t tid)
+{
+	uint32_t word[3];
+	struct iovec local = { .iov_base = word, .iov_len = sizeof(word) };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = sizeof(word) };
+
+	(void)ctx;
+	if (process_vm_readv((pid_t)pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(word))
+		return true;
+	return word[0] != 0 && (word[2] == tid || (word[0] & 0x3fffffffu) == tid);
+}
+
+/* The process is gone: so are its holds. */
+static bool held_by_nobody(void *ctx, uint32_t pid, uint64_t addr, uint32_t tid)
+{
+	return false;
+}
+
 static bool exited(struct locks_src *s)
 {
 	struct pollfd p = { .fd = s->pidfd, .events = POLLIN };
@@ -106,6 +129,8 @@ static int src_drain(void *p, struct ts_event_batch *batch, uint64_t now_ns)
 	int r = ring_buffer__consume(s->rb);
 
 	ts_locks_track_process(s->track, now_ns, gone, batch);
+	if (s->mode == TS_LOCKS_CONTENDED)
+		ts_locks_track_check_holders(s->track, now_ns, gone ? held_by_nobody : still_held, s, batch);
 	return r < 0 ? r : 0;
 }
 
@@ -378,29 +403,20 @@ static int attach_full(struct locks_src *s, char *err, size_t errlen)
 
 static int attach_contended(struct locks_src *s, char *err, size_t errlen)
 {
-	static const char *const futex[] = { "futex" };
 	char libc[512];
-	unsigned n = 0;
-	struct bpf_link *tp[2];
-	int r = ts_syscall_tp_attach(s->skel->progs.locks_futex_enter, s->skel->progs.locks_futex_exit, futex, 1,
-				     tp, &n);
+	int r;
 
-	if (r > 0) {
-		r = 0;
-		for (unsigned i = 0; i < n; i++) {
-			int e = add_link(s, tp[i]);
-
-			r = r < 0 ? r : e;
-		}
-	} else {
-		/* no tracefs or syscall tracepoints: raw_syscalls, which run
-		 * for every syscall on the machine */
+	if (s->raw_syscalls) {
 		r = add_link(s, bpf_program__attach(s->skel->progs.locks_sys_enter));
 		if (r == 0)
 			r = add_link(s, bpf_program__attach(s->skel->progs.locks_sys_exit));
+	} else {
+		r = add_link(s, bpf_program__attach(s->skel->progs.locks_switch));
+		if (r == 0)
+			r = add_link(s, bpf_program__attach(s->skel->progs.locks_waking));
 	}
 	if (r < 0) {
-		snprintf(err, errlen, "cannot attach the futex tracepoints: %s", strerror(-r));
+		snprintf(err, errlen, "cannot attach the futex wait programs: %s", strerror(-r));
 		return r;
 	}
 	/* Forgetting destroyed locks (one uprobe hit per destroy, none per
@@ -412,30 +428,49 @@ static int attach_contended(struct locks_src *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* Load the programs `mode` uses. */
-static int load(struct locks_src *s, char *err, size_t errlen)
+/* Load the programs `mode` uses: futex waits seen by the scheduler's
+ * tracepoints (tp_btf), or, where those do not load, through raw_syscalls
+ * (every syscall on the machine then runs a program). */
+static int load_flavour(struct locks_src *s, bool raw_syscalls)
 {
 	struct bpf_program *prog;
 	bool full = s->mode == TS_LOCKS_FULL;
 	int r;
 
 	s->skel = locks_bpf__open();
-	if (!s->skel) {
-		r = -errno;
-		snprintf(err, errlen, "cannot open the lock programs: %s", strerror(-r));
-		return r;
-	}
+	if (!s->skel)
+		return errno ? -errno : -ENOMEM;
 	s->skel->rodata->targ_tgid = s->pid;
 	s->skel->rodata->full_mode = full;
 	/* contended: the futex path (and destroy); full: everything, the futex
 	 * path then only for locks that are not pthread's */
 	bpf_object__for_each_program(prog, s->skel->obj) {
-		bool is_sys = prog == s->skel->progs.locks_sys_enter || prog == s->skel->progs.locks_sys_exit ||
-			      prog == s->skel->progs.locks_futex_enter || prog == s->skel->progs.locks_futex_exit;
+		bool is_raw = prog == s->skel->progs.locks_sys_enter || prog == s->skel->progs.locks_sys_exit;
+		bool is_sched = prog == s->skel->progs.locks_switch || prog == s->skel->progs.locks_waking;
+		bool on;
 
-		bpf_program__set_autoload(prog, full || is_sys || prog == s->skel->progs.lock_destroy);
+		if (is_raw || is_sched)
+			on = is_raw == raw_syscalls;
+		else
+			on = full || prog == s->skel->progs.lock_destroy;
+		bpf_program__set_autoload(prog, on);
 	}
 	r = locks_bpf__load(s->skel);
+	if (r < 0) {
+		locks_bpf__destroy(s->skel);
+		s->skel = NULL;
+		return r;
+	}
+	s->raw_syscalls = raw_syscalls;
+	return 0;
+}
+
+static int load(struct locks_src *s, bool raw_syscalls, char *err, size_t errlen)
+{
+	int r = raw_syscalls ? -ENOTSUP : load_flavour(s, false);
+
+	if (r < 0)
+		r = load_flavour(s, true);
 	if (r < 0)
 		snprintf(err, errlen, "cannot load the lock programs: %s", strerror(-r));
 	return r;
@@ -443,6 +478,12 @@ static int load(struct locks_src *s, char *err, size_t errlen)
 
 int ts_locks_attach(struct ts_collector *c, uint32_t pid, enum ts_lock_mode mode, uint64_t now_ns,
 		    char *err, size_t errlen)
+{
+	return ts_locks_attach_flavour(c, pid, mode, false, now_ns, err, errlen);
+}
+
+int ts_locks_attach_flavour(struct ts_collector *c, uint32_t pid, enum ts_lock_mode mode, bool raw_syscalls,
+			    uint64_t now_ns, char *err, size_t errlen)
 {
 	struct ts_source_desc d = { .pid = 0, .kind = "locks", .watch_fd = -1, .watch_is_pidfd = true };
 	struct locks_src *s;
@@ -468,7 +509,7 @@ int ts_locks_attach(struct ts_collector *c, uint32_t pid, enum ts_lock_mode mode
 		goto cleanup;
 	}
 	ts_locks_track_set_owner_check(s->track, owner_ok, s);
-	r = load(s, err, errlen);
+	r = load(s, raw_syscalls, err, errlen);
 	if (r < 0)
 		goto cleanup;
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_record, s, NULL);

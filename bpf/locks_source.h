@@ -23,6 +23,11 @@ struct ts_collector;
  * Returns 0, or -errno with one line in `err` (nothing left attached). */
 int ts_locks_attach(struct ts_collector *c, uint32_t pid, enum ts_lock_mode mode, uint64_t now_ns,
 		    char *err, size_t errlen);
+/* The same, choosing how futex waits are seen: the scheduler's
+ * tracepoints (false: the default), or raw_syscalls (true: the fallback
+ * where tp_btf does not load; for tests and benchmarks). */
+int ts_locks_attach_flavour(struct ts_collector *c, uint32_t pid, enum ts_lock_mode mode, bool raw_syscalls,
+			    uint64_t now_ns, char *err, size_t errlen);
 
 /* "contended", "full" or "off". */
 const char *ts_lock_mode_name(enum ts_lock_mode mode);

@@ -21,6 +21,7 @@
 struct lk {
 	uint64_t addr;
 	uint32_t holder;          /* tid of the exclusive holder we know of, 0: none/unknown */
+	uint32_t holder_pid;      /* its process */
 	uint32_t index;
 	uint64_t acquisitions;    /* seen by us (full mode) */
 	bool ignored;             /* not a lock (a condvar's futex) */
@@ -319,6 +320,7 @@ static void adopt_holder(struct ts_locks_track *t, struct lk *l, const struct ts
 		push(t, out, TS_EV_LOCK_RELEASE, rec->pid, l->holder, rec->ts, l->addr, 0);
 	push(t, out, TS_EV_LOCK_ACQUIRED, rec->pid, owner, rec->ts, l->addr, TS_EVF_PARTIAL);
 	l->holder = owner;
+	l->holder_pid = rec->pid;
 	l->adopted = true;
 }
 
@@ -381,8 +383,10 @@ static void on_acquired(struct ts_locks_track *t, struct lk *l, const struct ts_
 		     (t->mode != TS_LOCKS_FULL || (rec->flags & TS_LOCKS_F_FUTEX) ? TS_EVF_PARTIAL : 0));
 	l->acquisitions++;
 	l->adopted = false;
-	if (!shared)
+	if (!shared) {
 		l->holder = rec->tid;
+		l->holder_pid = rec->pid;
+	}
 }
 
 static void on_release(struct ts_locks_track *t, struct lk *l, const struct ts_locks_rec *rec,
@@ -545,6 +549,23 @@ static void pack_sites(struct ts_locks_track *t)
 	}
 	t->n_sites = kept;
 	free(owner);
+}
+
+void ts_locks_track_check_holders(struct ts_locks_track *t, uint64_t ts, ts_locks_held_fn held, void *ctx,
+				  struct ts_event_batch *out)
+{
+	for (size_t i = 0; i < t->n_locks; i++) {
+		struct lk *l = t->locks[i];
+
+		/* full mode sees a pthread lock's every release */
+		if (!l->holder || l->ignored || (t->mode == TS_LOCKS_FULL && !l->adopted))
+			continue;
+		if (held(ctx, l->holder_pid, l->addr, l->holder))
+			continue;
+		push(t, out, TS_EV_LOCK_RELEASE, l->holder_pid, l->holder, ts, l->addr, 0);
+		l->holder = 0;
+		l->adopted = false;
+	}
 }
 
 void ts_locks_track_process(struct ts_locks_track *t, uint64_t cutoff_ns, bool all, struct ts_event_batch *out)

@@ -87,6 +87,16 @@ void ts_locks_track_process(struct ts_locks_track *t, uint64_t cutoff_ns, bool a
 typedef bool (*ts_locks_owner_fn)(void *ctx, uint32_t pid, uint32_t tid);
 void ts_locks_track_set_owner_check(struct ts_locks_track *t, ts_locks_owner_fn fn, void *ctx);
 
+/* Does `tid` still hold the lock at `addr`? (Read from the lock itself.) */
+typedef bool (*ts_locks_held_fn)(void *ctx, uint32_t pid, uint64_t addr, uint32_t tid);
+/* The futex path sees a release only when it wakes a waiter: the last
+ * holder of a burst of contention lets go unseen. After each process(),
+ * the source asks `held` about every holder known from that path; one
+ * that no longer holds its lock is released at `ts` (the cutoff: "by
+ * then"). */
+void ts_locks_track_check_holders(struct ts_locks_track *t, uint64_t ts, ts_locks_held_fn held, void *ctx,
+				  struct ts_event_batch *out);
+
 /* Records that could not be used: malformed, or tables full. */
 uint64_t ts_locks_track_lost(const struct ts_locks_track *t);
 
