@@ -1,7 +1,7 @@
 /*
  * test-locks-bpf.c: lock tracing on a real process (needs root).
  *
- * usage: test-locks-bpf LOCKPOOL contended|full|full-rw|full-fresh
+ * usage: test-locks-bpf LOCKPOOL contended|contended-raw|full|full-rw|full-fresh
  * Starts lockpool (a worker pool fighting over one pthread mutex), attaches
  * ts_locks_attach() in the given mode to an embedded collector, lets the
  * pool run to its end and checks what the model made of it: the lock named
@@ -13,7 +13,8 @@
  * full-fresh: two threads take each of many never-taken mutexes at the
  * same instant; each is counted with exactly its two holds (a waiter may
  * read its holder before the holder's own lock call is reported: still
- * one hold).
+ * one hold). contended-raw: contended mode through raw_syscalls, the
+ * fallback where the scheduler's tp_btf programs do not load.
  * The target exits while the probes are attached: the source must go away
  * with it, leaving no BPF program open.
  */
@@ -186,7 +187,7 @@ int main(int argc, char **argv)
 	bool exited = false;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: %s LOCKPOOL contended|full|full-rw|full-fresh\n", argv[0]);
+		fprintf(stderr, "usage: %s LOCKPOOL contended|contended-raw|full|full-rw|full-fresh\n", argv[0]);
 		return 2;
 	}
 	rw = !strcmp(argv[2], "full-rw");
@@ -223,7 +224,8 @@ int main(int argc, char **argv)
 	o.sink = (struct ts_model_sink){ .ctx = &v, .lock_span = on_span, .warning = on_warning };
 	fds_before = bpf_fds();
 	if (ts_collector_new(&o, &c, err, sizeof(err)) < 0 ||
-	    ts_locks_attach(c, (uint32_t)pid, mode, ts_now_ns(), err, sizeof(err)) < 0) {
+	    ts_locks_attach_flavour(c, (uint32_t)pid, mode, !strcmp(argv[2], "contended-raw"), ts_now_ns(), err,
+				    sizeof(err)) < 0) {
 		fprintf(stderr, "attach: %s\n", err);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);

@@ -21,7 +21,7 @@ check() { # description, then a command that must succeed
 }
 db=
 q() { sqlite3 -batch -noheader "$db" "$1"; }
-loaded() { bpftool prog show 2>/dev/null | grep -c "name locks_sys_enter"; }
+loaded() { bpftool prog show 2>/dev/null | grep -c -E "name (locks_switch|locks_sys_enter)"; }
 
 if ! rustc -O -g --edition 2021 "$src/rustlock.rs" -o "$build/rustlock" 2>"$work/rustc.log"; then
 	cat "$work/rustc.log"; echo "not ok - rustlock builds"; exit 1

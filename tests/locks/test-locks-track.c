@@ -420,8 +420,73 @@ static void test_reorder(void)
 	ts_event_batch_fini(&b);
 }
 
+static bool held_always(void *ctx, uint32_t pid, uint64_t addr, uint32_t tid)
+{
+	return true;
+}
+
+static bool held_never(void *ctx, uint32_t pid, uint64_t addr, uint32_t tid)
+{
+	int *asked = ctx;
+
+	(*asked)++;
+	return false;
+}
+
+/* Contended mode sees a release only when it wakes a waiter: the last
+ * holder's is found by asking the lock (ts_locks_track_check_holders). */
+static void test_unseen_release(void)
+{
+	struct ts_strpool *pool;
+	struct ts_locks_track *t;
+	struct ts_model *m;
+	struct ts_model_config cfg;
+	struct spans sp = { .n = 0 };
+	struct ts_model_sink sink = { .ctx = &sp, .lock_span = on_span };
+	struct ts_event_batch b;
+	struct ts_resource *r;
+	int calls = 0, asked = 0;
+
+	ts_event_batch_init(&b);
+	CHECK(ts_strpool_new(1 << 20, &pool) == 0);
+	CHECK(ts_locks_track_new(pool, TS_LOCKS_CONTENDED, fake_name, &calls, &t) == 0);
+	ts_model_config_default(&cfg);
+	CHECK(ts_model_new(&cfg, &sink, &m) == 0);
+
+	/* 2 waits for 1's lock; 1 wakes it at 2 ms; 2 holds it from 2.1 ms */
+	site(t, &b, 2, LOCK, 1 * MS);
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT, 2, LOCK, 1 * MS, 1));
+	feed(t, &b, rec(TS_LOCKS_REC_RELEASE, 1, LOCK, 2 * MS, 0));
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT_END, 2, LOCK, 2 * MS + 100 * US, 0));
+	ts_locks_track_flush(t, 3 * MS, false, &b);
+	apply(m, &b);
+	r = ts_model_find_resource(m, PID, LOCK);
+	CHECK(r && r->holder_tid == 2 && r->holders == 1);
+
+	/* still held: nothing happens */
+	ts_locks_track_check_holders(t, 4 * MS, held_always, NULL, &b);
+	CHECK(b.len == 0);
+	/* 2 let go with nobody waiting: released "by" the time asked */
+	ts_locks_track_check_holders(t, 5 * MS, held_never, &asked, &b);
+	CHECK(asked == 1);
+	CHECK(count(&b, TS_EV_LOCK_RELEASE, 2) == 1 && b.len == 1);
+	apply(m, &b);
+	CHECK(r && r->holders == 0 && r->holder_tid == 0);
+	CHECK(sp.n == 2 && sp.s[1].tid == 2 && sp.s[1].acquired_ns == 2 * MS + 100 * US &&
+	      sp.s[1].released_ns == 5 * MS);
+	/* nobody holds it now: nobody is asked about */
+	ts_locks_track_check_holders(t, 6 * MS, held_never, &asked, &b);
+	CHECK(asked == 1 && b.len == 0);
+
+	ts_model_free(m);
+	ts_locks_track_free(t);
+	ts_strpool_free(pool);
+	ts_event_batch_fini(&b);
+}
+
 int main(void)
 {
+	test_unseen_release();
 	test_reorder();
 	test_contended();
 	test_full();
