@@ -12,7 +12,8 @@
  * (syscalls:sys_enter_epoll_wait ..., bpf/syscall_tp.h), so no program
  * runs for other syscalls; raw_syscalls sys_enter/sys_exit only where
  * tracefs is missing (fentry or kprobes on the wait functions would be
- * cheaper still; the CI VM's kernel allows neither). Per-thread state
+ * cheaper still; the CI VM's kernel allows neither). Only the entries are
+ * traced: see wait_enter(). Per-thread state
  * stays in the kernel and only what crosses a threshold is sent (see
  * bpf/sched.h).
  *
@@ -178,6 +179,15 @@ static __always_inline int syscall_of(struct task_struct *prev)
 	return ax == -ENOSYS && orig >= 0 && orig < 1024 ? (int)orig : -1;
 }
 
+static __always_inline void iter_begin(struct sched_tstate *s, __u64 now)
+{
+	s->iter_start = now;
+	s->iter_off = 0;
+	s->iter_runq = 0;
+	s->iter_top_off = 0;
+	s->iter_top_nr = -1;
+}
+
 static __always_inline void switch_out(__u32 tid, bool preempt, int nr, bool btf, __u64 now)
 {
 	/* lookup only: an exiting thread switches out once more after
@@ -193,6 +203,11 @@ static __always_inline void switch_out(__u32 tid, bool preempt, int nr, bool btf
 	s->off_since = now;
 	s->off_nr = btf ? nr : s->sys_nr;
 	s->preempted = preempt;
+	/* asleep in the loop's wait: the iteration ended at the wait's entry,
+	 * the next one begins when it runs again (the wait returns) */
+	s->wait_sleep = !preempt && s->loop_seen && is_wait(s->off_nr);
+	if (s->wait_sleep)
+		s->iter_start = 0;
 	s->wake_ts = preempt ? now : 0;  /* raw_tp only; tp_btf reads sched_info */
 	if (cpu_sample_ns && now - s->last_sample >= cpu_sample_ns && s->cpu_accum) {
 		emit(SCHED_REC_CPU_SAMPLE, tid, now, s->last_sample, s->cpu_accum, 0, -1, -1, 0);
@@ -247,7 +262,10 @@ static __always_inline void switch_in(__u32 tid, bool exiting, __u64 now, __s64 
 		runq = (__u64)runq_known < off ? (__u64)runq_known : off;
 	else if (s->wake_ts && s->wake_ts >= s->off_since && s->wake_ts <= now)
 		runq = now - s->wake_ts;
-	if (s->iter_start) {
+	if (s->wait_sleep) {
+		iter_begin(s, now);
+		s->wait_sleep = 0;
+	} else if (s->iter_start) {
 		s->iter_off += off;
 		s->iter_runq += runq;
 		if (!s->preempted && s->off_nr >= 0 && off > s->iter_top_off) {
@@ -303,7 +321,10 @@ static __always_inline int on_wakeup(struct task_struct *p, bool btf)
 }
 
 /* A wait syscall (epoll_wait ...) begins: the loop iteration since the
- * previous wait's return ends here. */
+ * previous wait's return ends here. Its return is not traced (no program
+ * on the syscall's exit): a wait that sleeps returns when the thread runs
+ * again (switch_in), one that does not returns within microseconds, so the
+ * next iteration provisionally begins now. */
 static __always_inline int wait_enter(long nr)
 {
 	__u64 id = bpf_get_current_pid_tgid(), now;
@@ -329,27 +350,7 @@ static __always_inline int wait_enter(long nr)
 	if (s->iter_start && now - s->iter_start >= loop_stall_ns)
 		emit(SCHED_REC_LOOP_ITER, tid, now, s->iter_start, s->iter_off, s->iter_runq,
 		     (__s32)nr, s->iter_top_nr, 0);
-	s->iter_start = 0;
-	return 0;
-}
-
-/* A wait syscall returns: an iteration starts. */
-static __always_inline int wait_exit(void)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct sched_tstate *s;
-	__u32 tid = (__u32)id;
-
-	if ((__u32)(id >> 32) != targ_tgid)
-		return 0;
-	s = bpf_map_lookup_elem(&threads, &tid);
-	if (!s)
-		return 0;
-	s->iter_start = bpf_ktime_get_ns();
-	s->iter_off = 0;
-	s->iter_runq = 0;
-	s->iter_top_off = 0;
-	s->iter_top_nr = -1;
+	iter_begin(s, now);
 	return 0;
 }
 
@@ -379,11 +380,8 @@ static __always_inline int on_sys_exit(void)
 	if ((__u32)(id >> 32) != targ_tgid)
 		return 0;
 	s = bpf_map_lookup_elem(&threads, &tid);
-	if (!s || s->sys_nr < 0)
-		return 0;
-	if (is_wait(s->sys_nr))
-		wait_exit();
-	s->sys_nr = -1;
+	if (s)
+		s->sys_nr = -1;
 	return 0;
 }
 
@@ -434,29 +432,14 @@ int BPF_PROG(btf_sys_enter, struct pt_regs *regs, long nr)
 	return wait_enter(nr);
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(btf_sys_exit, struct pt_regs *regs, long ret)
-{
-	if (!is_wait(regs->orig_ax))
-		return 0;
-	return wait_exit();
-}
-
 /* ---- the wait syscalls' own tracepoints (syscalls:sys_enter_epoll_wait
- * ...: sched_source.c attaches these two programs to each; see
- * syscall_tp.h). Other syscalls pay only the kernel's bitmap test, not a
- * program run. ---- */
+ * ...: sched_source.c attaches this program to each; see syscall_tp.h).
+ * Other syscalls pay only the kernel's bitmap test, not a program run. ---- */
 
 SEC("tracepoint")
 int tp_wait_enter(struct ts_sys_enter_ctx *ctx)
 {
 	return wait_enter(ctx->nr);
-}
-
-SEC("tracepoint")
-int tp_wait_exit(struct ts_sys_exit_ctx *ctx)
-{
-	return wait_exit();
 }
 
 /* ---- raw_tp flavour (same arguments, read through CO-RE) ---- */

@@ -22,7 +22,9 @@ enum sched_rec_type {
 	SCHED_REC_OFFCPU = 1,     /* start = switch-out, ts = switch-in, a = run-queue delay,
 				   * nr = syscall in progress (-1: none), flags & SCHED_F_PREEMPTED */
 	SCHED_REC_SYSCALL,        /* (not sent: OFFCPU carries the syscall) */
-	SCHED_REC_LOOP_ITER,      /* start = wait return, ts = next wait entry, nr = that wait,
+	SCHED_REC_LOOP_ITER,      /* start = wait return (when the thread ran again after sleeping
+				   * in it; the wait's entry when it did not sleep), ts = next wait
+				   * entry, nr = that wait,
 				   * a = off-CPU ns in between, b = run-queue ns in between,
 				   * top_nr = syscall with the most off-CPU time in it (-1: none) */
 	SCHED_REC_LOOP_THREAD,    /* first wait syscall seen on a thread: nr = the wait */
@@ -66,7 +68,8 @@ struct sched_tstate {
 	unsigned long long wake_ts;     /* became runnable (woken or preempted) */
 	unsigned long long cpu_accum;   /* on-CPU ns since the last CPU sample */
 	unsigned long long last_sample;
-	unsigned long long iter_start;  /* loop: the last wait's return; 0 while waiting or unknown */
+	unsigned long long iter_start;  /* loop: the last wait's return (or its entry, when it did
+					 * not sleep); 0 while asleep in a wait, or unknown */
 	unsigned long long iter_off;
 	unsigned long long iter_runq;
 	unsigned long long iter_top_off;
@@ -75,6 +78,8 @@ struct sched_tstate {
 	int iter_top_nr;
 	unsigned int preempted;
 	unsigned int loop_seen;         /* a wait syscall was seen: LOOP_THREAD sent */
+	unsigned int wait_sleep;        /* off the CPU asleep in a wait syscall */
+	unsigned int pad;
 };
 
 /* Per-CPU counters (map `counters`, index below). */

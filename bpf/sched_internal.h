@@ -10,7 +10,7 @@
 #include "bpf/sched_source.h"
 
 #define SCHED_NR_NAMES 512
-#define SCHED_MAX_WAIT_LINKS 16
+#define SCHED_MAX_WAIT_LINKS 8
 
 /* Which programs a source runs (tried in this order for generic targets;
  * targets with a runtime need no syscall programs at all). */

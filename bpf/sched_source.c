@@ -226,7 +226,7 @@ int ts_sched_source_stats(struct ts_sched_source *s, struct ts_sched_stats *out)
 	out->sampled_entries = count_entries(bpf_map__fd(s->skel->maps.sampled));
 	out->samplers = s->n_samplers;
 	out->raw_tp = s->raw_tp;
-	out->wait_tracepoints = s->n_wait_links / 2;
+	out->wait_tracepoints = s->n_wait_links;
 	return r;
 }
 
@@ -308,8 +308,8 @@ static const char *const wait_syscalls[] = {
 	"epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6", "io_uring_enter",
 };
 
-_Static_assert(2 * sizeof(wait_syscalls) / sizeof(wait_syscalls[0]) <= SCHED_MAX_WAIT_LINKS,
-	       "an enter and an exit link per wait syscall");
+_Static_assert(sizeof(wait_syscalls) / sizeof(wait_syscalls[0]) <= SCHED_MAX_WAIT_LINKS,
+	       "a link per wait syscall");
 
 static int load(struct ts_sched_source *s, enum sched_flavour f)
 {
@@ -334,7 +334,7 @@ static int load(struct ts_sched_source *s, enum sched_flavour f)
 		r = sched_bpf__attach(skel);
 	s->skel = skel;
 	if (r == 0 && f == SCHED_FLAVOUR_BTF && cfg->generic) {
-		r = ts_syscall_tp_attach(skel->progs.tp_wait_enter, skel->progs.tp_wait_exit, wait_syscalls,
+		r = ts_syscall_tp_attach(skel->progs.tp_wait_enter, wait_syscalls,
 					 sizeof(wait_syscalls) / sizeof(wait_syscalls[0]), s->wait_links,
 					 &s->n_wait_links);
 		r = r > 0 ? 0 : r;

@@ -27,44 +27,29 @@ static int ensure_tracefs(void)
 	return access(TRACEFS "/events/syscalls", F_OK) == 0 ? 0 : -ENOENT;
 }
 
-static int attach_one(struct bpf_program *prog, const char *what, const char *name, struct bpf_link **link)
-{
-	char tp[64];
-
-	snprintf(tp, sizeof(tp), "sys_%s_%s", what, name);
-	*link = bpf_program__attach_tracepoint(prog, "syscalls", tp);
-	return *link ? 0 : errno ? -errno : -ENOENT;
-}
-
-int ts_syscall_tp_attach(struct bpf_program *enter, struct bpf_program *exit, const char *const *names,
-			 size_t n, struct bpf_link **links, unsigned *n_links)
+int ts_syscall_tp_attach(struct bpf_program *prog, const char *const *names, size_t n, struct bpf_link **links,
+			 unsigned *n_links)
 {
 	unsigned first = *n_links;
-	int pairs = 0, r = ensure_tracefs();
+	int r = ensure_tracefs();
 
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
-		struct bpf_link *in, *out;
+		char tp[64];
+		struct bpf_link *link;
 
 		/* a kernel without one of them (epoll_pwait2 before 5.11, no
-		 * io_uring) still has the others; an exit without its enter
-		 * is of no use */
-		r = attach_one(enter, "enter", names[i], &in);
-		if (r < 0)
-			continue;
-		r = attach_one(exit, "exit", names[i], &out);
-		if (r < 0) {
-			bpf_link__destroy(in);
+		 * io_uring) still has the others */
+		snprintf(tp, sizeof(tp), "sys_enter_%s", names[i]);
+		link = bpf_program__attach_tracepoint(prog, "syscalls", tp);
+		if (!link) {
+			r = errno ? -errno : -ENOENT;
 			continue;
 		}
-		links[(*n_links)++] = in;
-		links[(*n_links)++] = out;
-		pairs++;
+		links[(*n_links)++] = link;
 	}
-	if (pairs > 0)
-		return pairs;
-	while (*n_links > first)
-		bpf_link__destroy(links[--*n_links]);
+	if (*n_links > first)
+		return (int)(*n_links - first);
 	return r < 0 ? r : -ENOENT;
 }

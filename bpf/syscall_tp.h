@@ -1,13 +1,13 @@
 /*
- * syscall_tp.h: attach BPF programs to chosen syscalls' own tracepoints
- * (syscalls:sys_enter_NAME / sys_exit_NAME) instead of raw_syscalls.
+ * syscall_tp.h: attach a BPF program to chosen syscalls' own entry
+ * tracepoints (syscalls:sys_enter_NAME) instead of raw_syscalls.
  *
  * A program on raw_syscalls runs for every syscall of every process on
- * the machine; on the 6.18 VM a pair of them took getppid() from ~170 to
- * ~300-450 ns. With per-syscall tracepoints a program runs only for the
- * syscalls named; the others pay the kernel's slow syscall path and one
- * bitmap test (~+40 ns). Shared by the scheduler source (event-loop
- * waits) and the locks source (futex).
+ * the machine; on the 6.18 VM a sys_enter/sys_exit pair of them took
+ * getppid() from ~170 to ~300-450 ns. With per-syscall tracepoints a
+ * program runs only for the syscalls named; the others pay the kernel's
+ * slow syscall path and a bitmap test. Used by the scheduler source for
+ * event-loop waits (bpf/sched_source.c).
  */
 #ifndef TASKSCOPE_BPF_SYSCALL_TP_H
 #define TASKSCOPE_BPF_SYSCALL_TP_H
@@ -19,9 +19,9 @@ struct bpf_program;
 struct bpf_link;
 #endif
 
-/* The tracepoint context of sys_enter_NAME and sys_exit_NAME (tracefs
- * format: common fields, the syscall number as an int at offset 8, then
- * 8-byte slots). Also included by BPF C. */
+/* The tracepoint context of sys_enter_NAME (tracefs format: common
+ * fields, the syscall number as an int at offset 8, then 8-byte slots).
+ * Also included by BPF C. */
 struct ts_sys_enter_ctx {
 	unsigned long long common;
 	int nr;
@@ -29,23 +29,15 @@ struct ts_sys_enter_ctx {
 	unsigned long long args[6];
 };
 
-struct ts_sys_exit_ctx {
-	unsigned long long common;
-	int nr;
-	int pad;
-	long ret;
-};
-
 #ifndef __bpf__
-/* Attach `enter` and `exit` (loaded, with autoattach off) to the enter and
- * exit tracepoints of each of `names`, appending the links to
- * links[*n_links] (room for 2 * n). A syscall this kernel lacks is
- * skipped. Mounts tracefs at /sys/kernel/tracing when it is mounted
- * nowhere. Returns the number of syscalls attached (> 0), or -errno
- * (nothing left attached by this call): the caller then falls back to
- * raw_syscalls. */
-int ts_syscall_tp_attach(struct bpf_program *enter, struct bpf_program *exit, const char *const *names,
-			 size_t n, struct bpf_link **links, unsigned *n_links);
+/* Attach `prog` (loaded, with autoattach off) to the entry tracepoint of
+ * each of `names`, appending the links to links[*n_links] (room for n).
+ * A syscall this kernel lacks is skipped. Mounts tracefs at
+ * /sys/kernel/tracing when it is mounted nowhere. Returns the number of
+ * syscalls attached (> 0), or -errno (nothing left attached by this
+ * call): the caller then falls back to raw_syscalls. */
+int ts_syscall_tp_attach(struct bpf_program *prog, const char *const *names, size_t n, struct bpf_link **links,
+			 unsigned *n_links);
 #endif
 
 #endif /* TASKSCOPE_BPF_SYSCALL_TP_H */
