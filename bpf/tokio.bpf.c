@@ -115,30 +115,97 @@ static __always_inline struct pstack *thread_polls(__u32 tid, bool create)
 extern bool bpf_session_is_return(void) __ksym __weak;
 extern __u64 *bpf_session_cookie(void) __ksym __weak;
 
-/* raw::poll as a uprobe session, when the kernel has them: the entry
- * keeps the header in the call's cookie for the return, so a poll needs
- * no per-thread state at all (the task storage lookups were ~0.13 us of
- * each poll). Completions, frees and panics inside the poll are then sent
- * as they happen and matched to the thread's poll in user space. */
+/* The poll slots (tokio.h): a global array, so that a slot is found
+ * without a helper call, and user space reads it through the mmapped .bss. */
+struct tk_slot slots[TK_SLOTS];
+
+#define TK_COOKIE_SENT 1ull  /* session cookie: this poll sent POLL_BEGIN (no slot) */
+#define compiler_barrier() asm volatile("" ::: "memory")
+
+/* This thread's slot, when it is inside a poll kept there and not inside
+ * a nested one (whose completions and panics user space matches). */
+static __always_inline struct tk_slot *own_slot(__u32 tid)
+{
+	struct tk_slot *sl = &slots[tid & (TK_SLOTS - 1)];
+
+	return sl->owner == tid && sl->nested == 0 ? sl : NULL;
+}
+
+/* raw::poll as a uprobe session, when the kernel has them: one record
+ * per poll. The entry takes the thread's slot (begin time, task, poll
+ * instance) and sends nothing; the return sends begin and end together
+ * (with the state word in light mode, unless the task completed inside
+ * the poll). Completions, frees and panics inside the poll mark the slot.
+ * A poll that cannot have the slot (taken by another tid, or by an outer
+ * poll of this thread) keeps the header in the call's cookie and sends
+ * POLL_BEGIN and POLL_END; what happens inside it is matched to it in
+ * user space. */
 SEC("uprobe")
 int BPF_KPROBE(tk_poll_session, void *hdr)
 {
-	__u64 *cookie = bpf_session_cookie(), state = 0;
+	__u64 *cookie = bpf_session_cookie(), state = 0, old;
+	struct tk_poll_rec *r;
+	struct tk_slot *sl;
 	__u16 flags = 0;
 	__u32 tid;
 
 	if (!ours(&tid) || !cookie)
 		return 1;  /* not ours: no return probe for this call */
+	sl = &slots[tid & (TK_SLOTS - 1)];
 	if (!bpf_session_is_return()) {
-		*cookie = (__u64)hdr;
+		old = __sync_val_compare_and_swap(&sl->owner, 0, (__u64)tid);
+		if (old == 0) {
+			sl->hdr = (__u64)hdr;
+			sl->instance = bpf_get_attach_cookie(ctx);
+			sl->flags = 0;
+			sl->nested = 0;
+			*cookie = (__u64)hdr;
+			compiler_barrier();  /* a reader that sees begin sees the rest */
+			sl->begin = bpf_ktime_get_ns();
+			return 0;
+		}
+		if (old == tid)
+			sl->nested++;
+		*cookie = (__u64)hdr | TK_COOKIE_SENT;
 		emit(tid, TK_REC_POLL_BEGIN, 0, (__u64)hdr, bpf_get_attach_cookie(ctx));
 		return 0;
 	}
-	/* Pending or not, the word is untrusted here (see tk_poll_exit):
-	 * user space ignores it for a poll that completed the task. */
-	if (read_state && bpf_probe_read_user(&state, sizeof(state), (void *)*cookie) == 0)
-		flags = TK_F_STATE;
-	emit(tid, TK_REC_POLL_END, flags, *cookie, state);
+	if (*cookie & TK_COOKIE_SENT) {
+		if (sl->owner == tid && sl->nested > 0)
+			sl->nested--;
+		/* Pending or not, the word is untrusted here (see tk_poll_exit):
+		 * user space ignores it for a poll that completed the task. */
+		if (read_state && bpf_probe_read_user(&state, sizeof(state), (void *)(*cookie & ~TK_COOKIE_SENT)) == 0)
+			flags = TK_F_STATE;
+		emit(tid, TK_REC_POLL_END, flags, *cookie & ~TK_COOKIE_SENT, state);
+		return 0;
+	}
+	if (sl->owner != tid || sl->hdr != *cookie)
+		return 0;  /* cannot happen: the slot was ours since the entry */
+	flags = (__u16)sl->flags;
+	/* pending: see tk_poll_exit on why the word is untrusted */
+	if (!(flags & TK_F_READY) && read_state && bpf_probe_read_user(&state, sizeof(state), (void *)*cookie) == 0)
+		flags |= TK_F_STATE;
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (r) {
+		r->h.ts = bpf_ktime_get_ns();
+		r->h.task = *cookie;
+		r->h.cookie = state;
+		r->h.tid = tid;
+		r->h.type = TK_REC_POLL;
+		r->h.flags = flags;
+		r->begin = sl->begin;
+		r->instance = sl->instance;
+	} else {
+		count_drop();
+	}
+	/* free the slot before the record can be read: a drain that has
+	 * read the record never finds its poll still in progress */
+	sl->begin = 0;
+	compiler_barrier();
+	sl->owner = 0;
+	if (r)
+		bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	return 0;
 }
 
@@ -202,11 +269,17 @@ int BPF_KRETPROBE(tk_poll_exit)
 SEC("uprobe")
 int BPF_KPROBE(tk_dealloc, void *hdr)
 {
+	struct tk_slot *sl;
 	struct pstack *ps;
 	__u32 tid, d;
 
 	if (!ours(&tid))
 		return 0;
+	sl = own_slot(tid);
+	if (sl && sl->hdr == (__u64)hdr) {
+		sl->flags |= TK_F_READY | TK_F_DEALLOC;  /* sent with the poll */
+		return 0;
+	}
 	ps = thread_polls(tid, false);
 	if (ps && ps->depth > 0 && ps->depth <= TK_POLL_DEPTH) {
 		d = ps->depth - 1;
@@ -227,12 +300,22 @@ int BPF_KPROBE(tk_dealloc, void *hdr)
 SEC("uprobe")
 int BPF_KPROBE(tk_complete, void *hdr)
 {
+	struct tk_slot *sl;
 	struct pstack *ps;
 	__u64 state = 0;
 	__u32 tid, d;
 
 	if (!ours(&tid))
 		return 0;
+	sl = own_slot(tid);
+	if (sl && sl->hdr == (__u64)hdr) {
+		/* the poller holds a reference: the word is the task's */
+		if (bpf_probe_read_user(&state, sizeof(state), hdr) == 0 && (state & TK_STATE_CANCELLED))
+			sl->flags |= TK_F_READY | TK_F_CANCELLED;
+		else
+			sl->flags |= TK_F_READY;
+		return 0;
+	}
 	ps = thread_polls(tid, false);
 	if (ps && ps->depth > 0 && ps->depth <= TK_POLL_DEPTH) {
 		d = ps->depth - 1;
@@ -244,7 +327,7 @@ int BPF_KPROBE(tk_complete, void *hdr)
 			return 0;
 		}
 	}
-	/* outside a poll tracked here (shutdown, or polls as sessions) */
+	/* outside a poll tracked here (shutdown, or a poll-as-session without the slot) */
 	emit(tid, TK_REC_COMPLETE,
 	     bpf_probe_read_user(&state, sizeof(state), hdr) == 0 && (state & TK_STATE_CANCELLED) ? TK_F_CANCELLED : 0,
 	     (__u64)hdr, 0);
@@ -269,14 +352,20 @@ int BPF_KPROBE(tk_waker, void *hdr)
 SEC("uprobe")
 int BPF_KPROBE(tk_panic_caught)
 {
+	struct tk_slot *sl;
 	struct pstack *ps;
 	__u32 tid, d;
 
 	if (!ours(&tid))
 		return 0;
+	sl = own_slot(tid);
+	if (sl) {
+		sl->flags |= TK_F_PANICKED;
+		return 0;
+	}
 	ps = thread_polls(tid, false);
 	if (!ps) {
-		/* polls as sessions: user space knows the thread's poll */
+		/* a poll-as-session without the slot: user space knows it */
 		emit(tid, TK_REC_PANIC, 0, 0, 0);
 		return 0;
 	}

@@ -41,6 +41,7 @@ enum tk_rec_type {
 	TK_REC_PANIC,             /* task: a panic was caught while polling it */
 	TK_REC_SPAWN,             /* struct tk_spawn_rec; cookie = TK_SPAWN_* */
 	TK_REC_COMPLETE,          /* task: completed outside a poll (cancelled at shutdown) */
+	TK_REC_POLL,              /* struct tk_poll_rec: a whole poll (begin and end) in one record */
 };
 
 enum tk_rec_flags {
@@ -49,6 +50,7 @@ enum tk_rec_flags {
 				   * cancelled bit was set when it completed */
 	TK_F_DEALLOC = 1u << 2,   /* poll end: it was freed inside the poll */
 	TK_F_STATE = 1u << 3,     /* poll end: cookie holds the state word (light mode only) */
+	TK_F_PANICKED = 1u << 4,  /* whole poll: a panic was caught inside it */
 };
 
 enum tk_spawn_kind { TK_SPAWN_TASK = 0, TK_SPAWN_BLOCKING = 1 };
@@ -63,6 +65,34 @@ struct tk_rec {
 	unsigned int tid;
 	unsigned short type;
 	unsigned short flags;
+};
+
+/* One record per poll (raw::poll as a uprobe session): the entry keeps
+ * the poll in its thread's slot, slots[tid & (TK_SLOTS - 1)] in the
+ * program's .bss, and sends nothing; the return sends one tk_poll_rec and
+ * frees the slot. A slot owned by another thread (two tids equal modulo
+ * TK_SLOTS) or by this thread already (a nested poll) is not taken: that
+ * poll sends POLL_BEGIN and POLL_END records as before. User space reads
+ * the slots every drain (mmapped .bss), to report a long poll's begin
+ * while it still runs: a slot is written while it is read, so the reader
+ * copies it twice and uses it only when both copies agree. The entry
+ * writes `begin` last; the return zeroes `begin`, then `owner`, and only
+ * then submits the poll's record. */
+#define TK_SLOTS 1024
+
+struct tk_slot {
+	unsigned long long owner;    /* tid of the thread whose poll this is; 0: free */
+	unsigned long long hdr;      /* the task polled */
+	unsigned long long begin;    /* ns (CLOCK_MONOTONIC); 0 while being taken or freed */
+	unsigned long long instance; /* the raw::poll instance (attach cookie) */
+	unsigned int flags;          /* TK_F_READY, _CANCELLED, _DEALLOC, _PANICKED learnt inside */
+	unsigned int nested;         /* POLL_BEGIN/END polls in progress inside it, same thread */
+};
+
+struct tk_poll_rec {
+	struct tk_rec h;             /* TK_REC_POLL; ts: end; cookie: the state word (TK_F_STATE) */
+	unsigned long long begin;    /* the poll's begin (ns) */
+	unsigned long long instance; /* the raw::poll instance (attach cookie) */
 };
 
 /* Header::vtable (Header is repr(C): state, queue_next, vtable) and

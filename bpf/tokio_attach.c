@@ -38,6 +38,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "bpf/tokio.h"  /* before the skeleton: its .bss has struct tk_slot */
 #include "bpf/tokio.skel.h"
 #include "bpf/tokio_internal.h"
 

@@ -122,6 +122,17 @@ int ts_tokio_tasks_new(uint32_t pid, bool waker_probes, struct ts_strpool *pool,
 void ts_tokio_tasks_free(struct tk_tasks *t);
 /* Turn one ring buffer record (untrusted size) into events in `batch`. */
 int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, struct ts_event_batch *batch);
+/* Polls kept in slots (one record per poll, tokio.h): report the begin of
+ * each that has been running for TK_EARLY_BEGIN_NS or longer at `now_ns`,
+ * once, so that live lints and the console see it while it runs; the
+ * poll's record then sends only its end. `slots` (n of them) is the
+ * program's mmapped array, written while it is read: each slot is read
+ * as a seqlock on its begin time, and checked. The delay keeps the begin
+ * of a poll ended since the last drain inside the collector's reorder
+ * window: 5 ms + a 20 ms drain period < TS_COLLECTOR_REORDER_NS. */
+#define TK_EARLY_BEGIN_NS 5000000ull
+int ts_tokio_tasks_scan(struct tk_tasks *t, const struct tk_slot *slots, size_t n, uint64_t now_ns,
+			struct ts_event_batch *batch);
 /* Records that failed validation so far. */
 uint64_t ts_tokio_tasks_rejected(const struct tk_tasks *t);
 /* Light mode: pending poll ends whose state word failed the checks (the

@@ -27,6 +27,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "bpf/tokio.h"  /* before the skeleton: its .bss has struct tk_slot */
 #include "bpf/tokio.skel.h"
 #include "bpf/tokio_internal.h"
 #include "collector/attach.h"
@@ -91,7 +92,12 @@ static int source_drain(void *p, struct ts_event_batch *batch, uint64_t now_ns)
 	s->batch = NULL;
 	if (r < 0)
 		return r;
-	return s->cb_err;
+	if (s->cb_err)
+		return s->cb_err;
+	/* after the records: a poll whose record was read is not in a slot */
+	if (s->skel->bss)
+		return ts_tokio_tasks_scan(s->tasks, s->skel->bss->slots, TK_SLOTS, now_ns, batch);
+	return 0;
 }
 
 static uint64_t source_lost(void *p)

@@ -79,6 +79,10 @@ struct tk_thread {
 	uint32_t depth;
 	uint64_t poll[TK_POLL_DEPTH];
 	uint16_t poll_flags[TK_POLL_DEPTH];
+	/* Its poll kept in a slot (one record per poll): the begin time of
+	 * the one whose POLL_BEGIN the slot scan sent early (0: none), and of
+	 * the last one whose record arrived (the scan must not begin it). */
+	uint64_t early_begin, early_hdr, ended_begin;
 	struct tk_thread *hash_next;
 };
 
@@ -222,18 +226,25 @@ static int push(struct ts_event_batch *b, const struct ts_event *ev)
 	return ts_event_batch_push(b, ev);
 }
 
+static struct tk_thread *find_thread(struct tk_tasks *t, uint32_t tid)
+{
+	struct tk_thread *th = ts_hashidx_bucket(&t->thread_ix, ts_hashidx_hash(0, tid));
+
+	while (th && th->tid != tid)
+		th = th->hash_next;
+	return th;
+}
+
 /* Report a thread the first time it is seen and whenever its role changes;
  * *out: its entry. */
 static int see_thread(struct tk_tasks *t, uint32_t tid, uint64_t ts, int role, struct ts_event_batch *b,
 		      struct tk_thread **out)
 {
-	struct tk_thread *th = ts_hashidx_bucket(&t->thread_ix, ts_hashidx_hash(0, tid));
+	struct tk_thread *th = find_thread(t, tid);
 	char path[64], comm[32] = "";
 	ssize_t n;
 	int fd;
 
-	while (th && th->tid != tid)
-		th = th->hash_next;
 	if (!th) {
 		th = calloc(1, sizeof(*th));
 		if (!th)
@@ -493,6 +504,128 @@ static int light_poll_end(struct tk_tasks *t, struct tk_task *k, const struct tk
 	});
 }
 
+/* A poll began: the task's kind tells the thread's role (a thread that
+ * polls blocking tasks is "blocking"); the poll instance remembers
+ * whether it polls blocking tasks. *th: the thread's entry. */
+static int poll_begin(struct tk_tasks *t, uint32_t tid, uint64_t ts, uint64_t hdr, uint64_t instance,
+		      struct ts_event_batch *b, struct tk_thread **th)
+{
+	struct tk_task *k = get_task(t, hdr, ts);
+	int role, rc;
+
+	if (!k)
+		return -ENOMEM;
+	if (k->kind == TS_KIND_BLOCKING)
+		learn_instance(t, instance);
+	else if (instance_blocking(t, instance))
+		k->kind = TS_KIND_BLOCKING;
+	role = k->kind == TS_KIND_BLOCKING ? TS_ROLE_BLOCKING : TS_ROLE_WORKER;
+	rc = see_thread(t, tid, ts, role, b, th);
+	if (rc < 0)
+		return rc;
+	return push(b, &(struct ts_event){
+		.ts = ts, .pid = t->pid, .tid = tid, .type = TS_EV_POLL_BEGIN, .id = hdr,
+	});
+}
+
+/* A poll of r->task ended with `flags` (TK_F_*, what was learnt inside
+ * it included). */
+static int poll_end(struct tk_tasks *t, const struct tk_rec *r, uint16_t flags, struct ts_event_batch *b)
+{
+	struct ts_event ev = { .ts = r->ts, .pid = t->pid, .tid = r->tid, .id = r->task, .type = TS_EV_POLL_END };
+	struct tk_task *k = find_task(t, r->task);
+	int rc;
+
+	if (k && (flags & TK_F_CANCELLED))
+		k->cancelled = true;
+	if (k && (flags & TK_F_PANICKED))
+		k->panicked = true;
+	if (k && k->unwoken && !(flags & TK_F_CANCELLED)) {
+		/* light mode: it was woken between its last poll and this
+		 * one, when is unknown (a poll that only cancels an aborted
+		 * task was no wake's) */
+		rc = push(b, &(struct ts_event){
+			.ts = r->ts, .pid = t->pid, .tid = r->tid, .type = TS_EV_WAKE, .id = r->task,
+			.flags = TS_EVF_BY_REF | TS_EVF_UNTIMED,
+		});
+		if (rc < 0)
+			return rc;
+	}
+	if (k)
+		k->unwoken = false;
+	ev.flags = (flags & TK_F_READY) ? TS_EVF_READY : 0;
+	if (!t->waker_probes && !(flags & TK_F_READY)) {
+		rc = light_poll_end(t, k, r, &ev, b);
+		if (rc < 0)
+			return rc;
+	}
+	rc = push(b, &ev);
+	/* A task that completed never runs again: its life ends here,
+	 * whenever its JoinHandle lets the memory go. */
+	if (rc < 0 || !(flags & TK_F_READY))
+		return rc;
+	return on_drop(t, r, b);
+}
+
+/* One record for a whole poll (it had its thread's slot): its begin,
+ * unless the slot scan sent that already, and its end. */
+static int on_whole_poll(struct tk_tasks *t, const struct tk_poll_rec *p, struct ts_event_batch *b)
+{
+	struct tk_thread *th = NULL;
+	int rc;
+
+	if (p->begin == 0 || p->begin > p->h.ts) {
+		t->rejected++;
+		return 0;
+	}
+	th = find_thread(t, p->h.tid);
+	if (th && th->early_begin == p->begin && th->early_hdr == p->h.task) {
+		th->early_begin = 0;  /* begun by the scan */
+	} else {
+		rc = poll_begin(t, p->h.tid, p->begin, p->h.task, p->instance, b, &th);
+		if (rc < 0)
+			return rc;
+	}
+	th->ended_begin = p->begin;
+	return poll_end(t, &p->h, p->h.flags, b);
+}
+
+int ts_tokio_tasks_scan(struct tk_tasks *t, const struct tk_slot *slots, size_t n, uint64_t now_ns,
+			struct ts_event_batch *b)
+{
+	struct tk_thread *th;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct tk_slot *sl = &slots[i];
+		uint64_t begin, owner, hdr, instance;
+
+		/* begin is written last at a poll's entry and cleared first at
+		 * its return: the same nonzero begin before and after the other
+		 * fields means they belong to it (a seqlock with begin as the
+		 * sequence; the clock never repeats a value) */
+		begin = __atomic_load_n(&sl->begin, __ATOMIC_ACQUIRE);
+		if (begin == 0 || begin > now_ns || now_ns - begin < TK_EARLY_BEGIN_NS)
+			continue;
+		owner = __atomic_load_n(&sl->owner, __ATOMIC_ACQUIRE);
+		hdr = __atomic_load_n(&sl->hdr, __ATOMIC_ACQUIRE);
+		instance = __atomic_load_n(&sl->instance, __ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&sl->begin, __ATOMIC_ACQUIRE) != begin)
+			continue;
+		if (owner == 0 || owner > UINT32_MAX || (owner & (TK_SLOTS - 1)) != (i & (TK_SLOTS - 1)) || !hdr)
+			continue;
+		th = find_thread(t, (uint32_t)owner);
+		if (th && (th->early_begin == begin || th->ended_begin == begin))
+			continue;  /* sent already, or its record was read */
+		rc = poll_begin(t, (uint32_t)owner, begin, hdr, instance, b, &th);
+		if (rc < 0)
+			return rc;
+		th->early_begin = begin;
+		th->early_hdr = hdr;
+	}
+	return 0;
+}
+
 int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, struct ts_event_batch *b)
 {
 	static const uint16_t waker_events[] = {
@@ -503,8 +636,8 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 	struct ts_event ev = { 0 };
 	struct tk_thread *th = NULL;
 	struct tk_task *k;
-	uint16_t flags, *inside;
-	int role, rc;
+	uint16_t *inside;
+	int rc;
 
 	/* (a panic caught inside a poll-as-session names no task: the
 	 * thread's poll is the task) */
@@ -517,7 +650,7 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 	ev.tid = r->tid;
 	ev.id = r->task;
 	/* every thread that does anything is named once (pollers get their role below) */
-	if (r->type != TK_REC_POLL_BEGIN) {
+	if (r->type != TK_REC_POLL_BEGIN && r->type != TK_REC_POLL) {
 		rc = see_thread(t, r->tid, r->ts, -1, b, &th);
 		if (rc < 0)
 			return rc;
@@ -530,51 +663,18 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 		}
 		return on_spawn(t, data, b);
 	case TK_REC_POLL_BEGIN:
-		k = get_task(t, r->task, r->ts);
-		if (!k)
-			return -ENOMEM;
-		if (k->kind == TS_KIND_BLOCKING)
-			learn_instance(t, r->cookie);
-		else if (instance_blocking(t, r->cookie))
-			k->kind = TS_KIND_BLOCKING;
-		role = k->kind == TS_KIND_BLOCKING ? TS_ROLE_BLOCKING : TS_ROLE_WORKER;
-		rc = see_thread(t, r->tid, r->ts, role, b, &th);
-		if (rc < 0)
-			return rc;
-		poll_push(th, r->task);
-		ev.type = TS_EV_POLL_BEGIN;
-		return push(b, &ev);
+		rc = poll_begin(t, r->tid, r->ts, r->task, r->cookie, b, &th);
+		if (rc == 0)
+			poll_push(th, r->task);
+		return rc;
 	case TK_REC_POLL_END:
-		flags = r->flags | poll_pop(th, r->task);
-		k = find_task(t, r->task);
-		if (k && (flags & TK_F_CANCELLED))
-			k->cancelled = true;
-		if (k && k->unwoken && !(flags & TK_F_CANCELLED)) {
-			/* light mode: it was woken between its last poll and
-			 * this one, when is unknown (a poll that only cancels
-			 * an aborted task was no wake's) */
-			rc = push(b, &(struct ts_event){
-				.ts = r->ts, .pid = t->pid, .tid = r->tid, .type = TS_EV_WAKE, .id = r->task,
-				.flags = TS_EVF_BY_REF | TS_EVF_UNTIMED,
-			});
-			if (rc < 0)
-				return rc;
+		return poll_end(t, r, r->flags | poll_pop(th, r->task), b);
+	case TK_REC_POLL:
+		if (size < sizeof(struct tk_poll_rec)) {
+			t->rejected++;
+			return 0;
 		}
-		if (k)
-			k->unwoken = false;
-		ev.type = TS_EV_POLL_END;
-		ev.flags = (flags & TK_F_READY) ? TS_EVF_READY : 0;
-		if (!t->waker_probes && !(flags & TK_F_READY)) {
-			rc = light_poll_end(t, k, r, &ev, b);
-			if (rc < 0)
-				return rc;
-		}
-		rc = push(b, &ev);
-		/* A task that completed never runs again: its life ends here,
-		 * whenever its JoinHandle lets the memory go. */
-		if (rc < 0 || !(flags & TK_F_READY))
-			return rc;
-		return on_drop(t, r, b);
+		return on_whole_poll(t, data, b);
 	case TK_REC_COMPLETE:
 		inside = poll_top(th, r->task);
 		if (inside) {

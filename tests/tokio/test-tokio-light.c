@@ -11,9 +11,17 @@
  * poll gets one untimed wake that records no scheduling delay, that an
  * abort's poll is no wake, and that completions and frees sent inside a
  * poll (raw::poll as a uprobe session) end the poll ready.
+ *
+ * One record per poll (a poll kept in its thread's slot): the record
+ * becomes a begin and an end; the slot scan reports a long poll's begin
+ * while it runs (a live blocked_worker), once, and the poll's record then
+ * adds only the end; a poll nested in a slot poll and a poll whose slot
+ * belongs to another thread send begin and end records and are counted
+ * alongside; slots that are free, too young, or inconsistent are ignored.
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bpf/tokio_internal.h"
 #include "check.h"
@@ -223,11 +231,187 @@ static void full_mode(void)
 	fixture_fini(&f);
 }
 
+
+/* Records fed without applying; flush() sorts their events by time (as
+ * the collector does) and applies them. */
+static void feed(struct fixture *f, uint16_t type, uint16_t flags, uint64_t ts, uint32_t tid, uint64_t task,
+		 uint64_t cookie)
+{
+	struct tk_rec r = { .ts = ts, .task = task, .cookie = cookie, .tid = tid, .type = type, .flags = flags };
+
+	CHECK(ts_tokio_tasks_record(f->tasks, &r, sizeof(r), &f->batch) == 0);
+}
+
+static void feed_poll(struct fixture *f, uint16_t flags, uint64_t begin, uint64_t end, uint32_t tid, uint64_t task,
+		      uint64_t state)
+{
+	struct tk_poll_rec p = {
+		.h = { .ts = end, .task = task, .cookie = state, .tid = tid, .type = TK_REC_POLL, .flags = flags },
+		.begin = begin,
+	};
+
+	CHECK(ts_tokio_tasks_record(f->tasks, &p, sizeof(p), &f->batch) == 0);
+}
+
+static size_t count_events(const struct fixture *f, uint16_t type, uint64_t task)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->batch.len; i++)
+		n += f->batch.events[i].type == type && f->batch.events[i].id == task;
+	return n;
+}
+
+static void flush(struct fixture *f)
+{
+	ts_event_batch_sort_from(&f->batch, 0);
+	for (size_t i = 0; i < f->batch.len; i++)
+		ts_model_apply(f->model, &f->batch.events[i]);
+	f->batch.len = 0;
+}
+
+/* One record per poll: begin and end from one record, in time order with
+ * what the thread sent meanwhile; the state word as for a POLL_END; a
+ * completion, free or panic learnt inside the poll in its flags. */
+static void whole_poll(void)
+{
+	struct fixture f;
+	struct ts_task *t;
+
+	fixture_init(&f, false);
+	spawn(&f, 1 * MS, 0x5000);
+	f.batch.len = 0;
+	feed_poll(&f, TK_F_STATE, 2 * MS, 3 * MS, TID, 0x5000, 4 * REF | JOIN | NOTIFIED);
+	CHECK_EQ(count_events(&f, TS_EV_POLL_BEGIN, 0x5000), 1);
+	CHECK_EQ(count_events(&f, TS_EV_POLL_END, 0x5000), 1);
+	flush(&f);
+	t = ts_model_find_task(f.model, PID, 0x5000);
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	CHECK_EQ(t->polls, 1);
+	CHECK_EQ(t->busy_ns, 1 * MS);
+	CHECK_EQ(t->self_wakes, 1);
+	CHECK_EQ(t->state, TS_TASK_SCHEDULED);
+	feed_poll(&f, TK_F_READY | TK_F_DEALLOC, 4 * MS, 6 * MS, TID, 0x5000, 0);
+	flush(&f);
+	t = ts_model_find_task(f.model, PID, 0x5000);
+	CHECK(t && t->polls == 2 && t->state == TS_TASK_DONE && t->outcome == TS_OUTCOME_OK);
+	/* a panic caught inside the poll */
+	spawn(&f, 7 * MS, 0x6000);
+	feed_poll(&f, TK_F_READY | TK_F_PANICKED, 8 * MS, 9 * MS, TID, 0x6000, 0);
+	flush(&f);
+	t = ts_model_find_task(f.model, PID, 0x6000);
+	CHECK(t && t->state == TS_TASK_DONE && t->outcome == TS_OUTCOME_PANICKED);
+	/* a record ending before it began is refused */
+	feed_poll(&f, 0, 10 * MS, 9 * MS, TID, 0x7000, 0);
+	CHECK_EQ(f.batch.len, 0);
+	CHECK_EQ(ts_tokio_tasks_rejected(f.tasks), 1);
+	fixture_fini(&f);
+}
+
+/* The slot scan: a poll running for 5 ms or more gets its begin while it
+ * runs (blocked_worker is raised before it ends), once; its record then
+ * sends only the end. */
+static void slot_scan(void)
+{
+	struct tk_slot *slots = calloc(TK_SLOTS, sizeof(*slots));
+	struct tk_slot *sl = slots ? &slots[TID & (TK_SLOTS - 1)] : NULL;
+	struct fixture f;
+	struct ts_task *t;
+
+	CHECK(slots != NULL);
+	if (!slots)
+		return;
+	fixture_init(&f, false);
+	spawn(&f, 1 * MS, 0x8000);
+	f.batch.len = 0;
+	*sl = (struct tk_slot){ .owner = TID, .hdr = 0x8000, .begin = 10 * MS };
+	CHECK(ts_tokio_tasks_scan(f.tasks, slots, TK_SLOTS, 14 * MS, &f.batch) == 0);
+	CHECK_EQ(f.batch.len, 0);   /* 4 ms: its record will come in time */
+	CHECK(ts_tokio_tasks_scan(f.tasks, slots, TK_SLOTS, 20 * MS, &f.batch) == 0);
+	CHECK_EQ(count_events(&f, TS_EV_POLL_BEGIN, 0x8000), 1);
+	CHECK(f.batch.len >= 1 && f.batch.events[f.batch.len - 1].ts == 10 * MS &&
+	      f.batch.events[f.batch.len - 1].tid == TID);
+	flush(&f);
+	t = ts_model_find_task(f.model, PID, 0x8000);
+	CHECK(t && t->state == TS_TASK_RUNNING);
+	ts_model_tick(f.model, 150 * MS);
+	CHECK_EQ(f.warnings[TS_WARN_BLOCKED_WORKER], 1);  /* live: the poll still runs */
+	CHECK(ts_tokio_tasks_scan(f.tasks, slots, TK_SLOTS, 170 * MS, &f.batch) == 0);
+	CHECK_EQ(f.batch.len, 0);   /* once */
+	feed_poll(&f, TK_F_STATE, 10 * MS, 200 * MS, TID, 0x8000, 2 * REF | JOIN);
+	CHECK_EQ(count_events(&f, TS_EV_POLL_BEGIN, 0x8000), 0);
+	CHECK_EQ(count_events(&f, TS_EV_POLL_END, 0x8000), 1);
+	flush(&f);
+	t = ts_model_find_task(f.model, PID, 0x8000);
+	CHECK(t && t->polls == 1 && t->state == TS_TASK_IDLE && t->busy_ns == 190 * MS);
+	/* the slot read before the program freed it, after its record: no begin */
+	CHECK(ts_tokio_tasks_scan(f.tasks, slots, TK_SLOTS, 210 * MS, &f.batch) == 0);
+	CHECK_EQ(f.batch.len, 0);
+	/* the next long poll of the thread is begun early again */
+	*sl = (struct tk_slot){ .owner = TID, .hdr = 0x8000, .begin = 300 * MS };
+	CHECK(ts_tokio_tasks_scan(f.tasks, slots, TK_SLOTS, 320 * MS, &f.batch) == 0);
+	CHECK_EQ(count_events(&f, TS_EV_POLL_BEGIN, 0x8000), 1);
+	flush(&f);
+	/* ignored: a free slot, an owner that does not belong in this slot,
+	 * no task, a begin in the future */
+	*sl = (struct tk_slot){ .owner = 0, .hdr = 0x8000, .begin = 300 * MS };
+	slots[5] = (struct tk_slot){ .owner = TID, .hdr = 0x9000, .begin = 300 * MS };
+	slots[6] = (struct tk_slot){ .owner = 6, .hdr = 0, .begin = 300 * MS };
+	slots[7] = (struct tk_slot){ .owner = 7, .hdr = 0x9000, .begin = 900 * MS };
+	CHECK(ts_tokio_tasks_scan(f.tasks, slots, TK_SLOTS, 400 * MS, &f.batch) == 0);
+	CHECK_EQ(f.batch.len, 0);
+	fixture_fini(&f);
+	free(slots);
+}
+
+/* A poll nested in a slot poll (same thread) and a poll whose slot
+ * another thread holds (tids equal modulo TK_SLOTS) send begin and end
+ * records, with completions matched to them in user space; the slot poll
+ * around or beside them sends its one record. All are counted. */
+static void nested_and_collision(void)
+{
+	const uint32_t other = TID + TK_SLOTS;
+	struct fixture f;
+	struct ts_task *outer, *inner, *b;
+
+	fixture_init(&f, false);
+	spawn(&f, 1 * MS, 0xa000);
+	spawn(&f, 1 * MS, 0xb000);
+	spawn(&f, 1 * MS, 0xc000);
+	f.batch.len = 0;
+	/* outer 0xa000 in the slot from 2 ms to 9 ms; inner 0xb000 inside it */
+	feed(&f, TK_REC_POLL_BEGIN, 0, 3 * MS, TID, 0xb000, 0);
+	/* meanwhile another thread, whose slot is TID's: 0xc000 */
+	feed(&f, TK_REC_POLL_BEGIN, 0, 3 * MS + 10, other, 0xc000, 0);
+	feed(&f, TK_REC_COMPLETE, 0, 4 * MS, TID, 0xb000, 0);
+	feed(&f, TK_REC_POLL_END, TK_F_STATE, 5 * MS, TID, 0xb000, 0);
+	feed(&f, TK_REC_DEALLOC, 0, 5 * MS + 10, other, 0xc000, 0);
+	feed(&f, TK_REC_POLL_END, TK_F_STATE, 6 * MS, other, 0xc000, 0);
+	feed_poll(&f, TK_F_STATE, 2 * MS, 9 * MS, TID, 0xa000, 2 * REF | JOIN);
+	CHECK_EQ(count_events(&f, TS_EV_POLL_BEGIN, 0xa000), 1);
+	CHECK_EQ(count_events(&f, TS_EV_POLL_BEGIN, 0xb000), 1);
+	CHECK_EQ(count_events(&f, TS_EV_POLL_BEGIN, 0xc000), 1);
+	flush(&f);
+	outer = ts_model_find_task(f.model, PID, 0xa000);
+	inner = ts_model_find_task(f.model, PID, 0xb000);
+	b = ts_model_find_task(f.model, PID, 0xc000);
+	CHECK(outer && outer->polls == 1 && outer->state == TS_TASK_IDLE && outer->busy_ns == 7 * MS);
+	CHECK(inner && inner->polls == 1 && inner->state == TS_TASK_DONE && inner->outcome == TS_OUTCOME_OK);
+	CHECK(b && b->polls == 1 && b->state == TS_TASK_DONE);
+	CHECK_EQ(ts_tokio_tasks_rejected(f.tasks), 0);
+	fixture_fini(&f);
+}
+
 int main(void)
 {
 	decode();
 	wakes_and_wakers();
 	inside_poll();
 	full_mode();
+	whole_poll();
+	slot_scan();
+	nested_and_collision();
 	return check_result("test-tokio-light");
 }
