@@ -85,20 +85,29 @@ static int on_record(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-/* glibc's pthread_mutex_t: the lock word, then __count, then __owner (the
- * holder's tid, set by normal and PI mutexes alike); a PI futex word holds
- * the owner's tid itself. A lock that cannot be read is taken as held:
- * better a hold reported too long than one cut short on a bad read. */
+/* Does `tid` still hold the lock at `addr`? A free lock (word 0: glibc's
+ * mutexes, Rust's futex mutex) is held by nobody. glibc's
+ * pthread_mutex_t keeps the holder's tid in __owner (after the word and
+ * __count), a PI futex in its word: another thread of the process named
+ * there holds it now. Anything else (an unreadable lock, a lock without an
+ * owner field, like Rust's) is taken as still held: better a hold reported
+ * too long than one cut short. */
+static bool owner_ok(void *ctx, uint32_t pid, uint32_t tid);
+
 static bool still_held(void *ctx, uint32_t pid, uint64_t addr, uint32_t tid)
 {
-	uint32_t word[3];
+	uint32_t word[3], other;
 	struct iovec local = { .iov_base = word, .iov_len = sizeof(word) };
 	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = sizeof(word) };
 
-	(void)ctx;
 	if (process_vm_readv((pid_t)pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(word))
 		return true;
-	return word[0] != 0 && (word[2] == tid || (word[0] & 0x3fffffffu) == tid);
+	if (word[0] == 0)
+		return false;
+	if ((word[0] & 0x3fffffffu) == tid || word[2] == tid)
+		return true;
+	other = word[2] ? word[2] : word[0] & 0x3fffffffu;
+	return !(other && other != tid && owner_ok(ctx, pid, other));
 }
 
 /* The process is gone: so are its holds. */
@@ -129,8 +138,7 @@ static int src_drain(void *p, struct ts_event_batch *batch, uint64_t now_ns)
 	int r = ring_buffer__consume(s->rb);
 
 	ts_locks_track_process(s->track, now_ns, gone, batch);
-	if (s->mode == TS_LOCKS_CONTENDED)
-		ts_locks_track_check_holders(s->track, now_ns, gone ? held_by_nobody : still_held, s, batch);
+	ts_locks_track_check_holders(s->track, now_ns, gone ? held_by_nobody : still_held, s, batch);
 	return r < 0 ? r : 0;
 }
 

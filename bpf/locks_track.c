@@ -22,6 +22,7 @@ struct lk {
 	uint64_t addr;
 	uint32_t holder;          /* tid of the exclusive holder we know of, 0: none/unknown */
 	uint32_t holder_pid;      /* its process */
+	bool futex_hold;          /* the holder is known from the futex path (its release may go unseen) */
 	uint32_t index;
 	uint64_t acquisitions;    /* seen by us (full mode) */
 	bool ignored;             /* not a lock (a condvar's futex) */
@@ -227,7 +228,9 @@ static void pend_flush(struct ts_locks_track *t, struct pending *p, struct ts_ev
 	push(t, out, TS_EV_LOCK_ACQUIRED, p->pid, p->tid, p->end, p->addr, TS_EVF_PARTIAL);
 	if (l) {
 		l->holder = p->tid;
+		l->holder_pid = p->pid;
 		l->adopted = false;
+		l->futex_hold = true;
 	}
 	pend_remove(t, p);
 }
@@ -321,6 +324,7 @@ static void adopt_holder(struct ts_locks_track *t, struct lk *l, const struct ts
 	push(t, out, TS_EV_LOCK_ACQUIRED, rec->pid, owner, rec->ts, l->addr, TS_EVF_PARTIAL);
 	l->holder = owner;
 	l->holder_pid = rec->pid;
+	l->futex_hold = true;
 	l->adopted = true;
 }
 
@@ -386,6 +390,7 @@ static void on_acquired(struct ts_locks_track *t, struct lk *l, const struct ts_
 	if (!shared) {
 		l->holder = rec->tid;
 		l->holder_pid = rec->pid;
+		l->futex_hold = rec->flags & TS_LOCKS_F_FUTEX;
 	}
 }
 
@@ -558,7 +563,7 @@ void ts_locks_track_check_holders(struct ts_locks_track *t, uint64_t ts, ts_lock
 		struct lk *l = t->locks[i];
 
 		/* full mode sees a pthread lock's every release */
-		if (!l->holder || l->ignored || (t->mode == TS_LOCKS_FULL && !l->adopted))
+		if (!l->holder || l->ignored || !l->futex_hold)
 			continue;
 		if (held(ctx, l->holder_pid, l->addr, l->holder))
 			continue;
