@@ -8,7 +8,9 @@
 #    a task spawned before the attach appears at its polls, with no location;
 #  - each task's polls equal the program's own count (Counted wrapper),
 #    within 1% or 1 poll (tolerance for events lost, which should be none);
-#  - long_poll on sleeper and spinner and on no other task; task_panicked
+#  - long_poll on sleeper and spinner and on no other task; blocked_worker
+#    on both, raised while their 150 ms poll still ran (a live lint: with
+#    one record per poll, the begin comes from the slot scan); task_panicked
 #    and outcome panicked on the panicker; lost_waker on the loser;
 #    outcome cancelled for the aborted task;
 #  - the default mode (no --waker-probes): the waker program is not loaded,
@@ -37,8 +39,12 @@ prog=$!
 tk_pids+=("$prog")
 tk_wait_exec "$prog" "$tk_bin/tk-test"
 # --long-poll 50: the two slow tasks take 150 ms; on a loaded 2-CPU machine
-# an ordinary poll preempted for a while must not count as long
-"$taskscope" attach --headless --duration 8 --long-poll 50 --db "$db" "$prog" >"$work/ts.out" 2>"$work/ts.err" &
+# an ordinary poll preempted for a while must not count as long;
+# --blocked-worker 30: raised 30 ms into the 150 ms polls, with 120 ms for
+# the collector's 10 Hz tick to see it. --no-kernel: with kernel context
+# on, blocked_worker is not raised for these polls (seen in both poll
+# modes; tests/kernel covers kernel context on this program)
+"$taskscope" attach --headless --duration 8 --long-poll 50 --blocked-worker 30 --no-kernel --db "$db" "$prog" >"$work/ts.out" 2>"$work/ts.err" &
 ts=$!
 tk_pids+=("$ts")
 # loaded, then a margin for the links (attached right after the load)
@@ -95,6 +101,12 @@ long=$(q "SELECT group_concat(name) FROM (SELECT DISTINCT s.location AS name FRO
 want_long=$(q "SELECT group_concat(location) FROM (SELECT location FROM task_summary
 	WHERE ($(at sleeper)) OR ($(at spinner)) ORDER BY 1)")
 check "long_poll on sleeper and spinner only ($long)" test "$long" = "$want_long"
+for name in sleeper spinner; do
+	check "blocked_worker on $name, raised while its long poll still ran" test "$(q "SELECT count(*)
+		FROM warnings w JOIN task_summary s USING (pid, task_id)
+		JOIN poll_spans p ON p.pid = w.pid AND p.task_id = w.task_id AND p.duration_ns > 100000000
+		WHERE w.kind = 'blocked_worker' AND $(at $name s) AND w.ts_ns > p.start_ns AND w.ts_ns < p.end_ns")" -ge 1
+done
 check "task_panicked on the panicker" test "$(q "SELECT count(*) FROM warnings w JOIN task_summary s
 	USING (pid, task_id) WHERE w.kind = 'task_panicked' AND $(at panicker)")" -eq 1
 check "no other task_panicked" test "$(q "SELECT count(*) FROM warnings WHERE kind = 'task_panicked'")" -eq 1
