@@ -143,23 +143,28 @@ static __always_inline struct tk_slot *own_slot(__u32 tid)
 SEC("uprobe")
 int BPF_KPROBE(tk_poll_session, void *hdr)
 {
-	__u64 *cookie = bpf_session_cookie(), state = 0, old;
+	__u64 *cookie = bpf_session_cookie(), state = 0, old, task;
 	struct tk_poll_rec *r;
 	struct tk_slot *sl;
 	__u16 flags = 0;
-	__u32 tid;
+	__u32 tid, i;
 
-	if (!ours(&tid) || !cookie)
-		return 1;  /* not ours: no return probe for this call */
-	sl = &slots[tid & (TK_SLOTS - 1)];
+	if (!cookie)
+		return 1;
+	/* The session link is made for the target's pid: the kernel runs
+	 * this only in its threads (no tgid check). The thread id is read
+	 * from the task (an inlined load, not a helper call). */
 	if (!bpf_session_is_return()) {
+		tid = (__u32)bpf_get_current_task_btf()->pid;
+		i = tid & (TK_SLOTS - 1);
+		sl = &slots[i];
 		old = __sync_val_compare_and_swap(&sl->owner, 0, (__u64)tid);
 		if (old == 0) {
 			sl->hdr = (__u64)hdr;
 			sl->instance = bpf_get_attach_cookie(ctx);
 			sl->flags = 0;
 			sl->nested = 0;
-			*cookie = (__u64)hdr;
+			*cookie = (__u64)i << 1;  /* even, below any task's address */
 			compiler_barrier();  /* a reader that sees begin sees the rest */
 			sl->begin = bpf_ktime_get_ns();
 			return 0;
@@ -171,25 +176,32 @@ int BPF_KPROBE(tk_poll_session, void *hdr)
 		return 0;
 	}
 	if (*cookie & TK_COOKIE_SENT) {
+		task = *cookie & ~TK_COOKIE_SENT;
+		tid = (__u32)bpf_get_current_task_btf()->pid;
+		sl = &slots[tid & (TK_SLOTS - 1)];
 		if (sl->owner == tid && sl->nested > 0)
 			sl->nested--;
 		/* Pending or not, the word is untrusted here (see tk_poll_exit):
 		 * user space ignores it for a poll that completed the task. */
-		if (read_state && bpf_probe_read_user(&state, sizeof(state), (void *)(*cookie & ~TK_COOKIE_SENT)) == 0)
+		if (read_state && bpf_probe_read_user(&state, sizeof(state), (void *)task) == 0)
 			flags = TK_F_STATE;
-		emit(tid, TK_REC_POLL_END, flags, *cookie & ~TK_COOKIE_SENT, state);
+		emit(tid, TK_REC_POLL_END, flags, task, state);
 		return 0;
 	}
-	if (sl->owner != tid || sl->hdr != *cookie)
-		return 0;  /* cannot happen: the slot was ours since the entry */
+	/* the slot this thread took at the entry: the cookie names it */
+	sl = &slots[(*cookie >> 1) & (TK_SLOTS - 1)];
+	tid = (__u32)sl->owner;
+	task = sl->hdr;
+	if (!tid || !task)
+		return 0;  /* cannot happen: the slot is ours since the entry */
 	flags = (__u16)sl->flags;
 	/* pending: see tk_poll_exit on why the word is untrusted */
-	if (!(flags & TK_F_READY) && read_state && bpf_probe_read_user(&state, sizeof(state), (void *)*cookie) == 0)
+	if (!(flags & TK_F_READY) && read_state && bpf_probe_read_user(&state, sizeof(state), (void *)task) == 0)
 		flags |= TK_F_STATE;
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (r) {
 		r->h.ts = bpf_ktime_get_ns();
-		r->h.task = *cookie;
+		r->h.task = task;
 		r->h.cookie = state;
 		r->h.tid = tid;
 		r->h.type = TK_REC_POLL;
