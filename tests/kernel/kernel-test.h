@@ -20,6 +20,7 @@
 #include "check.h"
 #include "collector/attach.h"
 #include "collector/collector.h"
+#include "collector/strpool.h"
 
 static inline void kt_need_bpf(void)
 {
@@ -113,6 +114,21 @@ static inline void kt_run(struct ts_collector *c, unsigned ms, bool (*stop)(stru
 			return;
 		kt_sleep_ms(20);
 	}
+}
+
+/* Run `run` once per flavour of the scheduler programs: tp_btf, then
+ * raw_tp (the fallback for kernels where tp_btf does not load), with one
+ * string pool; the test's exit status. */
+static inline int kt_each_flavour(void (*run)(struct ts_strpool *pool, bool raw_tp))
+{
+	struct ts_strpool *pool;
+
+	if (ts_strpool_new(1 << 20, &pool) < 0)
+		return 1;
+	run(pool, false);
+	run(pool, true);
+	ts_strpool_free(pool);
+	return check_failures ? 1 : 0;
 }
 
 #endif /* TASKSCOPE_TESTS_KERNEL_TEST_H */
