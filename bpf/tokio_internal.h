@@ -90,6 +90,20 @@ bool ts_tokio_glue_type(const char *glue, char *out, size_t len);
 /* Take the list of shared drop glue addresses (sorted; ownership moves). */
 void ts_tokio_tasks_set_glue_shared(struct tk_tasks *t, uint64_t *addrs, size_t n);
 
+/* Spawn sites (tokio_sites.c): a cache of resolved sites, by the hash of
+ * their unwound return addresses. */
+#define TK_SITES 512
+struct tk_site {
+	uint64_t hash;
+	int n;
+	const char *name, *loc;
+};
+
+/* The user's spawn site of a spawn record: *name the function, *loc
+ * file:line (or the function); both NULL when it cannot be told. */
+void ts_tokio_spawn_site(struct ts_symbolizer *sym, struct ts_strpool *pool, struct tk_site *sites,
+			 const struct tk_spawn_rec *r, const char **name, const char **loc);
+
 /* Loading and attaching (tokio_attach.c). */
 struct tokio_bpf;
 struct bpf_link;

@@ -12,11 +12,18 @@
  * task that existed before the attach is still recognised).
  *
  * Spawn sites: the spawn record carries the registers and a slice of the
- * user stack at the return of OwnedTasks::bind / spawn_blocking; the
- * symbolizer unwinds it (CFI) and the first frame outside Tokio and the
- * standard library is the location (file:line with DWARF, else the
- * function). The task's name is its future's type where the symbols tell
- * (tokio_names.c), else that function.
+ * user stack at the return of OwnedTasks::bind / spawn_blocking, resolved
+ * in tokio_sites.c. The task's name is its future's type where the
+ * symbols tell (tokio_names.c), else that function.
+ *
+ * Polls: where raw::poll is a uprobe session a poll is one record
+ * (TK_REC_POLL: begin and end) when it had its thread's slot (tokio.h),
+ * else a POLL_BEGIN and a POLL_END record with what happened inside it
+ * matched to the thread's innermost poll here. Each drain also scans the
+ * slots (ts_tokio_tasks_scan): a poll running for 5 ms or more gets its
+ * begin then, so that live lints and the console see it while it runs;
+ * the thread remembers that begin, and the poll's record adds only the
+ * end.
  *
  * Wakes in light mode (no waker probes, the default): the poll's return
  * sends Tokio's state word read after transition_to_idle. NOTIFIED set:
@@ -52,10 +59,8 @@
 #include "collector/strpool.h"
 #include "collector/symbolize.h"
 
-#define MAX_FRAMES 48
 #define MAX_INSTANCES 65536
 #define RECENT 256               /* dropped tasks remembered for late spawns */
-#define SITES 512                /* spawn sites cached */
 
 struct tk_task {
 	uint64_t hdr;
@@ -86,12 +91,6 @@ struct tk_thread {
 	struct tk_thread *hash_next;
 };
 
-struct site {
-	uint64_t hash;           /* of the unwound return addresses */
-	int n;
-	const char *name, *loc;
-};
-
 struct tk_tasks {
 	uint32_t pid;
 	bool waker_probes;              /* full mode: wakes come from probes */
@@ -105,7 +104,7 @@ struct tk_tasks {
 	struct { uint64_t hdr, first_ts; } recent[RECENT];
 	size_t recent_next;
 	uint64_t rejected;
-	struct site sites[SITES];       /* spawn sites already resolved */
+	struct tk_site sites[TK_SITES]; /* spawn sites already resolved */
 	struct tk_names names;          /* future types by vtable */
 };
 
@@ -333,77 +332,6 @@ static void learn_instance(struct tk_tasks *t, uint64_t cookie)
 	t->instance_blocking[cookie] = 1;
 }
 
-/* Library code a spawn goes through; the first frame not in it is the
- * user's spawn site. */
-static bool library_function(const char *f)
-{
-	static const char *const prefixes[] = {
-		"tokio::", "<tokio::", "std::", "<std::", "core::", "<core::", "alloc::", "<alloc::",
-		"futures", "<futures", "tracing::", "<tracing::", "__rust", "_start", "__libc", "start_thread",
-		"clone3", "<F as core::", "<&", "<Box<",
-	};
-
-	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-		if (!strncmp(f, prefixes[i], strlen(prefixes[i])))
-			return true;
-	return false;
-}
-
-/* The first user frame among the inlined levels at one address. */
-static bool user_frame(struct tk_tasks *t, uint64_t ip, const char **name, const char **loc)
-{
-	struct ts_frame fr[16];
-	char buf[1024];
-	int n = ts_symbolizer_lookup_inline(t->sym, ip, fr, sizeof(fr) / sizeof(fr[0]));
-
-	for (int i = 0; i < n; i++) {
-		if (!fr[i].function || library_function(fr[i].function))
-			continue;
-		*name = ts_strpool_intern(t->pool, fr[i].function, strlen(fr[i].function));
-		if (fr[i].file && fr[i].line) {
-			snprintf(buf, sizeof(buf), "%s:%" PRIu32, fr[i].file, fr[i].line);
-			*loc = ts_strpool_intern(t->pool, buf, strlen(buf));
-		} else {
-			*loc = *name;
-		}
-		return true;
-	}
-	return false;
-}
-
-static void spawn_site(struct tk_tasks *t, const struct tk_spawn_rec *r, const char **name, const char **loc)
-{
-	struct ts_user_regs regs = {
-		.ip = r->regs[0], .sp = r->regs[1], .bp = r->regs[2], .bx = r->regs[3],
-		.r12 = r->regs[4], .r13 = r->regs[5], .r14 = r->regs[6], .r15 = r->regs[7],
-	};
-	uint64_t ips[MAX_FRAMES], h = 0;
-	size_t len = r->stack_len <= TK_STACK_MAX ? r->stack_len : 0;
-	struct site *c;
-	int n;
-
-	*name = *loc = NULL;
-	if (!t->sym)
-		return;
-	n = ts_symbolizer_unwind(t->sym, &regs, r->stack, len, ips, MAX_FRAMES);
-	if (n <= 0)
-		return;
-	/* the same spawn site unwinds to the same return addresses */
-	for (int i = 0; i < n; i++)
-		h = ts_hashidx_hash((uint32_t)i, h ^ ips[i]);
-	c = &t->sites[h % SITES];
-	if (c->hash == h && c->n == n) {
-		*name = c->name;
-		*loc = c->loc;
-		return;
-	}
-	/* every ip is a return address (a uretprobe's ip too): look up the call */
-	for (int i = 0; i < n && !*name; i++)
-		if (ips[i])
-			user_frame(t, ips[i] - 1, name, loc);
-	*c = (struct site){ .hash = h, .n = n, .name = *name, .loc = *loc };
-}
-
 static int on_spawn(struct tk_tasks *t, const struct tk_spawn_rec *r, struct ts_event_batch *b)
 {
 	struct tk_task *k = find_task(t, r->h.task);
@@ -446,7 +374,7 @@ static int on_spawn(struct tk_tasks *t, const struct tk_spawn_rec *r, struct ts_
 		k->kind = blocking ? TS_KIND_BLOCKING : TS_KIND_TASK;
 	}
 report:
-	spawn_site(t, r, &name, &loc);
+	ts_tokio_spawn_site(t->sym, t->pool, t->sites, r, &name, &loc);
 	/* the future's type names the task better than the function that spawned it */
 	future = ts_tokio_future_name(&t->names, t->pid, t->sym, t->pool, r->dealloc_fn);
 	if (future)
