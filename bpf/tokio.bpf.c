@@ -15,15 +15,20 @@
  * registers and a slice of the user stack for the loader to unwind.
  *
  * The VM's uprobe trap costs 5-18 us, so the programs do as little as
- * possible. raw::poll is a uprobe session where the kernel has them (the
- * entry keeps the task in the call's cookie for the return); else an
- * entry and a return program share a per-thread stack of the polls in
- * progress (task local storage: no hashing, freed with the thread; to
- * know at a return which task ended, and whether it completed or was
- * freed inside its own poll). One ring buffer record per event, submitted
- * with BPF_RB_NO_WAKEUP (the collector drains on a 20 ms timer). A full
- * ring buffer drops the record and counts it in a per-CPU counter the
- * loader reports.
+ * possible. raw::poll is a uprobe session where the kernel has them, and
+ * then one ring buffer record per poll: the entry keeps the poll (begin
+ * time, task, instance) in its thread's slot, an array in .bss indexed by
+ * tid (found without a helper call; user space reads it mmapped to report
+ * long polls while they run), and the return sends begin and end in one
+ * record. A poll that cannot have its thread's slot (nested in another
+ * poll of that thread, or the slot held by another tid) sends a begin and
+ * an end record instead. Without sessions an entry and a return program
+ * share a per-thread stack of the polls in progress (task local storage:
+ * no hashing, freed with the thread; to know at a return which task ended,
+ * and whether it completed or was freed inside its own poll) and send two
+ * records. Records are submitted with BPF_RB_NO_WAKEUP (the collector
+ * drains on a 20 ms timer). A full ring buffer drops the record and counts
+ * it in a per-CPU counter the loader reports.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
