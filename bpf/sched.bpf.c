@@ -8,14 +8,13 @@
  * thread sleeps in is read from its saved user registers when it leaves
  * the CPU (orig_ax, with ax still -ENOSYS while the syscall runs), not
  * tracked per syscall. Event-loop iterations (generic targets only) need
- * the wait syscalls' entries and returns: the waits' own tracepoints
- * (syscalls:sys_enter_epoll_wait ..., bpf/syscall_tp.h), so no program
- * runs for other syscalls; raw_syscalls sys_enter/sys_exit only where
- * tracefs is missing (fentry or kprobes on the wait functions would be
- * cheaper still; the CI VM's kernel allows neither). Only the entries are
- * traced: see wait_enter(). Per-thread state
- * stays in the kernel and only what crosses a threshold is sent (see
- * bpf/sched.h).
+ * the wait syscalls' entries (their returns follow from the scheduler: see
+ * wait_enter()): the waits' own tracepoints (syscalls:sys_enter_epoll_wait
+ * ..., bpf/syscall_tp.h), so no program runs for other syscalls;
+ * raw_syscalls sys_enter only where tracefs is missing (fentry or kprobes
+ * on the wait functions would be cheaper still; the CI VM's kernel allows
+ * neither). Per-thread state stays in the kernel and only what crosses a
+ * threshold is sent (see bpf/sched.h).
  *
  * Everything is filtered to targ_tgid first; the per-thread map is
  * bounded and entries are deleted at the thread's exit
@@ -25,7 +24,8 @@
  * from the scheduler's sched_info, so no sched_wakeup program), and the
  * fallback raw_tp, which reads through CO-RE, notes wake-ups at
  * sched_wakeup and, lacking a task's registers, remembers each thread's
- * current syscall at sys_enter (slower). The loader enables one set.
+ * current syscall between sys_enter and sys_exit (slower). The loader
+ * enables one set (bpf/sched_internal.h: enum sched_flavour).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>

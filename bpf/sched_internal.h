@@ -38,7 +38,6 @@ struct ts_sched_source {
 	struct sched_bpf *skel;
 	struct ring_buffer *rb;
 	bool raw_tp;
-	enum sched_flavour flavour;
 	struct bpf_link *wait_links[SCHED_MAX_WAIT_LINKS];  /* syscall_tp.h */
 	unsigned n_wait_links;
 	bool announced;            /* the "context starts" marker was sent */

@@ -297,7 +297,7 @@ static void set_flavour(struct sched_bpf *skel, enum sched_flavour f, bool gener
 		else
 			on = starts(sec, "tp_btf/") && (!sys || (f == SCHED_FLAVOUR_BTF_RAW_SYS && generic));
 		bpf_program__set_autoload(prog, on);
-		/* attached one tracepoint at a time by sched_waits.c */
+		/* attached one tracepoint at a time (syscall_tp.c) */
 		if (strcmp(sec, "tracepoint") == 0)
 			bpf_program__set_autoattach(prog, false);
 	}
@@ -344,7 +344,6 @@ static int load(struct ts_sched_source *s, enum sched_flavour f)
 		sched_bpf__destroy(skel);
 		return r;
 	}
-	s->flavour = f;
 	s->raw_tp = f == SCHED_FLAVOUR_RAW_TP;
 	return 0;
 }
