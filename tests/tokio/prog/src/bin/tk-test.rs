@@ -23,7 +23,10 @@
 // calling its future), one that wakes itself from inside its poll 50 times
 // (selfwaker: futures-lite's yield_now; Tokio's own yield_now defers its
 // wake until after the poll), then sleeps 300 ms, and one spawn_blocking
-// closure. Line numbers of the spawns are printed ("line NAME N") so the
+// closure; on a thread of its own (tk-nested, a current_thread runtime), a
+// LocalSet task (nested) that drives a second LocalSet, whose task (local)
+// is polled inside nested's poll: raw::poll nested in raw::poll on one
+// thread. Line numbers of the spawns are printed ("line NAME N") so the
 // test checks spawn locations against this file without hard-coding them.
 use std::future::Future;
 use std::pin::Pin;
@@ -31,8 +34,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-const NAMES: [&str; 9] = ["alpha", "beta", "sleeper", "spinner", "panicker", "loser", "short", "aborted", "selfwaker"];
-static POLLS: [AtomicU64; 9] = [
+const NAMES: [&str; 11] = [
+    "alpha", "beta", "sleeper", "spinner", "panicker", "loser", "short", "aborted", "selfwaker", "nested", "local",
+];
+static POLLS: [AtomicU64; 11] = [
+    AtomicU64::new(0),
+    AtomicU64::new(0),
     AtomicU64::new(0),
     AtomicU64::new(0),
     AtomicU64::new(0),
@@ -145,6 +152,25 @@ async fn aborted() {
     tokio::time::sleep(Duration::from_secs(30)).await;
 }
 
+/// On a thread of its own with a current_thread runtime: a LocalSet task
+/// (nested) that drives a second LocalSet, whose task (local) is thus
+/// polled inside nested's poll: raw::poll nested in raw::poll.
+fn nested() -> Vec<(&'static str, u32)> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let outer = tokio::task::LocalSet::new();
+    let mut lines = Vec::new();
+    lines.push(("nested", line!() + 1));
+    let h = outer.spawn_local(counted(9, async {
+        let inner = tokio::task::LocalSet::new();
+        let line = line!() + 1;
+        let l = inner.spawn_local(counted(10, beta()));
+        inner.run_until(l).await.unwrap();
+        line
+    }));
+    lines.push(("local", rt.block_on(outer.run_until(h)).unwrap()));
+    lines
+}
+
 async fn tick() {}
 
 /// Spawned before the attach: it shows up at its first poll after it.
@@ -189,6 +215,7 @@ async fn workload(ctl: &str) {
     let ab = tokio::spawn(counted(7, aborted()));
     lines.push(("selfwaker", line!() + 1));
     let sw = tokio::spawn(counted(8, selfwaker()));
+    let ne = std::thread::Builder::new().name("tk-nested".into()).spawn(nested).unwrap();
     lines.push(("blocking", line!() + 1));
     let bl = tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(30)));
     let mut shorts = Vec::new();
@@ -209,6 +236,7 @@ async fn workload(ctl: &str) {
     assert!(p.await.unwrap_err().is_panic());
     bl.await.unwrap();
     sw.await.unwrap();
+    lines.extend(ne.join().unwrap());
     let mut sum = 0;
     for h in shorts {
         sum += h.await.unwrap();
