@@ -437,31 +437,34 @@ void ts_model_apply(struct ts_model *m, const struct ts_event *ev)
 	}
 }
 
+void ts_model_blocked_check(struct ts_model *m, struct ts_thread *t, uint64_t now_ns, uint64_t until_ns)
+{
+	struct ts_task *task;
+	char took[32], limit[32], state[TS_WARNING_DETAIL_MAX];
+
+	if (t->blocked_warned || !ts_lint_blocked_worker(&m->cfg.lints, t, now_ns))
+		return;
+	task = ts_model_find_task(m, t->pid, t->current_task);
+	if (task && task->kind == TS_KIND_BLOCKING)
+		return; /* a blocking task is expected to block its thread */
+	t->blocked_warned = true;
+	ts_warning_format_duration(took, sizeof(took), now_ns - t->poll_started_ns);
+	ts_warning_format_duration(limit, sizeof(limit), m->cfg.lints.blocked_worker_ns);
+	/* with kernel context: on/off CPU and the sampled stack, in
+	 * place of the threshold (the detail is short) */
+	ts_model_kernel_thread_state(m, t, until_ns, state, sizeof(state));
+	ts_model_warn(m, TS_WARN_BLOCKED_WORKER, t->pid, t->tid, task, now_ns,
+		      now_ns - t->poll_started_ns,
+		      "thread %u '%s' stuck in one poll of task %llu '%s' for %s%s%s%s",
+		      t->tid, t->name, (unsigned long long)t->current_task,
+		      task ? task->name : "", took, state[0] ? "" : " (threshold ",
+		      state[0] ? state : limit, state[0] ? "" : ")");
+}
+
 static void threads_tick(struct ts_model *m, uint64_t now_ns)
 {
-	for (size_t i = 0; i < m->n_threads; i++) {
-		struct ts_thread *t = m->threads[i];
-		struct ts_task *task;
-		char took[32], limit[32], state[TS_WARNING_DETAIL_MAX];
-
-		if (t->blocked_warned || !ts_lint_blocked_worker(&m->cfg.lints, t, now_ns))
-			continue;
-		task = ts_model_find_task(m, t->pid, t->current_task);
-		if (task && task->kind == TS_KIND_BLOCKING)
-			continue; /* a blocking task is expected to block its thread */
-		t->blocked_warned = true;
-		ts_warning_format_duration(took, sizeof(took), now_ns - t->poll_started_ns);
-		ts_warning_format_duration(limit, sizeof(limit), m->cfg.lints.blocked_worker_ns);
-		/* with kernel context: on/off CPU and the sampled stack, in
-		 * place of the threshold (the detail is short) */
-		ts_model_kernel_thread_state(m, t, state, sizeof(state));
-		ts_model_warn(m, TS_WARN_BLOCKED_WORKER, t->pid, t->tid, task, now_ns,
-			      now_ns - t->poll_started_ns,
-			      "thread %u '%s' stuck in one poll of task %llu '%s' for %s%s%s%s",
-			      t->tid, t->name, (unsigned long long)t->current_task,
-			      task ? task->name : "", took, state[0] ? "" : " (threshold ",
-			      state[0] ? state : limit, state[0] ? "" : ")");
-	}
+	for (size_t i = 0; i < m->n_threads; i++)
+		ts_model_blocked_check(m, m->threads[i], now_ns, UINT64_MAX);
 }
 
 static void drops_tick(struct ts_model *m, uint64_t now_ns)

@@ -58,6 +58,11 @@ int ts_model_vec_reserve(void ***arr, size_t n, size_t *cap);
 struct ts_thread *ts_model_thread_get(struct ts_model *m, uint32_t pid, uint32_t tid);
 /* Raise a warning (if its kind is enabled): sink, ring, counters and the
  * task's warning bits. `task` may be NULL. */
+/* blocked_worker for thread t at now_ns, if due and not raised for its
+ * current poll yet (model.c): each tick, and at the end of a poll the
+ * ticks missed. Kernel context reported after until_ns (the poll's end,
+ * or UINT64_MAX while it runs) is not about this poll. */
+void ts_model_blocked_check(struct ts_model *m, struct ts_thread *t, uint64_t now_ns, uint64_t until_ns);
 void ts_model_warn(struct ts_model *m, uint32_t kind, uint32_t pid, uint32_t tid,
 		   struct ts_task *task, uint64_t ts_ns, uint64_t duration_ns, const char *fmt, ...)
 	__attribute__((format(printf, 8, 9)));
@@ -91,8 +96,9 @@ void ts_model_kernel_poll_begin(struct ts_model *m, struct ts_thread *thr);
 int64_t ts_model_kernel_poll_end(struct ts_model *m, struct ts_task *task, struct ts_thread *thr,
 				 uint64_t start_ns, uint64_t end_ns);
 /* "; on-CPU: f1 < f2" or "; off-CPU in clock_nanosleep" for a blocked
- * worker's warning, "" when nothing is known. */
-void ts_model_kernel_thread_state(const struct ts_model *m, const struct ts_thread *thr,
+ * worker's warning, "" when nothing is known; only what was reported by
+ * until_ns counts. */
+void ts_model_kernel_thread_state(const struct ts_model *m, const struct ts_thread *thr, uint64_t until_ns,
 				  char *buf, size_t len);
 
 static inline uint64_t ts_model_since(uint64_t start, uint64_t end)

@@ -359,16 +359,16 @@ void ts_model_kernel_apply(struct ts_model *m, const struct ts_event *ev, struct
 	}
 }
 
-void ts_model_kernel_thread_state(const struct ts_model *m, const struct ts_thread *thr,
+void ts_model_kernel_thread_state(const struct ts_model *m, const struct ts_thread *thr, uint64_t until_ns,
 				  char *buf, size_t len)
 {
 	const struct ts_process *p = process_of(m, thr->pid);
 	char frames[TS_WARNING_DETAIL_MAX - 16];
 
 	buf[0] = '\0';
-	if (thr->stack && thr->polling && thr->stack_ns >= thr->poll_started_ns) {
+	if (thr->stack && thr->polling && thr->stack_ns >= thr->poll_started_ns && thr->stack_ns <= until_ns) {
 		/* on the CPU now (its latest report): where it ran most this poll */
-		if (thr->stack_on_cpu && dominant_stack(thr, thr->poll_started_ns, UINT64_MAX, frames, sizeof(frames)))
+		if (thr->stack_on_cpu && dominant_stack(thr, thr->poll_started_ns, until_ns, frames, sizeof(frames)))
 			snprintf(buf, len, "; on-CPU: %s", frames);
 		else
 			snprintf(buf, len, "; %s", thr->stack);

@@ -152,6 +152,14 @@ static uint64_t poll_close(struct ts_model *m, struct ts_task *t, uint64_t ts, b
 	if (dur > t->max_poll_ns)
 		t->max_poll_ns = dur;
 	if (thr && thr->polling && thr->current_task == t->id) {
+		/* A poll that outlasted the blocked-worker threshold between two
+		 * ticks, or while the collector fell behind (a drain that loaded
+		 * a large binary's DWARF for a stack took 100+ ms): judged now,
+		 * stamped when it crossed the threshold. */
+		uint64_t limit = m->cfg.lints.blocked_worker_ns;
+
+		if (!thr->blocked_warned && end >= thr->poll_started_ns && end - thr->poll_started_ns >= limit)
+			ts_model_blocked_check(m, thr, thr->poll_started_ns + limit, end);
 		thr->polling = false;
 		thr->current_task = 0;
 		thr->busy_ns += dur;

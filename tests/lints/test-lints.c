@@ -203,6 +203,21 @@ static void test_never_yielded_and_blocked(void)
 	CHECK_EQ(rec_count(&R, TS_WARN_BLOCKED_WORKER, 2), 0);
 	CHECK_EQ(rec_count(&R, TS_WARN_LONG_POLL, 2), 0);
 
+	/* a poll the ticks missed (between two ticks, or a collector that fell
+	 * behind) is judged at its end, stamped when it crossed the threshold */
+	spawn(m, 12 * SEC, 2, 4, "late");
+	poll_begin(m, 15 * SEC, 4, 4);
+	poll_end(m, 15 * SEC + 99 * MS, 4, 4, 0);
+	CHECK_EQ(rec_count(&R, TS_WARN_BLOCKED_WORKER, 4), 0);
+	wake(m, 16 * SEC - 1, 2, 4, 1);
+	poll_begin(m, 16 * SEC, 4, 4);
+	poll_end(m, 16 * SEC + 150 * MS, 4, 4, 0);
+	CHECK_EQ(rec_count(&R, TS_WARN_BLOCKED_WORKER, 4), 1);
+	w = rec_last(&R, TS_WARN_BLOCKED_WORKER);
+	CHECK(w && w->tid == 4 && w->ts_ns == 16 * SEC + 100 * MS && w->duration_ns == 100 * MS);
+	ts_model_tick(m, 17 * SEC);
+	CHECK_EQ(rec_count(&R, TS_WARN_BLOCKED_WORKER, 4), 1);
+
 	/* a blocking-pool thread is expected to block */
 	ev_full(m, TS_EV_THREAD, 20 * SEC, 5, 0, 0, TS_ROLE_BLOCKING, 0, "blocking-0", NULL);
 	spawn(m, 20 * SEC, 2, 3, "spawn_blocking");
