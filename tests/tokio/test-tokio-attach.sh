@@ -44,9 +44,11 @@ tk_wait_exec "$prog" "$tk_bin/tk-test"
 # --long-poll 50: the two slow tasks take 150 ms; on a loaded 2-CPU machine
 # an ordinary poll preempted for a while must not count as long;
 # --blocked-worker 30: raised 30 ms into the 150 ms polls, with 120 ms for
-# the collector's 10 Hz tick to see it. --no-kernel: with kernel context
-# on, blocked_worker is not raised for these polls (seen in both poll
-# modes; tests/kernel covers kernel context on this program)
+# the collector's 10 Hz tick to see it. --no-kernel: this checks the live
+# path (the slot scan). With kernel context the first stacks' symbolization
+# can stall the collector past these polls, and the model then judges them
+# at their end (stamped when they crossed the threshold), which would hide
+# a broken scan; tests/kernel covers kernel context on this program.
 "$taskscope" attach --headless --duration 8 --long-poll 50 --blocked-worker 30 --no-kernel --db "$db" "$prog" >"$work/ts.out" 2>"$work/ts.err" &
 ts=$!
 tk_pids+=("$ts")
