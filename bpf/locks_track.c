@@ -23,6 +23,8 @@ struct lk {
 	uint32_t holder;          /* tid of the exclusive holder we know of, 0: none/unknown */
 	uint32_t holder_pid;      /* its process */
 	bool futex_hold;          /* the holder is known from the futex path (its release may go unseen) */
+	uint32_t checked_out;     /* the holder ts_locks_track_check_holders released, and when: */
+	uint64_t checked_out_ns;  /* a waiter's record from before then names the same hold */
 	uint32_t index;
 	uint64_t acquisitions;    /* seen by us (full mode) */
 	bool ignored;             /* not a lock (a condvar's futex) */
@@ -309,6 +311,8 @@ static void adopt_holder(struct ts_locks_track *t, struct lk *l, const struct ts
 
 	if (!owner || owner == rec->tid || l->holder == owner)
 		return;
+	if (owner == l->checked_out && rec->ts <= l->checked_out_ns)
+		return;   /* a late record about the hold the lock check already ended */
 	p = pend_find(t, owner);
 	if (p && p->addr == l->addr) {
 		/* the owner's held-back wait did end in the acquisition */
@@ -568,6 +572,8 @@ void ts_locks_track_check_holders(struct ts_locks_track *t, uint64_t ts, ts_lock
 		if (held(ctx, l->holder_pid, l->addr, l->holder))
 			continue;
 		push(t, out, TS_EV_LOCK_RELEASE, l->holder_pid, l->holder, ts, l->addr, 0);
+		l->checked_out = l->holder;
+		l->checked_out_ns = ts;
 		l->holder = 0;
 		l->adopted = false;
 	}

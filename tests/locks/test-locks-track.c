@@ -477,6 +477,14 @@ static void test_unseen_release(void)
 	/* nobody holds it now: nobody is asked about */
 	ts_locks_track_check_holders(t, 6 * MS, held_never, &asked, &b);
 	CHECK(asked == 1 && b.len == 0);
+	/* a waiter's record from before the check, drained late, names the
+	 * hold the check ended: not a second hold */
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT, 3, LOCK, 4 * MS, 2));
+	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 2) == 0 && count(&b, TS_EV_LOCK_WAIT, 3) == 1);
+	/* one from after it names a new hold */
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT, 4, LOCK, 7 * MS, 2));
+	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 2) == 1);
+	apply(m, &b);
 
 	ts_model_free(m);
 	ts_locks_track_free(t);
