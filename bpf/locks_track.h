@@ -38,7 +38,14 @@
 #include "collector/attach.h"
 #include "collector/source.h"
 
-#define TS_LOCKS_MERGE_NS 200000ull  /* re-wait within this continues the wait */
+/* A re-wait within this continues the wait. A waiter that lost the race
+ * sleeps again within microseconds of its wake-up; a thread that took the
+ * lock, let it go unseen (a release that woke nobody) and came back for it
+ * runs its critical section and more in between: with a 200 us window
+ * such a new acquisition inside another poll was merged into the old
+ * wait, which then stayed open for a task that no longer waited (60 ms
+ * contended_lock warnings on the demo's healthy acceptor task). */
+#define TS_LOCKS_MERGE_NS 60000ull
 #define TS_LOCKS_TRACK_MAX 65536     /* locks and threads tracked, each */
 #define TS_LOCKS_QUEUE_MAX (1u << 20) /* records waiting to be processed in time order */
 

@@ -122,6 +122,19 @@ static bool waiter_remove(struct ts_resource *r, uint64_t task, uint32_t tid, ui
 	return false;
 }
 
+/* Remove the first waiter on thread tid, whatever its task; true, its
+ * task (0: the thread itself) and its start when there was one. */
+static bool waiter_remove_tid(struct ts_resource *r, uint32_t tid, uint64_t *task, uint64_t *since_ns)
+{
+	for (uint32_t i = 0; i < r->wait_len; i++) {
+		if (r->wait_list[i].tid != tid)
+			continue;
+		*task = r->wait_list[i].task;
+		return waiter_remove(r, *task, tid, since_ns);
+	}
+	return false;
+}
+
 static int waiter_add(struct ts_resource *r, uint64_t task, uint32_t tid, uint64_t ts)
 {
 	if (r->wait_len == r->wait_cap) {
@@ -252,6 +265,24 @@ static void lock_acquired(struct ts_model *m, const struct ts_event *ev, struct 
 	struct wait_slot s;
 	bool waited = waiter_remove(r, w->task_id, w->tid, &wait_start);
 
+	if (!waited && (ev->flags & TS_EVF_PARTIAL)) {
+		/* BPF's futex path may merge two of a thread's waits across the
+		 * start or end of a poll (the release in between woke nobody,
+		 * so it was not seen): the wait was noted for the thread and
+		 * ends inside a task's poll, or the other way round. A pthread
+		 * wait cannot outlive its thread's poll: same thread, same
+		 * lock, same wait. */
+		uint64_t task = 0;
+
+		waited = waiter_remove_tid(r, w->tid, &task, &wait_start);
+		if (waited) {
+			struct who other = { .task_id = task, .thr = w->thr, .tid = w->tid,
+					     .task = task ? ts_model_find_task(m, ev->pid, task) : NULL };
+
+			if (who_slot(&other, &s))
+				wait_done(&s, r->id);
+		}
+	}
 	if (who_slot(w, &s))
 		wait_done(&s, r->id);
 	if (waited && wait_start > ev->ts) {

@@ -128,7 +128,7 @@ static void test_contended(void)
 	feed(t, &b, rec(TS_LOCKS_REC_RELEASE, 1, LOCK, 4 * MS, 0));
 	feed(t, &b, rec(TS_LOCKS_REC_WAIT_END, 2, LOCK, 4 * MS + 100 * US, 0));
 	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 2) == 0);   /* held back: it may sleep again */
-	ts_locks_track_flush(t, 4 * MS + 150 * US, false, &b);
+	ts_locks_track_flush(t, 4 * MS + 130 * US, false, &b);
 	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 2) == 0);
 	ts_locks_track_flush(t, 5 * MS, false, &b);
 	CHECK(count(&b, TS_EV_LOCK_ACQUIRED, 2) == 1);
@@ -492,8 +492,48 @@ static void test_unseen_release(void)
 	ts_event_batch_fini(&b);
 }
 
+/* A thread's wait that began outside any poll and, merged with a re-wait
+ * (the release between them woke nobody), ends inside a task's poll is
+ * still that thread's wait: it ends, the lock has no waiter left. */
+static void test_wait_across_poll(void)
+{
+	struct ts_strpool *pool;
+	struct ts_locks_track *t;
+	struct ts_model *m;
+	struct ts_model_config cfg;
+	struct ts_event_batch b;
+	struct ts_resource *r;
+	int calls = 0;
+
+	ts_event_batch_init(&b);
+	CHECK(ts_strpool_new(1 << 20, &pool) == 0);
+	CHECK(ts_locks_track_new(pool, TS_LOCKS_CONTENDED, fake_name, &calls, &t) == 0);
+	ts_model_config_default(&cfg);
+	CHECK(ts_model_new(&cfg, NULL, &m) == 0);
+
+	site(t, &b, 7, LOCK, 1 * MS);
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT, 7, LOCK, 1 * MS, 1));
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT_END, 7, LOCK, 1 * MS + 2 * US, 0));
+	CHECK(ts_event_batch_push(&b, &(struct ts_event){ .ts = 1 * MS + 3 * US, .pid = PID, .tid = 7,
+				  .type = TS_EV_SPAWN, .id = 9, .name = "t", .location = "" }) == 0);
+	CHECK(ts_event_batch_push(&b, &(struct ts_event){ .ts = 1 * MS + 5 * US, .pid = PID, .tid = 7,
+				  .type = TS_EV_POLL_BEGIN, .id = 9 }) == 0);
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT, 7, LOCK, 1 * MS + 12 * US, 1));   /* merged */
+	feed(t, &b, rec(TS_LOCKS_REC_WAIT_END, 7, LOCK, 1 * MS + 50 * US, 0));
+	ts_locks_track_flush(t, 2 * MS, true, &b);
+	apply(m, &b);
+	r = ts_model_find_resource(m, PID, LOCK);
+	CHECK(r && r->waiters == 0 && r->holder_tid == 7 && r->contentions == 1);
+
+	ts_model_free(m);
+	ts_locks_track_free(t);
+	ts_strpool_free(pool);
+	ts_event_batch_fini(&b);
+}
+
 int main(void)
 {
+	test_wait_across_poll();
 	test_unseen_release();
 	test_reorder();
 	test_contended();
