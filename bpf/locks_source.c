@@ -110,12 +110,6 @@ static bool still_held(void *ctx, uint32_t pid, uint64_t addr, uint32_t tid)
 	return !(other && other != tid && owner_ok(ctx, pid, other));
 }
 
-/* The process is gone: so are its holds. */
-static bool held_by_nobody(void *ctx, uint32_t pid, uint64_t addr, uint32_t tid)
-{
-	return false;
-}
-
 static bool exited(struct locks_src *s)
 {
 	struct pollfd p = { .fd = s->pidfd, .events = POLLIN };
@@ -138,7 +132,7 @@ static int src_drain(void *p, struct ts_event_batch *batch, uint64_t now_ns)
 	int r = ring_buffer__consume(s->rb);
 
 	ts_locks_track_process(s->track, now_ns, gone, batch);
-	ts_locks_track_check_holders(s->track, now_ns, gone ? held_by_nobody : still_held, s, batch);
+	ts_locks_track_check_holders(s->track, now_ns, gone ? NULL : still_held, s, batch);
 	return r < 0 ? r : 0;
 }
 

@@ -38,14 +38,13 @@
 #include "collector/attach.h"
 #include "collector/source.h"
 
-/* A re-wait within this continues the wait. A waiter that lost the race
- * sleeps again within microseconds of its wake-up; a thread that took the
- * lock, let it go unseen (a release that woke nobody) and came back for it
- * runs its critical section and more in between: with a 200 us window
- * such a new acquisition inside another poll was merged into the old
- * wait, which then stayed open for a task that no longer waited (60 ms
- * contended_lock warnings on the demo's healthy acceptor task). */
-#define TS_LOCKS_MERGE_NS 60000ull
+/* A re-wait within this continues the wait: a waiter that lost the race
+ * sleeps again within microseconds of its wake-up, more on a slow or
+ * loaded machine (ASan runs split such waits at 60 us). It can also merge
+ * a thread's new acquisition after a release that woke nobody (unseen):
+ * that undercounts acquisitions, and the model ends such a wait with the
+ * thread's acquisition even across a poll's start or end. */
+#define TS_LOCKS_MERGE_NS 200000ull
 #define TS_LOCKS_TRACK_MAX 65536     /* locks and threads tracked, each */
 #define TS_LOCKS_QUEUE_MAX (1u << 20) /* records waiting to be processed in time order */
 
@@ -98,9 +97,11 @@ void ts_locks_track_set_owner_check(struct ts_locks_track *t, ts_locks_owner_fn 
 typedef bool (*ts_locks_held_fn)(void *ctx, uint32_t pid, uint64_t addr, uint32_t tid);
 /* The futex path sees a release only when it wakes a waiter: the last
  * holder of a burst of contention lets go unseen. After each process(),
- * the source asks `held` about every holder known from that path; one
- * that no longer holds its lock is released at `ts` (the cutoff: "by
- * then"). */
+ * the source asks `held` about every holder known from that path whose
+ * lock had no record for TS_LOCKS_CHECK_QUIET_NS; one that no longer
+ * holds its lock is released at `ts` (the cutoff: "by then"). held NULL:
+ * the process is gone, every such holder is released. */
+#define TS_LOCKS_CHECK_QUIET_NS 100000000ull
 void ts_locks_track_check_holders(struct ts_locks_track *t, uint64_t ts, ts_locks_held_fn held, void *ctx,
 				  struct ts_event_batch *out);
 
