@@ -9,10 +9,7 @@ taskscope=$1
 build=$2
 . "$(dirname "$0")/../tokio/lib.sh"
 tk_setup "$build"
-work=$(mktemp -d)
-trap tk_cleanup EXIT
 db=$work/tk.db
-q() { sqlite3 -batch -noheader "$db" "$1"; }
 
 "$tk_bin/tk-test" workload "$work" >"$work/out" 2>"$work/err" &
 prog=$!

@@ -2,8 +2,10 @@
 # programs in tests/tokio/prog offline (Debian's librust-tokio-dev, see
 # DEVELOPERS.md) into the meson build directory, and gives the tests the
 # same check/q helpers as the other shell tests.
-#   tk_setup BUILD_DIR     root and cargo or exit 77; builds; sets $tk_bin
+#   tk_setup BUILD_DIR     root and cargo or exit 77; builds; sets $tk_bin and
+#                          $work (a scratch directory, removed at exit)
 #   tk_cleanup             kill what the test started, by pid
+#   q SQL                  query the recording $db
 tk_src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tk_pids=()
 fails=0
@@ -33,7 +35,11 @@ tk_setup() {
 	# targets and taskscope die, and taskscope's exit removes our probes
 	trap 'exit 143' TERM
 	trap 'exit 130' INT
+	work=$(mktemp -d)
+	trap tk_cleanup EXIT
 }
+
+q() { sqlite3 -batch -noheader "$db" "$1"; }
 
 tk_cleanup() {
 	for p in "${tk_pids[@]}"; do

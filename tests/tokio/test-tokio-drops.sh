@@ -13,10 +13,7 @@ taskscope=$1
 build=$2
 . "$(dirname "$0")/lib.sh"
 tk_setup "$build"
-work=$(mktemp -d)
-trap tk_cleanup EXIT
 db=$work/d.db
-q() { sqlite3 -batch -noheader "$db" "$1"; }
 
 "$tk_bin/tk-bench" "$work" 0 3 8 >"$work/out" 2>&1 &
 prog=$!

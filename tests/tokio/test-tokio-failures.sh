@@ -15,8 +15,6 @@ taskscope=$1
 build=$2
 . "$(dirname "$0")/lib.sh"
 tk_setup "$build"
-work=$(mktemp -d)
-trap tk_cleanup EXIT
 
 # stripped
 cp "$tk_bin/tk-test" "$work/tk-stripped"
