@@ -16,11 +16,12 @@
  *
  * The VM's uprobe trap costs 5-18 us, so the programs do as little as
  * possible. raw::poll is a uprobe session where the kernel has them, and
- * then one ring buffer record per poll: the entry keeps the poll (begin
- * time, task, instance) in its thread's slot, an array in .bss indexed by
- * tid (found without a helper call; user space reads it mmapped to report
- * long polls while they run), and the return sends begin and end in one
- * record. A poll that cannot have its thread's slot (nested in another
+ * then one ring buffer record per TK_BATCH polls: the entry keeps the
+ * poll (begin time, task, instance) in its thread's slot, an array in
+ * .bss indexed by tid (found without a helper call; user space reads it
+ * mmapped to report long polls while they run, and the polls waiting in
+ * its batch), and the return appends begin and end to the slot's batch,
+ * which goes to the ring buffer in one record when full. A poll that cannot have its thread's slot (nested in another
  * poll of that thread, or the slot held by another tid) sends a begin and
  * an end record instead. Without sessions an entry and a return program
  * share a per-thread stack of the polls in progress (task local storage:
@@ -83,13 +84,18 @@ static __always_inline bool ours(__u32 *tid)
 	return (id >> 32) == targ_tgid;
 }
 
-static __always_inline void count_drop(void)
+static __always_inline void count_drops(__u64 k)
 {
 	__u32 zero = 0;
 	__u64 *n = bpf_map_lookup_elem(&drops, &zero);
 
 	if (n)
-		(*n)++;
+		*n += k;
+}
+
+static __always_inline void count_drop(void)
+{
+	count_drops(1);
 }
 
 static __always_inline void emit(__u32 tid, __u16 type, __u16 flags, __u64 task, __u64 cookie)
@@ -136,11 +142,37 @@ static __always_inline struct tk_slot *own_slot(__u32 tid)
 	return sl->owner == tid && sl->nested == 0 ? sl : NULL;
 }
 
+/* Send the slot's full batch of polls as one record (its polls are
+ * counted as lost when the ring buffer is full), then start the next. */
+static __always_inline void flush_batch(struct tk_slot *sl, __u32 tid, __u64 ts)
+{
+	struct tk_polls_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+
+	if (r) {
+		r->h.ts = ts;
+		r->h.task = 0;
+		r->h.cookie = sl->seq;
+		r->h.tid = tid;
+		r->h.type = TK_REC_POLLS;
+		r->h.flags = 0;
+		r->slot = tid & (TK_SLOTS - 1);
+		r->n = TK_BATCH;
+		__builtin_memcpy(r->p, sl->pend, sizeof(r->p));
+		bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	} else {
+		count_drops(TK_BATCH);
+	}
+	sl->seq += TK_BATCH;
+	compiler_barrier();  /* seq moves before the polls can be rewritten */
+	sl->npend = 0;
+}
+
 /* raw::poll as a uprobe session, when the kernel has them: one record
- * per poll. The entry takes the thread's slot (begin time, task, poll
- * instance) and sends nothing; the return sends begin and end together
- * (with the state word in light mode, unless the task completed inside
- * the poll). Completions, frees and panics inside the poll mark the slot.
+ * per TK_BATCH polls. The entry takes the thread's slot (begin time,
+ * task, poll instance) and sends nothing; the return appends begin and
+ * end to the slot's batch (with the state word in light mode, unless the
+ * task completed inside the poll) and sends the batch when it is full.
+ * Completions, frees and panics inside the poll mark the slot.
  * A poll that cannot have the slot (taken by another tid, or by an outer
  * poll of this thread) keeps the header in the call's cookie and sends
  * POLL_BEGIN and POLL_END; what happens inside it is matched to it in
@@ -149,10 +181,10 @@ SEC("uprobe")
 int BPF_KPROBE(tk_poll_session, void *hdr)
 {
 	__u64 *cookie = bpf_session_cookie(), state = 0, old, task;
-	struct tk_poll_rec *r;
+	struct tk_pend *p;
 	struct tk_slot *sl;
 	__u16 flags = 0;
-	__u32 tid, i;
+	__u32 tid, i, n;
 
 	if (!cookie)
 		return 1;
@@ -203,26 +235,25 @@ int BPF_KPROBE(tk_poll_session, void *hdr)
 	/* pending: see tk_poll_exit on why the word is untrusted */
 	if (!(flags & TK_F_READY) && read_state && bpf_probe_read_user(&state, sizeof(state), (void *)task) == 0)
 		flags |= TK_F_STATE;
-	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
-	if (r) {
-		r->h.ts = bpf_ktime_get_ns();
-		r->h.task = task;
-		r->h.cookie = state;
-		r->h.tid = tid;
-		r->h.type = TK_REC_POLL;
-		r->h.flags = flags;
-		r->begin = sl->begin;
-		r->instance = sl->instance;
+	n = sl->npend;
+	p = &sl->pend[n & (TK_BATCH - 1)];
+	p->end = bpf_ktime_get_ns();
+	p->begin = sl->begin;
+	p->task = task;
+	p->state = state;
+	p->tid = tid;
+	p->instance = (__u32)sl->instance;
+	p->flags = flags;
+	compiler_barrier();  /* a reader that counts the poll sees it whole */
+	if (n + 1 < TK_BATCH) {
+		sl->npend = n + 1;
 	} else {
-		count_drop();
+		flush_batch(sl, tid, p->end);
 	}
-	/* free the slot before the record can be read: a drain that has
-	 * read the record never finds its poll still in progress */
+	/* free the slot last: the next owner's appends follow ours */
 	sl->begin = 0;
 	compiler_barrier();
 	sl->owner = 0;
-	if (r)
-		bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	return 0;
 }
 

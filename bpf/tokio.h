@@ -41,7 +41,7 @@ enum tk_rec_type {
 	TK_REC_PANIC,             /* task: a panic was caught while polling it */
 	TK_REC_SPAWN,             /* struct tk_spawn_rec; cookie = TK_SPAWN_* */
 	TK_REC_COMPLETE,          /* task: completed outside a poll (cancelled at shutdown) */
-	TK_REC_POLL,              /* struct tk_poll_rec: a whole poll (begin and end) in one record */
+	TK_REC_POLLS,             /* struct tk_polls_rec: whole polls (begin and end) kept in a slot */
 };
 
 enum tk_rec_flags {
@@ -67,18 +67,40 @@ struct tk_rec {
 	unsigned short flags;
 };
 
-/* One record per poll (raw::poll as a uprobe session): the entry keeps
- * the poll in its thread's slot, slots[tid & (TK_SLOTS - 1)] in the
- * program's .bss, and sends nothing; the return sends one tk_poll_rec and
- * frees the slot. A slot owned by another thread (two tids equal modulo
+/* Polls as uprobe sessions: the entry keeps the poll in its thread's
+ * slot, slots[tid & (TK_SLOTS - 1)] in the program's .bss, and sends
+ * nothing; the return appends the whole poll (begin and end) to the
+ * slot's batch and frees the slot. A full batch (TK_BATCH polls) goes to
+ * the ring buffer as one tk_polls_rec: one reservation per TK_BATCH polls,
+ * not one per poll (a reservation costs about as much as the rest of the
+ * program). A slot owned by another thread (two tids equal modulo
  * TK_SLOTS) or by this thread already (a nested poll) is not taken: that
- * poll sends POLL_BEGIN and POLL_END records as before. User space reads
- * the slots every drain (mmapped .bss), to report a long poll's begin
- * while it still runs: a slot is written while it is read, so the reader
- * copies it twice and uses it only when both copies agree. The entry
- * writes `begin` last; the return zeroes `begin`, then `owner`, and only
- * then submits the poll's record. */
+ * poll sends POLL_BEGIN and POLL_END records as before.
+ *
+ * User space reads the slots every drain (mmapped .bss), written while it
+ * reads them: the begin of a poll in progress (to report a long poll
+ * while it runs: the entry writes `begin` last, the return zeroes it
+ * first; a copy is used when `begin` is the same before and after), and
+ * the polls waiting in the batch, so that none waits for its thread's
+ * next polls. Each poll in a batch has a sequence number, `seq` + its
+ * index: the return writes the poll, then `npend`; a flush submits the
+ * batch, then advances `seq`, then zeroes `npend`, so a reader that finds
+ * `seq` unchanged around its copy of the first `npend` polls has them
+ * whole. User space remembers per slot how far it has read, and skips a
+ * flushed batch's polls it took from the slot already. */
 #define TK_SLOTS 1024
+#define TK_BATCH 8
+
+struct tk_pend {
+	unsigned long long end;      /* ns (CLOCK_MONOTONIC) */
+	unsigned long long begin;
+	unsigned long long task;
+	unsigned long long state;    /* the state word when flags has TK_F_STATE */
+	unsigned int tid;
+	unsigned int instance;       /* the raw::poll instance (attach cookie) */
+	unsigned int flags;          /* TK_F_* */
+	unsigned int pad;
+};
 
 struct tk_slot {
 	unsigned long long owner;    /* tid of the thread whose poll this is; 0: free */
@@ -87,12 +109,18 @@ struct tk_slot {
 	unsigned long long instance; /* the raw::poll instance (attach cookie) */
 	unsigned int flags;          /* TK_F_READY, _CANCELLED, _DEALLOC, _PANICKED learnt inside */
 	unsigned int nested;         /* POLL_BEGIN/END polls in progress inside it, same thread */
+	unsigned long long seq;      /* sequence number of pend[0] */
+	unsigned int npend;          /* polls in pend[] */
+	unsigned int pad;
+	struct tk_pend pend[TK_BATCH];
 };
 
-struct tk_poll_rec {
-	struct tk_rec h;             /* TK_REC_POLL; ts: end; cookie: the state word (TK_F_STATE) */
-	unsigned long long begin;    /* the poll's begin (ns) */
-	unsigned long long instance; /* the raw::poll instance (attach cookie) */
+struct tk_polls_rec {
+	struct tk_rec h;             /* TK_REC_POLLS; ts: the last poll's end; tid: the flushing thread;
+				      * task: 0; cookie: the sequence number of p[0] */
+	unsigned int slot;           /* the slot the polls were kept in */
+	unsigned int n;              /* polls in p[] (TK_BATCH from the kernel) */
+	struct tk_pend p[TK_BATCH];
 };
 
 /* Header::vtable (Header is repr(C): state, queue_next, vtable) and

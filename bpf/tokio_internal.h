@@ -134,9 +134,25 @@ struct tk_tasks;
 int ts_tokio_tasks_new(uint32_t pid, bool waker_probes, struct ts_strpool *pool, struct ts_symbolizer *sym,
 		       struct tk_tasks **out);
 void ts_tokio_tasks_free(struct tk_tasks *t);
-/* Turn one ring buffer record (untrusted size) into events in `batch`. */
+/* A drain: take each ring buffer record (copied; untrusted size), then
+ * the polls waiting in the slots' batches (ts_tokio_tasks_take_slots),
+ * then flush: all of them, sorted by time, into events in `batch`. A
+ * slot's polls reach user space after records sent later by other
+ * threads (a task's drop, its next poll elsewhere), hence the sort. */
+int ts_tokio_tasks_take(struct tk_tasks *t, const void *data, size_t size);
+/* The polls in the slots' batches not taken yet. `slots` (n of them) is
+ * the program's mmapped array, written while it is read (tokio.h says
+ * how a copy is known whole). */
+/* A slot found past the batch expected: the batch's record is on its way
+ * (another record may hold up the ring buffer's reader), unless the ring
+ * buffer was full (the kernel counted those polls as lost). After this
+ * long it cannot be on its way any more. */
+#define TK_BATCH_LOST_NS 200000000ull
+int ts_tokio_tasks_take_slots(struct tk_tasks *t, const struct tk_slot *slots, size_t n, uint64_t now_ns);
+int ts_tokio_tasks_flush(struct tk_tasks *t, struct ts_event_batch *batch);
+/* Take one record and flush (tests). */
 int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, struct ts_event_batch *batch);
-/* Polls kept in slots (one record per poll, tokio.h): report the begin of
+/* Polls kept in slots (tokio.h): report the begin of
  * each that has been running for TK_EARLY_BEGIN_NS or longer at `now_ns`,
  * once, so that live lints and the console see it while it runs; the
  * poll's record then sends only its end. `slots` (n of them) is the

@@ -41,7 +41,6 @@ struct tk_source {
 	struct ring_buffer *rb;
 	struct ts_symbolizer *sym;
 	struct tk_tasks *tasks;
-	struct ts_event_batch *batch;   /* set during a drain */
 	int cb_err;
 };
 
@@ -74,7 +73,7 @@ static void source_free(void *p)
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct tk_source *s = ctx;
-	int r = ts_tokio_tasks_record(s->tasks, data, size, s->batch);
+	int r = ts_tokio_tasks_take(s->tasks, data, size);
 
 	if (r < 0 && !s->cb_err)
 		s->cb_err = r;
@@ -86,18 +85,23 @@ static int source_drain(void *p, struct ts_event_batch *batch, uint64_t now_ns)
 	struct tk_source *s = p;
 	int r;
 
-	s->batch = batch;
 	s->cb_err = 0;
 	r = ring_buffer__consume(s->rb);
-	s->batch = NULL;
 	if (r < 0)
 		return r;
 	if (s->cb_err)
 		return s->cb_err;
-	/* after the records: a poll whose record was read is not in a slot */
-	if (s->skel->bss)
-		return ts_tokio_tasks_scan(s->tasks, s->skel->bss->slots, TK_SLOTS, now_ns, batch);
-	return 0;
+	/* after the records: a batch whose record was read is not in a slot
+	 * any more, nor a poll whose end was */
+	if (s->skel->bss) {
+		r = ts_tokio_tasks_take_slots(s->tasks, s->skel->bss->slots, TK_SLOTS, now_ns);
+		if (r < 0)
+			return r;
+	}
+	r = ts_tokio_tasks_flush(s->tasks, batch);
+	if (r < 0 || !s->skel->bss)
+		return r;
+	return ts_tokio_tasks_scan(s->tasks, s->skel->bss->slots, TK_SLOTS, now_ns, batch);
 }
 
 static uint64_t source_lost(void *p)

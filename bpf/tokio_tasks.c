@@ -74,6 +74,32 @@ struct tk_task {
 	struct tk_task *hash_next;
 };
 
+/* A record of the drain, or one poll of a slot's batch, waiting to be
+ * sorted: small records are copied in, a spawn record is allocated. */
+struct tk_item {
+	uint64_t ts;
+	uint64_t order;          /* arrival: equal times keep it */
+	int what;                /* ITEM_POLL, ITEM_REC, ITEM_BIG */
+	size_t size;
+	union {
+		struct tk_pend poll;
+		struct tk_rec rec;
+		void *big;
+	} u;
+};
+
+enum { ITEM_POLL, ITEM_REC, ITEM_BIG };
+
+/* How far the polls of a slot's batches were taken: all below next_seq,
+ * and `taken` of the batch that starts there (read from the slot before
+ * the batch was flushed). gap_since: when the slot was first found past
+ * next_seq (its flushed batch not read yet). */
+struct tk_slot_read {
+	uint64_t next_seq;
+	uint64_t gap_since;
+	uint32_t taken;
+};
+
 struct tk_thread {
 	uint64_t tid;
 	int role;                /* -1: not reported yet */
@@ -106,6 +132,12 @@ struct tk_tasks {
 	uint64_t rejected;
 	struct tk_site sites[TK_SITES]; /* spawn sites already resolved */
 	struct tk_names names;          /* future types by vtable */
+	/* The drain's records, turned into events in time order (a slot's
+	 * polls reach us later than the records sent after them) */
+	struct tk_item *items;
+	size_t n_items, cap_items;
+	uint64_t next_order;
+	struct tk_slot_read slot_read[TK_SLOTS];
 };
 
 static uint64_t task_hash(const void *node)
@@ -164,6 +196,10 @@ void ts_tokio_tasks_free(struct tk_tasks *t)
 	free_chain_all(&t->thread_ix, offsetof(struct tk_thread, hash_next));
 	ts_hashidx_fini(&t->task_ix);
 	ts_hashidx_fini(&t->thread_ix);
+	for (size_t i = 0; i < t->n_items; i++)
+		if (t->items[i].what == ITEM_BIG)
+			free(t->items[i].u.big);
+	free(t->items);
 	free(t->instance_blocking);
 	free((void *)t->names.shared);
 	free(t);
@@ -495,27 +531,29 @@ static int poll_end(struct tk_tasks *t, const struct tk_rec *r, uint16_t flags, 
 	return on_drop(t, r, b);
 }
 
-/* One record for a whole poll (it had its thread's slot): its begin,
- * unless the slot scan sent that already, and its end. */
-static int on_whole_poll(struct tk_tasks *t, const struct tk_poll_rec *p, struct ts_event_batch *b)
+/* A whole poll (it had its thread's slot): its begin, unless the slot
+ * scan sent that already, and its end. */
+static int on_whole_poll(struct tk_tasks *t, const struct tk_pend *p, struct ts_event_batch *b)
 {
+	struct tk_rec end = { .ts = p->end, .task = p->task, .cookie = p->state, .tid = p->tid,
+			      .type = TK_REC_POLL_END, .flags = (uint16_t)p->flags };
 	struct tk_thread *th = NULL;
 	int rc;
 
-	if (p->begin == 0 || p->begin > p->h.ts) {
+	if (p->begin == 0 || p->begin > p->end || !p->task || !p->tid) {
 		t->rejected++;
 		return 0;
 	}
-	th = find_thread(t, p->h.tid);
-	if (th && th->early_begin == p->begin && th->early_hdr == p->h.task) {
+	th = find_thread(t, p->tid);
+	if (th && th->early_begin == p->begin && th->early_hdr == p->task) {
 		th->early_begin = 0;  /* begun by the scan */
 	} else {
-		rc = poll_begin(t, p->h.tid, p->begin, p->h.task, p->instance, b, &th);
+		rc = poll_begin(t, p->tid, p->begin, p->task, p->instance, b, &th);
 		if (rc < 0)
 			return rc;
 	}
 	th->ended_begin = p->begin;
-	return poll_end(t, &p->h, p->h.flags, b);
+	return poll_end(t, &end, (uint16_t)p->flags, b);
 }
 
 int ts_tokio_tasks_scan(struct tk_tasks *t, const struct tk_slot *slots, size_t n, uint64_t now_ns,
@@ -554,7 +592,8 @@ int ts_tokio_tasks_scan(struct tk_tasks *t, const struct tk_slot *slots, size_t 
 	return 0;
 }
 
-int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, struct ts_event_batch *b)
+/* One record (not a batch of polls) into events. */
+static int apply_record(struct tk_tasks *t, const void *data, size_t size, struct ts_event_batch *b)
 {
 	static const uint16_t waker_events[] = {
 		[TK_REC_WAKE] = TS_EV_WAKE, [TK_REC_WAKE_BY_REF] = TS_EV_WAKE,
@@ -578,7 +617,7 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 	ev.tid = r->tid;
 	ev.id = r->task;
 	/* every thread that does anything is named once (pollers get their role below) */
-	if (r->type != TK_REC_POLL_BEGIN && r->type != TK_REC_POLL) {
+	if (r->type != TK_REC_POLL_BEGIN) {
 		rc = see_thread(t, r->tid, r->ts, -1, b, &th);
 		if (rc < 0)
 			return rc;
@@ -597,12 +636,6 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 		return rc;
 	case TK_REC_POLL_END:
 		return poll_end(t, r, r->flags | poll_pop(th, r->task), b);
-	case TK_REC_POLL:
-		if (size < sizeof(struct tk_poll_rec)) {
-			t->rejected++;
-			return 0;
-		}
-		return on_whole_poll(t, data, b);
 	case TK_REC_COMPLETE:
 		inside = poll_top(th, r->task);
 		if (inside) {
@@ -651,4 +684,186 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 		t->rejected++;
 		return 0;
 	}
+}
+
+static struct tk_item *new_item(struct tk_tasks *t, uint64_t ts, int what)
+{
+	struct tk_item *it;
+
+	if (t->n_items == t->cap_items) {
+		size_t cap = t->cap_items ? t->cap_items * 2 : 1024;
+
+		it = realloc(t->items, cap * sizeof(*it));
+		if (!it)
+			return NULL;
+		t->items = it;
+		t->cap_items = cap;
+	}
+	it = &t->items[t->n_items++];
+	it->ts = ts;
+	it->order = t->next_order++;
+	it->what = what;
+	it->size = 0;
+	return it;
+}
+
+static int take_poll(struct tk_tasks *t, const struct tk_pend *p)
+{
+	struct tk_item *it = new_item(t, p->end, ITEM_POLL);
+
+	if (!it)
+		return -ENOMEM;
+	it->u.poll = *p;
+	return 0;
+}
+
+/* A flushed batch: the polls not taken from the slot already. */
+static int take_batch(struct tk_tasks *t, const struct tk_polls_rec *r)
+{
+	struct tk_slot_read *sr;
+	uint64_t seq = r->h.cookie;
+	uint32_t from;
+	int rc;
+
+	if (r->slot >= TK_SLOTS || r->n == 0 || r->n > TK_BATCH || seq > UINT64_MAX - TK_BATCH) {
+		t->rejected++;
+		return 0;
+	}
+	sr = &t->slot_read[r->slot];
+	if (seq + r->n <= sr->next_seq)
+		return 0;  /* taken already */
+	if (seq == sr->next_seq)
+		from = sr->taken;
+	else if (seq > sr->next_seq)
+		from = 0;  /* the batches before it were lost (counted by the kernel) */
+	else
+		from = (uint32_t)(sr->next_seq - seq);
+	for (uint32_t i = from; i < r->n; i++) {
+		rc = take_poll(t, &r->p[i]);
+		if (rc < 0)
+			return rc;
+	}
+	sr->next_seq = seq + r->n;
+	sr->taken = 0;
+	sr->gap_since = 0;
+	return 0;
+}
+
+int ts_tokio_tasks_take(struct tk_tasks *t, const void *data, size_t size)
+{
+	const struct tk_rec *r = data;
+	struct tk_item *it;
+
+	if (size < sizeof(*r)) {
+		t->rejected++;
+		return 0;
+	}
+	if (r->type == TK_REC_POLLS) {
+		if (size < sizeof(struct tk_polls_rec)) {
+			t->rejected++;
+			return 0;
+		}
+		return take_batch(t, data);
+	}
+	it = new_item(t, r->ts, size > sizeof(*r) ? ITEM_BIG : ITEM_REC);
+	if (!it)
+		return -ENOMEM;
+	it->size = size;
+	if (it->what == ITEM_REC) {
+		it->u.rec = *r;
+		return 0;
+	}
+	it->u.big = malloc(size);
+	if (!it->u.big) {
+		t->n_items--;
+		return -ENOMEM;
+	}
+	memcpy(it->u.big, data, size);
+	return 0;
+}
+
+int ts_tokio_tasks_take_slots(struct tk_tasks *t, const struct tk_slot *slots, size_t n, uint64_t now_ns)
+{
+	struct tk_pend copy[TK_BATCH];
+	int rc;
+
+	for (size_t i = 0; i < n && i < TK_SLOTS; i++) {
+		const struct tk_slot *sl = &slots[i];
+		struct tk_slot_read *sr = &t->slot_read[i];
+		uint64_t seq = __atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE);
+		uint32_t np = __atomic_load_n(&sl->npend, __ATOMIC_ACQUIRE);
+
+		if (np == 0 || np > TK_BATCH)
+			continue;
+		memcpy(copy, (const void *)sl->pend, np * sizeof(copy[0]));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE) != seq)
+			continue;  /* flushed while copied: its record brings them */
+		if (seq > sr->next_seq) {
+			/* the batch before is on its way in the ring buffer,
+			 * unless it was lost */
+			if (!sr->gap_since || now_ns - sr->gap_since < TK_BATCH_LOST_NS) {
+				if (!sr->gap_since)
+					sr->gap_since = now_ns ? now_ns : 1;
+				continue;
+			}
+			sr->next_seq = seq;
+			sr->taken = 0;
+			sr->gap_since = 0;
+		}
+		if (seq != sr->next_seq)
+			continue;  /* behind what was read: the program was reloaded? */
+		for (uint32_t j = sr->taken; j < np; j++) {
+			rc = take_poll(t, &copy[j]);
+			if (rc < 0)
+				return rc;
+		}
+		if (np > sr->taken)
+			sr->taken = np;
+	}
+	return 0;
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+	const struct tk_item *x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+int ts_tokio_tasks_flush(struct tk_tasks *t, struct ts_event_batch *b)
+{
+	int rc = 0, r;
+
+	if (t->n_items > 1)
+		qsort(t->items, t->n_items, sizeof(*t->items), item_cmp);
+	for (size_t i = 0; i < t->n_items; i++) {
+		struct tk_item *it = &t->items[i];
+
+		if (rc == 0) {
+			if (it->what == ITEM_POLL)
+				r = on_whole_poll(t, &it->u.poll, b);
+			else if (it->what == ITEM_REC)
+				r = apply_record(t, &it->u.rec, it->size, b);
+			else
+				r = apply_record(t, it->u.big, it->size, b);
+			if (r < 0)
+				rc = r;
+		}
+		if (it->what == ITEM_BIG)
+			free(it->u.big);
+	}
+	t->n_items = 0;
+	return rc;
+}
+
+int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, struct ts_event_batch *b)
+{
+	int rc = ts_tokio_tasks_take(t, data, size);
+
+	if (rc < 0)
+		return rc;
+	return ts_tokio_tasks_flush(t, b);
 }

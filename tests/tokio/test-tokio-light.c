@@ -12,8 +12,9 @@
  * abort's poll is no wake, and that completions and frees sent inside a
  * poll (raw::poll as a uprobe session) end the poll ready.
  *
- * One record per poll (a poll kept in its thread's slot): the record
- * becomes a begin and an end; the slot scan reports a long poll's begin
+ * Polls kept in their thread's slot and sent in batches: each becomes a
+ * begin and an end, taken once whether read from the slot or its batch,
+ * in time order with the drain's other records; the slot scan reports a long poll's begin
  * while it runs (a live blocked_worker), once, and the poll's record then
  * adds only the end; a poll nested in a slot poll and a poll whose slot
  * belongs to another thread send begin and end records and are counted
@@ -42,6 +43,7 @@ struct fixture {
 	struct ts_model *model;
 	struct ts_event_batch batch;
 	int warnings[TS_WARN_KIND_COUNT];
+	uint64_t seq[TK_SLOTS];  /* feed_poll: each slot's next poll number */
 };
 
 static void on_warning(void *ctx, const struct ts_warning *w)
@@ -242,15 +244,18 @@ static void feed(struct fixture *f, uint16_t type, uint16_t flags, uint64_t ts, 
 	CHECK(ts_tokio_tasks_record(f->tasks, &r, sizeof(r), &f->batch) == 0);
 }
 
+/* One poll sent as a batch of one (the kernel sends TK_BATCH). */
 static void feed_poll(struct fixture *f, uint16_t flags, uint64_t begin, uint64_t end, uint32_t tid, uint64_t task,
 		      uint64_t state)
 {
-	struct tk_poll_rec p = {
-		.h = { .ts = end, .task = task, .cookie = state, .tid = tid, .type = TK_REC_POLL, .flags = flags },
-		.begin = begin,
+	struct tk_polls_rec r = {
+		.h = { .ts = end, .cookie = f->seq[tid & (TK_SLOTS - 1)]++, .tid = tid, .type = TK_REC_POLLS },
+		.slot = tid & (TK_SLOTS - 1),
+		.n = 1,
+		.p[0] = { .end = end, .begin = begin, .task = task, .state = state, .tid = tid, .flags = flags },
 	};
 
-	CHECK(ts_tokio_tasks_record(f->tasks, &p, sizeof(p), &f->batch) == 0);
+	CHECK(ts_tokio_tasks_record(f->tasks, &r, sizeof(r), &f->batch) == 0);
 }
 
 static size_t count_events(const struct fixture *f, uint16_t type, uint64_t task)
@@ -404,6 +409,95 @@ static void nested_and_collision(void)
 	fixture_fini(&f);
 }
 
+static struct tk_pend pend(uint64_t begin, uint64_t end, uint64_t task)
+{
+	return (struct tk_pend){ .end = end, .begin = begin, .task = task, .tid = TID, .flags = TK_F_STATE,
+				 .state = 2 * REF | JOIN };
+}
+
+/* Polls batched in a slot: those waiting in the slot are taken at each
+ * drain and not again when their batch arrives; the batch adds the rest.
+ * A drain's records and slot polls become events in time order (a drop
+ * read from the ring buffer before the polls that preceded it in a batch).
+ * A batch that never comes (the ring buffer was full) holds the slot's
+ * polls back for TK_BATCH_LOST_NS only. */
+static void batches(void)
+{
+	const uint32_t si = TID & (TK_SLOTS - 1);
+	struct tk_slot *slots = calloc(TK_SLOTS, sizeof(*slots));
+	struct tk_polls_rec r = { .h = { .tid = TID, .type = TK_REC_POLLS }, .slot = si, .n = TK_BATCH };
+	struct fixture f;
+	struct ts_task *t;
+
+	CHECK(slots != NULL);
+	if (!slots)
+		return;
+	fixture_init(&f, false);
+	spawn(&f, 1 * MS, 0x5000);
+	spawn(&f, 1 * MS, 0x6000);
+	f.batch.len = 0;
+	/* drain 1: three polls of 0x5000 wait in the slot */
+	for (int i = 0; i < 3; i++)
+		slots[si].pend[i] = pend((2 + 2 * (uint64_t)i) * MS, (3 + 2 * (uint64_t)i) * MS, 0x5000);
+	slots[si].npend = 3;
+	CHECK(ts_tokio_tasks_take_slots(f.tasks, slots, TK_SLOTS, 10 * MS) == 0);
+	CHECK(ts_tokio_tasks_flush(f.tasks, &f.batch) == 0);
+	CHECK_EQ(count_events(&f, TS_EV_POLL_END, 0x5000), 3);
+	flush(&f);
+	/* drain 2: the batch of 8 arrives (its last five are new polls of
+	 * 0x6000, read after the drop of 0x6000 that followed them), and the
+	 * slot has started the next batch */
+	for (int i = 0; i < TK_BATCH; i++)
+		r.p[i] = i < 3 ? slots[si].pend[i]
+			       : pend((20 + 2 * (uint64_t)i) * MS, (21 + 2 * (uint64_t)i) * MS, 0x6000);
+	r.h.ts = r.p[TK_BATCH - 1].end;
+	r.h.cookie = 0;
+	CHECK(ts_tokio_tasks_take(f.tasks, &(struct tk_rec){ .ts = 40 * MS, .task = 0x6000, .tid = TID + 1,
+							      .type = TK_REC_DEALLOC }, sizeof(struct tk_rec)) == 0);
+	CHECK(ts_tokio_tasks_take(f.tasks, &r, sizeof(r)) == 0);
+	slots[si].seq = TK_BATCH;
+	slots[si].pend[0] = pend(50 * MS, 51 * MS, 0x5000);
+	slots[si].npend = 1;
+	CHECK(ts_tokio_tasks_take_slots(f.tasks, slots, TK_SLOTS, 60 * MS) == 0);
+	CHECK(ts_tokio_tasks_flush(f.tasks, &f.batch) == 0);
+	CHECK_EQ(count_events(&f, TS_EV_POLL_END, 0x5000), 1);
+	CHECK_EQ(count_events(&f, TS_EV_POLL_END, 0x6000), 5);
+	CHECK_EQ(count_events(&f, TS_EV_TASK_DROP, 0x6000), 1);
+	for (size_t i = 1; i < f.batch.len; i++)
+		CHECK(f.batch.events[i - 1].ts <= f.batch.events[i].ts);
+	flush(&f);
+	t = ts_model_find_task(f.model, PID, 0x5000);
+	CHECK(t && t->polls == 4);
+	t = ts_model_find_task(f.model, PID, 0x6000);  /* dropped after its polls, not alive again */
+	CHECK(t && t->polls == 5 && t->state == TS_TASK_DONE);
+	/* drain 3: nothing new in the slot, nothing again */
+	CHECK(ts_tokio_tasks_take_slots(f.tasks, slots, TK_SLOTS, 80 * MS) == 0);
+	CHECK(ts_tokio_tasks_flush(f.tasks, &f.batch) == 0);
+	CHECK_EQ(f.batch.len, 0);
+	/* a flush of batch 8.. that the ring buffer lost: the slot is at 16
+	 * with one poll, held back until TK_BATCH_LOST_NS have passed */
+	slots[si].seq = 2 * TK_BATCH;
+	slots[si].pend[0] = pend(90 * MS, 91 * MS, 0x5000);
+	CHECK(ts_tokio_tasks_take_slots(f.tasks, slots, TK_SLOTS, 100 * MS) == 0);
+	CHECK(ts_tokio_tasks_flush(f.tasks, &f.batch) == 0);
+	CHECK_EQ(f.batch.len, 0);
+	CHECK(ts_tokio_tasks_take_slots(f.tasks, slots, TK_SLOTS, 100 * MS + TK_BATCH_LOST_NS) == 0);
+	CHECK(ts_tokio_tasks_flush(f.tasks, &f.batch) == 0);
+	CHECK_EQ(count_events(&f, TS_EV_POLL_END, 0x5000), 1);
+	flush(&f);
+	/* out of range: a slot index, a count */
+	r.slot = TK_SLOTS;
+	CHECK(ts_tokio_tasks_record(f.tasks, &r, sizeof(r), &f.batch) == 0);
+	r.slot = si;
+	r.n = TK_BATCH + 1;
+	CHECK(ts_tokio_tasks_record(f.tasks, &r, sizeof(r), &f.batch) == 0);
+	CHECK(ts_tokio_tasks_record(f.tasks, &r, sizeof(r) - 1, &f.batch) == 0);
+	CHECK_EQ(f.batch.len, 0);
+	CHECK_EQ(ts_tokio_tasks_rejected(f.tasks), 3);
+	fixture_fini(&f);
+	free(slots);
+}
+
 int main(void)
 {
 	decode();
@@ -413,5 +507,6 @@ int main(void)
 	whole_poll();
 	slot_scan();
 	nested_and_collision();
+	batches();
 	return check_result("test-tokio-light");
 }
