@@ -47,7 +47,7 @@ const char *ts_event_type_name(uint32_t type)
 		[TS_EV_LOCK_RELEASE] = "lock_release", [TS_EV_DROPPED] = "dropped",
 		[TS_EV_TASK_SNAPSHOT] = "task_snapshot", [TS_EV_OFFCPU] = "offcpu",
 		[TS_EV_SYSCALL] = "syscall", [TS_EV_LOOP_ITER] = "loop_iter", [TS_EV_STACK] = "stack",
-		[TS_EV_CPU_SAMPLE] = "cpu_sample",
+		[TS_EV_CPU_SAMPLE] = "cpu_sample", [TS_EV_WAKERS] = "wakers",
 	};
 
 	return NAME_OF(names, type);

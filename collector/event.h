@@ -14,10 +14,10 @@
 
 enum ts_event_type {
 	TS_EV_THREAD = 1,        /* name, kind = role */
-	TS_EV_SPAWN,             /* id = task, arg = parent, name, location, kind = task kind */
+	TS_EV_SPAWN,             /* id = task, arg = parent, name, location, kind = task kind,
+				  * flags & TS_EVF_WAKERS_UNKNOWN */
 	TS_EV_POLL_BEGIN,        /* id = task */
-	TS_EV_POLL_END,          /* id = task, flags & TS_EVF_READY; flags & TS_EVF_WAKERS_KNOWN:
-				  * arg = live wakers */
+	TS_EV_POLL_END,          /* id = task, flags & TS_EVF_READY */
 	TS_EV_WAKE,              /* id = task, flags & TS_EVF_BY_REF, TS_EVF_UNTIMED */
 	TS_EV_WAKER_CLONE,       /* id = task */
 	TS_EV_WAKER_DROP,        /* id = task */
@@ -55,7 +55,9 @@ enum ts_event_type {
 				  * previous CPU_SAMPLE (for busy % without a poll). With tid 0:
 				  * kernel context starts for pid at ts (arg 0): polls that begin
 				  * from then on get on_cpu_ns. */
-	TS_EV_TYPE_MAX = TS_EV_CPU_SAMPLE,
+	TS_EV_WAKERS,            /* id = task, arg = the live waker count its runtime holds, read
+				  * while the task was idle (tokio-bpf without waker probes) */
+	TS_EV_TYPE_MAX = TS_EV_WAKERS,
 };
 
 enum ts_event_flags {
@@ -75,10 +77,10 @@ enum ts_event_flags {
 	 * that the task was polled again: tokio-bpf without waker probes).
 	 * The model counts it but records no scheduling delay for it. */
 	TS_EVF_UNTIMED = 1u << 7,
-	/* poll_end (pending): arg is the task's live waker count read from
-	 * the runtime at the poll's end (tokio-bpf without waker probes); the
-	 * model takes it as the count. Other sources leave it clear and arg 0. */
-	TS_EVF_WAKERS_KNOWN = 1u << 8,
+	/* spawn: the source does not see every waker operation (tokio-bpf
+	 * without waker probes): the task's waker count is unknown until a
+	 * TS_EV_WAKERS tells it. Other sources leave it clear. */
+	TS_EVF_WAKERS_UNKNOWN = 1u << 8,
 };
 
 /* Values of `kind` mirror the public enums in agent/include/taskscope.h. */

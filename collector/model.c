@@ -36,15 +36,13 @@
  * up/down. Nothing is clamped: wakers < 0 means events were lost, and
  * lost_waker never judges a task whose count is negative or unknown.
  *
- * Sources that cannot see waker operations (tokio-bpf without waker
- * probes) send instead: a pending POLL_END with TS_EVF_WAKERS_KNOWN, whose
- * arg is the live waker count the runtime holds at the poll's end: wakers
- * becomes that value and is known from then on; a WAKE from the polling
- * thread just before that POLL_END when the task was woken during the poll
- * (an ordinary wake: a self-wake, SCHEDULED at the poll's end); and an
- * UNTIMED WAKE for a wake whose time is unknown (tokio-bpf: a task polled
- * again after a pending poll it was not woken in; sent with that next
- * poll's end). An untimed wake only counts (wakes++): it is never a
+ * Sources that cannot see every waker operation (tokio-bpf without waker
+ * probes) send instead: WAKERS, the live waker count the runtime holds,
+ * read while the task is idle: an idle task's wakers becomes that value and
+ * is known from then on (their SPAWN has TS_EVF_WAKERS_UNKNOWN: unknown
+ * until then); and an UNTIMED WAKE for a
+ * wake whose time is unknown (tokio-bpf: a task polled again after a
+ * pending poll it was not woken in; sent with that next poll's end). An untimed wake only counts (wakes++): it is never a
  * self-wake, it moves no waker count and no state, so the task stays IDLE
  * until the poll begins; the whole wait counts as idle_ns and no
  * scheduling delay is recorded (sched_ns and sched_hist hold measured
@@ -411,6 +409,7 @@ void ts_model_apply(struct ts_model *m, const struct ts_event *ev)
 	case TS_EV_WAKER_CLONE:
 	case TS_EV_WAKER_DROP:
 	case TS_EV_TASK_DROP:
+	case TS_EV_WAKERS:
 		ts_model_task_apply(m, ev, thr);
 		break;
 	case TS_EV_RESOURCE_NEW:

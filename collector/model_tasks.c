@@ -268,6 +268,8 @@ static void spawn(struct ts_model *m, const struct ts_event *ev)
 		return;
 	}
 fill:
+	if (ev->flags & TS_EVF_WAKERS_UNKNOWN)
+		t->wakers_unknown = true;  /* until the source reads it (model.c) */
 	t->parent = ev->arg;
 	t->kind = kind;
 	if (ev->name)
@@ -364,11 +366,6 @@ static void poll_end(struct ts_model *m, const struct ts_event *ev, struct ts_ta
 	}
 	if (tid == 0)
 		t->poll_tid = tid = ev->tid; /* a poll the snapshot saw: now we know where */
-	if ((ev->flags & TS_EVF_WAKERS_KNOWN) && !ready) {
-		/* the runtime's own count at the poll's end (see model.c) */
-		t->wakers = ev->arg > INT64_MAX ? INT64_MAX : (int64_t)ev->arg;
-		t->wakers_unknown = false;
-	}
 	end = poll_close(m, t, ev->ts, ready);
 	if (ready) {
 		t->state = TS_TASK_IDLE;
@@ -443,6 +440,15 @@ void ts_model_task_apply(struct ts_model *m, const struct ts_event *ev, struct t
 		return;
 	}
 	t = ts_model_find_task(m, ev->pid, ev->id);
+	if (ev->type == TS_EV_WAKERS) {
+		/* the runtime's own count, read while the task was idle (model.c) */
+		if (t && t->state == TS_TASK_IDLE && !t->completed) {
+			t->wakers = ev->arg > INT64_MAX ? INT64_MAX : (int64_t)ev->arg;
+			t->wakers_unknown = false;
+			t->dirty = true;
+		}
+		return;
+	}
 	if (!t && ev->type == TS_EV_POLL_END) {
 		m->stats.unmatched_poll_ends++;  /* no poll to end: nothing to learn */
 		return;
