@@ -8,10 +8,11 @@
  * return value is the new task's header), transition_to_complete and
  * std's catch_unwind cleanup (a panic caught while a task is being
  * polled). The four waker vtable functions (wakes, waker clones and drops)
- * are probed only in full mode (attach --waker-probes); by default the
- * return of a pending poll reads the task's state word instead (wakes and
- * the live waker count, decoded in tokio_tasks.c): two traps per poll, not
- * four. Each probe sends one small record; only the spawn hooks copy
+ * are probed only in full mode (attach --waker-probes); by default only
+ * wake_by_ref is (rare but for a task that wakes itself: the self-wakes),
+ * other wakes are inferred from the polls and the live waker count is
+ * read by user space while a task is idle (tokio_tasks.c): two traps per
+ * poll, not four, and nothing but the clock read in them. Each probe sends one small record; only the spawn hooks copy
  * registers and a slice of the user stack for the loader to unwind.
  *
  * The VM's uprobe trap costs 5-18 us, so the programs do as little as
@@ -39,10 +40,9 @@
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile __u32 targ_tgid = 0;
-/* Light mode (no waker probes): read the state word at a pending poll's
- * return, from which user space takes the live waker count and whether
- * the task was woken during the poll. */
-const volatile bool read_state = false;
+/* Full mode (attach --waker-probes): all four waker functions are probed.
+ * Otherwise only wake_by_ref (read by the loader, tokio_attach.c). */
+const volatile bool waker_probes = false;
 
 /* Indexes into pstack.hdr are masked as well as checked: the verifier
  * needs the mask (TK_POLL_DEPTH is a power of two). */
@@ -170,8 +170,7 @@ static __always_inline void flush_batch(struct tk_slot *sl, __u32 tid, __u64 ts)
 /* raw::poll as a uprobe session, when the kernel has them: one record
  * per TK_BATCH polls. The entry takes the thread's slot (begin time,
  * task, poll instance) and sends nothing; the return appends begin and
- * end to the slot's batch (with the state word in light mode, unless the
- * task completed inside the poll) and sends the batch when it is full.
+ * end to the slot's batch and sends the batch when it is full.
  * Completions, frees and panics inside the poll mark the slot.
  * A poll that cannot have the slot (taken by another tid, or by an outer
  * poll of this thread) keeps the header in the call's cookie and sends
@@ -180,7 +179,7 @@ static __always_inline void flush_batch(struct tk_slot *sl, __u32 tid, __u64 ts)
 SEC("uprobe")
 int BPF_KPROBE(tk_poll_session, void *hdr)
 {
-	__u64 *cookie = bpf_session_cookie(), state = 0, old, task;
+	__u64 *cookie = bpf_session_cookie(), old, task;
 	struct tk_pend *p;
 	struct tk_slot *sl;
 	__u16 flags = 0;
@@ -218,11 +217,7 @@ int BPF_KPROBE(tk_poll_session, void *hdr)
 		sl = &slots[tid & (TK_SLOTS - 1)];
 		if (sl->owner == tid && sl->nested > 0)
 			sl->nested--;
-		/* Pending or not, the word is untrusted here (see tk_poll_exit):
-		 * user space ignores it for a poll that completed the task. */
-		if (read_state && bpf_probe_read_user(&state, sizeof(state), (void *)task) == 0)
-			flags = TK_F_STATE;
-		emit(tid, TK_REC_POLL_END, flags, task, state);
+		emit(tid, TK_REC_POLL_END, 0, task, 0);
 		return 0;
 	}
 	/* the slot this thread took at the entry: the cookie names it */
@@ -232,15 +227,11 @@ int BPF_KPROBE(tk_poll_session, void *hdr)
 	if (!tid || !task)
 		return 0;  /* cannot happen: the slot is ours since the entry */
 	flags = (__u16)sl->flags;
-	/* pending: see tk_poll_exit on why the word is untrusted */
-	if (!(flags & TK_F_READY) && read_state && bpf_probe_read_user(&state, sizeof(state), (void *)task) == 0)
-		flags |= TK_F_STATE;
 	n = sl->npend;
 	p = &sl->pend[n & (TK_BATCH - 1)];
 	p->end = bpf_ktime_get_ns();
 	p->begin = sl->begin;
 	p->task = task;
-	p->state = state;
 	p->tid = tid;
 	p->instance = (__u32)sl->instance;
 	p->flags = flags;
@@ -285,7 +276,7 @@ int BPF_KRETPROBE(tk_poll_exit)
 {
 	struct pstack *ps;
 	__u16 flags = 0;
-	__u64 hdr, state = 0;
+	__u64 hdr;
 	__u32 tid, d;
 
 	if (!ours(&tid))
@@ -305,12 +296,7 @@ int BPF_KRETPROBE(tk_poll_exit)
 		flags = TK_F_READY;
 	if (flags && (ps->cancel_mask & (1u << d)))
 		flags |= TK_F_CANCELLED;
-	/* Pending: the poller's reference is gone (transition_to_idle), so
-	 * another thread may wake, run and even free the task by now: the
-	 * word may be a later state or garbage, and user space checks it. */
-	if (!flags && read_state && bpf_probe_read_user(&state, sizeof(state), (void *)hdr) == 0)
-		flags = TK_F_STATE;
-	emit(tid, TK_REC_POLL_END, flags, hdr, state);
+	emit(tid, TK_REC_POLL_END, flags, hdr, 0);
 	return 0;
 }
 

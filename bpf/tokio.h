@@ -30,9 +30,7 @@
 
 enum tk_rec_type {
 	TK_REC_POLL_BEGIN = 1,    /* task, cookie = the raw::poll instance */
-	TK_REC_POLL_END,          /* task, flags: TK_F_READY, TK_F_CANCELLED, TK_F_DEALLOC,
-				   * TK_F_STATE (then cookie = the task's state word, read at
-				   * the return of a pending poll; untrusted, see tokio_tasks.c) */
+	TK_REC_POLL_END,          /* task, flags: TK_F_READY, TK_F_CANCELLED, TK_F_DEALLOC */
 	TK_REC_WAKE,              /* task (wake_by_val: consumes the waker) */
 	TK_REC_WAKE_BY_REF,       /* task */
 	TK_REC_WAKER_CLONE,       /* task */
@@ -49,7 +47,6 @@ enum tk_rec_flags {
 	TK_F_CANCELLED = 1u << 1, /* poll end: ... because it was cancelled (aborted): the
 				   * cancelled bit was set when it completed */
 	TK_F_DEALLOC = 1u << 2,   /* poll end: it was freed inside the poll */
-	TK_F_STATE = 1u << 3,     /* poll end: cookie holds the state word (light mode only) */
 	TK_F_PANICKED = 1u << 4,  /* whole poll: a panic was caught inside it */
 };
 
@@ -95,7 +92,6 @@ struct tk_pend {
 	unsigned long long end;      /* ns (CLOCK_MONOTONIC) */
 	unsigned long long begin;
 	unsigned long long task;
-	unsigned long long state;    /* the state word when flags has TK_F_STATE */
 	unsigned int tid;
 	unsigned int instance;       /* the raw::poll instance (attach cookie) */
 	unsigned int flags;          /* TK_F_* */

@@ -15,7 +15,7 @@
  * out here (they are kernel ABI).
  *
  * The waker functions are probed only with --waker-probes (full mode);
- * by default their program is not loaded and their sites are skipped.
+ * by default only wake_by_ref is (the self-wakes, tokio.bpf.c).
  *
  * Kernels with uprobe sessions (6.13+) get raw::poll as one session
  * program (entry and return, with a per-call cookie: no per-thread state
@@ -104,8 +104,7 @@ int ts_tokio_skel_load(uint32_t pid, bool waker_probes, struct tokio_bpf **out, 
 			return r;
 		}
 		skel->rodata->targ_tgid = pid;
-		skel->rodata->read_state = !waker_probes;
-		bpf_program__set_autoload(skel->progs.tk_waker, waker_probes);
+		skel->rodata->waker_probes = waker_probes;
 		bpf_program__set_autoload(skel->progs.tk_poll_session, session);
 		bpf_program__set_autoload(skel->progs.tk_poll_enter, !session);
 		bpf_program__set_autoload(skel->progs.tk_poll_exit, !session);
@@ -198,10 +197,12 @@ static size_t programs_for(struct tokio_bpf *skel, enum tk_fn fn, struct bpf_pro
 	case TK_FN_CLONE_WAKER:
 	case TK_FN_DROP_WAKER:
 	case TK_FN_WAKE_BY_VAL:
-	case TK_FN_WAKE_BY_REF:
-		/* not loaded in light mode (no --waker-probes): not probed */
-		if (bpf_program__fd(skel->progs.tk_waker) < 0)
+		/* light mode (no --waker-probes): not probed */
+		if (!skel->rodata->waker_probes)
 			return 0;
+		out[0] = skel->progs.tk_waker;
+		return 1;
+	case TK_FN_WAKE_BY_REF:
 		out[0] = skel->progs.tk_waker;
 		return 1;
 	case TK_FN_BIND:

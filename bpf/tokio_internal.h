@@ -163,17 +163,27 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 #define TK_EARLY_BEGIN_NS 5000000ull
 int ts_tokio_tasks_scan(struct tk_tasks *t, const struct tk_slot *slots, size_t n, uint64_t now_ns,
 			struct ts_event_batch *batch);
+/* Light mode: read the state word of each task that has been idle for
+ * TK_IDLE_CHECK_NS since a pending poll (and not woken with a time since),
+ * once per idle period, in process_vm_readv calls of up to
+ * TK_IDLE_READ_MAX tasks, and send its live waker count (TS_EV_WAKERS).
+ * A word that cannot be an idle task's, or a task woken since, sends
+ * nothing. Without permission to read the target's memory the counts stay
+ * unknown (the attach said so: ts_tokio_memory_check). */
+#define TK_IDLE_CHECK_NS 40000000ull
+#define TK_IDLE_READ_MAX 512
+int ts_tokio_tasks_check_idle(struct tk_tasks *t, uint64_t now_ns, struct ts_event_batch *batch);
 /* Records that failed validation so far. */
 uint64_t ts_tokio_tasks_rejected(const struct tk_tasks *t);
-/* Light mode: pending poll ends whose state word failed the checks (the
- * waker count stayed unknown for them; for tests and the bench). */
+/* Light mode: idle tasks whose state word was unreadable or failed the
+ * checks (their waker count stayed unknown; for tests). */
 uint64_t ts_tokio_tasks_state_unknown(const struct tk_tasks *t);
 
-/* Decode a state word read at a pending poll's return (light mode).
- * Returns false when it cannot be a pending task's state (running,
+/* Decode an idle task's state word (light mode, read from the target).
+ * Returns false when it cannot be an idle task's state (running,
  * complete, cancelled, or a reference count below what the owner list,
  * the JoinHandle and a queued notification hold): then nothing is known.
- * Else *notified: woken while it was polled; *wakers: references held by
+ * Else *notified: woken and not polled yet; *wakers: references held by
  * wakers (and AbortHandles, which only make it larger). */
 bool ts_tokio_state_decode(uint64_t state, bool *notified, uint64_t *wakers);
 

@@ -7,8 +7,10 @@
  * programs which function a hit is), and register a collector source
  * whose drain empties the BPF ring buffer into events (tokio_tasks.c).
  * The waker functions are probed only in full mode (--waker-probes, struct
- * ts_tokio_options): by default a poll costs two traps, and wakes and
- * waker counts come from the task's state word (see tokio_tasks.c).
+ * ts_tokio_options): by default only wake_by_ref is, a poll costs two
+ * traps, other wakes are inferred, and the waker counts of idle tasks
+ * come from their state words, read from the target's memory (see
+ * tokio_tasks.c; ts_tokio_memory_check says beforehand whether it can be).
  *
  * Every probe is removed (links and skeleton destroyed) when the source
  * is freed, at detach or when any step fails, so a refusal leaves the
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
@@ -99,6 +102,8 @@ static int source_drain(void *p, struct ts_event_batch *batch, uint64_t now_ns)
 			return r;
 	}
 	r = ts_tokio_tasks_flush(s->tasks, batch);
+	if (r == 0)
+		r = ts_tokio_tasks_check_idle(s->tasks, now_ns, batch);
 	if (r < 0 || !s->skel->bss)
 		return r;
 	return ts_tokio_tasks_scan(s->tasks, s->skel->bss->slots, TK_SLOTS, now_ns, batch);
@@ -128,6 +133,23 @@ static const struct ts_source_ops tokio_ops = {
 	.lost = source_lost,
 	.free = source_free,
 };
+
+int ts_tokio_memory_check(uint32_t pid, char *err, size_t errlen)
+{
+	uint64_t word;
+	struct iovec local = { &word, sizeof(word) };
+	/* The permission is checked before any address is: a page nothing
+	 * maps answers EFAULT when reading is allowed, EPERM when not. */
+	struct iovec remote = { (void *)(uintptr_t)4096, sizeof(word) };
+	int r;
+
+	if (process_vm_readv((pid_t)pid, &local, 1, &remote, 1, 0) >= 0 || errno == EFAULT)
+		return 0;
+	r = -errno;
+	snprintf(err, errlen, "cannot read pid %" PRIu32 "'s memory (%s; needs CAP_SYS_PTRACE): "
+		 "waker counts stay unknown, so no lost_waker for its tasks", pid, strerror(-r));
+	return r;
+}
 
 int ts_tokio_attach(struct ts_collector *c, uint32_t pid, const struct ts_tokio_options *o, uint64_t now_ns,
 		    char *err, size_t errlen)

@@ -1,12 +1,13 @@
 /*
- * tokio_state.c: Tokio's task state word, read at the return of a pending
- * poll in the default (light) mode, decoded into what the model needs.
+ * tokio_state.c: Tokio's task state word, read from the target while a
+ * task is idle in the default (light) mode, decoded into what the model
+ * needs.
  *
  * Why a file of its own: this is the one place that knows Tokio's state
  * layout beyond a single bit (runtime/task/state.rs, stable through 1.x:
  * RUNNING 1, COMPLETE 2, NOTIFIED 4, JOIN_INTEREST 8, JOIN_WAKER 16,
- * CANCELLED 32, the reference count from bit 6 up) and which references a
- * pending task holds at that moment (docs/architecture.md, "Wakes without
+ * CANCELLED 32, the reference count from bit 6 up) and which references an
+ * idle task holds (docs/architecture.md, "Wakes without
  * waker probes"). The word comes from the target and may be stale or
  * garbage: anything that cannot be an idle task's is refused.
  */
@@ -23,10 +24,9 @@ bool ts_tokio_state_decode(uint64_t state, bool *notified, uint64_t *wakers)
 {
 	uint64_t refs = state >> TK_STATE_REF_SHIFT, held;
 
-	/* at a pending poll's return the task is idle: not running (unless
-	 * another thread runs it already), not complete, not cancelled (a
-	 * cancelled poll completes the task; one cancelled since is no
-	 * longer what this poll left) */
+	/* an idle task: not running (another thread polls it already), not
+	 * complete, not cancelled (a cancelled task completes at its next
+	 * poll) */
 	if (state & (TK_STATE_RUNNING | TK_STATE_COMPLETE | TK_STATE_CANCELLED))
 		return false;
 	/* the owner list's reference (OwnedTasks, LocalOwnedTasks, or an

@@ -52,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "bpf/tokio_internal.h"
@@ -70,7 +71,12 @@ struct tk_task {
 	bool spawned;
 	bool panicked;
 	bool cancelled;
-	bool unwoken;            /* light mode: its last poll returned pending, not woken inside */
+	/* light mode: */
+	bool unwoken;            /* its last poll returned pending, not woken inside */
+	uint64_t begin_ts;       /* its last poll's begin */
+	uint64_t end_ts;         /* its last pending poll's end (0: none, or it ran since) */
+	uint64_t wake_ts;        /* its last wake with a time (a wake_by_ref) */
+	uint64_t first_wake;     /* its first wake with a time after end_ts (0: none) */
 	struct tk_task *hash_next;
 };
 
@@ -100,6 +106,11 @@ struct tk_slot_read {
 	uint32_t taken;
 };
 
+struct tk_idle {
+	uint64_t hdr;
+	uint64_t end_ts;
+};
+
 struct tk_thread {
 	uint64_t tid;
 	int role;                /* -1: not reported yet */
@@ -120,7 +131,12 @@ struct tk_thread {
 struct tk_tasks {
 	uint32_t pid;
 	bool waker_probes;              /* full mode: wakes come from probes */
-	uint64_t state_unknown;         /* light mode: poll ends with an unusable state word */
+	uint64_t state_unknown;         /* light mode: idle tasks whose state word was unusable */
+	/* light mode: tasks to read the state word of once idle long enough
+	 * (by the end of the pending poll that made them idle), oldest first */
+	struct tk_idle *idle;
+	size_t idle_head, idle_len, idle_cap;
+	bool idle_read_failed;          /* process_vm_readv refused: no more tries */
 	struct ts_strpool *pool;
 	struct ts_symbolizer *sym;
 	struct ts_hashidx task_ix;
@@ -200,6 +216,7 @@ void ts_tokio_tasks_free(struct tk_tasks *t)
 		if (t->items[i].what == ITEM_BIG)
 			free(t->items[i].u.big);
 	free(t->items);
+	free(t->idle);
 	free(t->instance_blocking);
 	free((void *)t->names.shared);
 	free(t);
@@ -418,6 +435,7 @@ report:
 	return push(b, &(struct ts_event){
 		.ts = ts, .pid = t->pid, .tid = r->h.tid, .type = TS_EV_SPAWN, .id = r->h.task,
 		.kind = blocking ? TS_KIND_BLOCKING : TS_KIND_TASK, .name = name, .location = loc,
+		.flags = t->waker_probes ? 0 : TS_EVF_WAKERS_UNKNOWN,
 	});
 }
 
@@ -442,30 +460,33 @@ static int on_drop(struct tk_tasks *t, const struct tk_rec *r, struct ts_event_b
 	});
 }
 
-/* Light mode, a pending poll's end: the waker count for `ev` (the
- * POLL_END) and, when it was woken inside the poll, a wake just before. */
-static int light_poll_end(struct tk_tasks *t, struct tk_task *k, const struct tk_rec *r, struct ts_event *ev,
-			  struct ts_event_batch *b)
+/* Light mode, a pending poll's end: whether a wake_by_ref came inside
+ * the poll (then the task is rescheduled and its next poll needs no
+ * other wake), and the task's place in the queue of idle tasks whose
+ * live waker count user space reads (ts_tokio_tasks_check_idle). */
+static int light_poll_end(struct tk_tasks *t, struct tk_task *k, uint64_t end)
 {
-	uint64_t wakers = 0;
-	bool notified = false;
+	struct tk_idle *q;
 
-	if (!(r->flags & TK_F_STATE) || !ts_tokio_state_decode(r->cookie, &notified, &wakers)) {
-		t->state_unknown++;
-		if (k)
-			k->unwoken = true; /* polled again: it was woken, in the poll or after */
+	if (!k)
 		return 0;
+	k->unwoken = k->wake_ts < k->begin_ts;
+	k->end_ts = end;
+	if (t->idle_len == t->idle_cap) {
+		size_t cap = t->idle_cap ? t->idle_cap * 2 : 256;
+
+		q = malloc(cap * sizeof(*q));
+		if (!q)
+			return -ENOMEM;
+		for (size_t i = 0; i < t->idle_len; i++)
+			q[i] = t->idle[(t->idle_head + i) % t->idle_cap];
+		free(t->idle);
+		t->idle = q;
+		t->idle_cap = cap;
+		t->idle_head = 0;
 	}
-	ev->flags |= TS_EVF_WAKERS_KNOWN;
-	ev->arg = wakers;
-	if (k)
-		k->unwoken = !notified;
-	if (!notified)
-		return 0;
-	return push(b, &(struct ts_event){
-		.ts = r->ts, .pid = t->pid, .tid = r->tid, .type = TS_EV_WAKE, .id = r->task,
-		.flags = TS_EVF_BY_REF,
-	});
+	t->idle[(t->idle_head + t->idle_len++) % t->idle_cap] = (struct tk_idle){ k->hdr, end };
+	return 0;
 }
 
 /* A poll began: the task's kind tells the thread's role (a thread that
@@ -479,6 +500,7 @@ static int poll_begin(struct tk_tasks *t, uint32_t tid, uint64_t ts, uint64_t hd
 
 	if (!k)
 		return -ENOMEM;
+	k->begin_ts = ts;
 	if (k->kind == TS_KIND_BLOCKING)
 		learn_instance(t, instance);
 	else if (instance_blocking(t, instance))
@@ -504,10 +526,11 @@ static int poll_end(struct tk_tasks *t, const struct tk_rec *r, uint16_t flags, 
 		k->cancelled = true;
 	if (k && (flags & TK_F_PANICKED))
 		k->panicked = true;
-	if (k && k->unwoken && !(flags & TK_F_CANCELLED)) {
+	if (k && k->unwoken && !(k->first_wake && k->first_wake < k->begin_ts) && !(flags & TK_F_CANCELLED)) {
 		/* light mode: it was woken between its last poll and this
-		 * one, when is unknown (a poll that only cancels an aborted
-		 * task was no wake's) */
+		 * one, not by a wake_by_ref (that one has its time), when is
+		 * unknown (a poll that only cancels an aborted task was no
+		 * wake's) */
 		rc = push(b, &(struct ts_event){
 			.ts = r->ts, .pid = t->pid, .tid = r->tid, .type = TS_EV_WAKE, .id = r->task,
 			.flags = TS_EVF_BY_REF | TS_EVF_UNTIMED,
@@ -515,11 +538,14 @@ static int poll_end(struct tk_tasks *t, const struct tk_rec *r, uint16_t flags, 
 		if (rc < 0)
 			return rc;
 	}
-	if (k)
+	if (k) {
 		k->unwoken = false;
+		k->end_ts = 0;
+		k->first_wake = 0;
+	}
 	ev.flags = (flags & TK_F_READY) ? TS_EVF_READY : 0;
 	if (!t->waker_probes && !(flags & TK_F_READY)) {
-		rc = light_poll_end(t, k, r, &ev, b);
+		rc = light_poll_end(t, k, r->ts);
 		if (rc < 0)
 			return rc;
 	}
@@ -535,7 +561,7 @@ static int poll_end(struct tk_tasks *t, const struct tk_rec *r, uint16_t flags, 
  * scan sent that already, and its end. */
 static int on_whole_poll(struct tk_tasks *t, const struct tk_pend *p, struct ts_event_batch *b)
 {
-	struct tk_rec end = { .ts = p->end, .task = p->task, .cookie = p->state, .tid = p->tid,
+	struct tk_rec end = { .ts = p->end, .task = p->task, .tid = p->tid,
 			      .type = TK_REC_POLL_END, .flags = (uint16_t)p->flags };
 	struct tk_thread *th = NULL;
 	int rc;
@@ -679,6 +705,13 @@ static int apply_record(struct tk_tasks *t, const void *data, size_t size, struc
 	case TK_REC_WAKER_DROP:
 		ev.type = waker_events[r->type];
 		ev.flags = r->type == TK_REC_WAKE_BY_REF ? TS_EVF_BY_REF : 0;
+		if (r->type == TK_REC_WAKE_BY_REF && (k = find_task(t, r->task))) {
+			/* light mode: a wake with its time, no untimed one for it */
+			if (r->ts > k->wake_ts)
+				k->wake_ts = r->ts;
+			if (r->ts > k->end_ts && !k->first_wake)
+				k->first_wake = r->ts;
+		}
 		return push(b, &ev);
 	default:
 		t->rejected++;
@@ -866,4 +899,80 @@ int ts_tokio_tasks_record(struct tk_tasks *t, const void *data, size_t size, str
 	if (rc < 0)
 		return rc;
 	return ts_tokio_tasks_flush(t, b);
+}
+
+/* Up to n tasks' state words from the target in one process_vm_readv
+ * (a freed task's memory may be unmapped: the call stops at the first
+ * word it cannot read, which is skipped). */
+static int read_idle(struct tk_tasks *t, struct tk_task **ks, size_t n, uint64_t now_ns, struct ts_event_batch *b)
+{
+	struct iovec local[TK_IDLE_READ_MAX], remote[TK_IDLE_READ_MAX];
+	uint64_t words[TK_IDLE_READ_MAX], wakers;
+	bool notified;
+	size_t i = 0, got;
+	ssize_t r;
+	int rc;
+
+	for (size_t j = 0; j < n; j++) {
+		local[j] = (struct iovec){ &words[j], sizeof(words[j]) };
+		remote[j] = (struct iovec){ (void *)(uintptr_t)ks[j]->hdr, sizeof(words[j]) };
+	}
+	while (i < n) {
+		r = process_vm_readv((pid_t)t->pid, local + i, n - i, remote + i, n - i, 0);
+		if (r < 0 && errno != EFAULT) {
+			if (errno != ESRCH)
+				t->idle_read_failed = true;  /* no permission: counts stay unknown */
+			return 0;
+		}
+		got = r < 0 ? 0 : (size_t)r / sizeof(words[0]);
+		for (size_t j = i; j < i + got; j++) {
+			if (!ts_tokio_state_decode(words[j], &notified, &wakers)) {
+				t->state_unknown++;
+				continue;
+			}
+			if (notified)
+				continue;  /* woken since: its next poll tells */
+			rc = push(b, &(struct ts_event){
+				.ts = now_ns, .pid = t->pid, .type = TS_EV_WAKERS, .id = ks[j]->hdr, .arg = wakers,
+			});
+			if (rc < 0)
+				return rc;
+		}
+		i += got;
+		if (i < n) {
+			t->state_unknown++;  /* unreadable: freed and unmapped */
+			i++;
+		}
+	}
+	return 0;
+}
+
+int ts_tokio_tasks_check_idle(struct tk_tasks *t, uint64_t now_ns, struct ts_event_batch *b)
+{
+	struct tk_task *ks[TK_IDLE_READ_MAX];
+	size_t n = 0;
+	int rc;
+
+	while (t->idle_len && !t->idle_read_failed) {
+		struct tk_idle e = t->idle[t->idle_head];
+		struct tk_task *k;
+
+		if (e.end_ts > now_ns || now_ns - e.end_ts < TK_IDLE_CHECK_NS)
+			break;
+		t->idle_head = (t->idle_head + 1) % t->idle_cap;
+		t->idle_len--;
+		k = find_task(t, e.hdr);
+		/* still idle since that poll, and not woken by a wake_by_ref */
+		if (!k || k->end_ts != e.end_ts || k->first_wake)
+			continue;
+		/* not twice in one read (a task cannot be queued twice for one end) */
+		ks[n++] = k;
+		if (n == TK_IDLE_READ_MAX) {
+			rc = read_idle(t, ks, n, now_ns, b);
+			if (rc < 0)
+				return rc;
+			n = 0;
+		}
+	}
+	return n ? read_idle(t, ks, n, now_ns, b) : 0;
 }

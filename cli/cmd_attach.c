@@ -154,6 +154,8 @@ static int do_attach(void *ctx, struct ts_collector *c, char *err, size_t errlen
 		break;
 	case MODE_TOKIO:
 		r = ts_tokio_attach(c, p->pid, &p->tokio, now, err, errlen);
+		if (r == 0 && !p->tokio.waker_probes && ts_tokio_memory_check(p->pid, ctx_err, sizeof(ctx_err)) < 0)
+			fprintf(stderr, "taskscope attach: %s\n", ctx_err);
 		break;
 	default:
 		r = ts_generic_attach(c, p->pid, &p->opt->context, now, err, errlen);

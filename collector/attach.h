@@ -53,12 +53,15 @@ struct ts_tokio_options {
 	/* Full mode (`attach --waker-probes`): uprobes on clone_waker,
 	 * drop_waker, wake_by_val and wake_by_ref as well, for exact wake
 	 * times (scheduled time), waker clones and drops. Default (false):
-	 * only raw::poll's entry and return trap per poll; the live waker
-	 * count and self-wakes are read from the task's state word at each
-	 * pending poll's return, and other wakes are counted untimed at the
-	 * next poll (docs/architecture.md, "Tokio attach"). */
+	 * raw::poll's entry and return trap per poll, and wake_by_ref (the
+	 * self-wakes); other wakes are counted untimed at the next poll, and
+	 * the live waker count of idle tasks is read from their state words
+	 * in the target's memory (docs/architecture.md, "Tokio attach"). */
 	bool waker_probes;
 };
+/* Can the default mode read pid's memory (the idle tasks' waker counts)?
+ * 0, or -errno with one line in err that says what is lost. */
+int ts_tokio_memory_check(uint32_t pid, char *err, size_t errlen);
 /* `o` may be NULL: the defaults. */
 int ts_tokio_attach(struct ts_collector *c, uint32_t pid, const struct ts_tokio_options *o, uint64_t now_ns,
 		    char *err, size_t errlen);

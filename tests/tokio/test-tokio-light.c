@@ -4,27 +4,34 @@
  * tokio_tasks.c into the model. No root needed.
  *
  * It checks the state word decoding (Tokio 1.24's layout: RUNNING 1,
- * COMPLETE 2, NOTIFIED 4, JOIN_INTEREST 8, CANCELLED 32, REF_ONE 64),
- * that a word that cannot be an idle task's leaves the waker count
- * unknown (never a lost_waker), that NOTIFIED at a pending poll's end is a
- * self-wake, that a task polled again without being woken inside its last
- * poll gets one untimed wake that records no scheduling delay, that an
- * abort's poll is no wake, and that completions and frees sent inside a
- * poll (raw::poll as a uprobe session) end the poll ready.
+ * COMPLETE 2, NOTIFIED 4, JOIN_INTEREST 8, CANCELLED 32, REF_ONE 64);
+ * the idle tasks' waker counts read from memory (this process stands in
+ * for the target), once per idle period, with a word that cannot be an
+ * idle task's or an unmapped task leaving the count unknown (never a
+ * lost_waker); the check that the target's memory can be read at all;
+ * that a wake_by_ref inside a task's poll is a self-wake, that a task
+ * polled again without such a wake gets one untimed wake that records no
+ * scheduling delay, that an abort's poll is no wake, and that completions
+ * and frees sent inside a poll (raw::poll as a uprobe session) end the
+ * poll ready. Root runs one more case (a child that becomes nobody).
  *
  * Polls kept in their thread's slot and sent in batches: each becomes a
  * begin and an end, taken once whether read from the slot or its batch,
- * in time order with the drain's other records; the slot scan reports a long poll's begin
- * while it runs (a live blocked_worker), once, and the poll's record then
- * adds only the end; a poll nested in a slot poll and a poll whose slot
+ * in time order with the drain's other records; the slot scan reports a
+ * long poll's begin while it runs (a live blocked_worker), once, and the
+ * poll's end then adds only the end; a poll nested in a slot poll and a poll whose slot
  * belongs to another thread send begin and end records and are counted
  * alongside; slots that are free, too young, or inconsistent are ignored.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "bpf/tokio_internal.h"
+#include "collector/attach.h"
 #include "check.h"
 #include "collector/model.h"
 #include "collector/strpool.h"
@@ -54,7 +61,7 @@ static void on_warning(void *ctx, const struct ts_warning *w)
 		f->warnings[w->kind]++;
 }
 
-static void fixture_init(struct fixture *f, bool waker_probes)
+static void fixture_init_pid(struct fixture *f, bool waker_probes, uint32_t pid)
 {
 	struct ts_model_config cfg;
 	struct ts_model_sink sink = { .ctx = f, .warning = on_warning };
@@ -62,9 +69,14 @@ static void fixture_init(struct fixture *f, bool waker_probes)
 	memset(f, 0, sizeof(*f));
 	ts_model_config_default(&cfg);
 	CHECK(ts_strpool_new(1 << 20, &f->pool) == 0);
-	CHECK(ts_tokio_tasks_new(PID, waker_probes, f->pool, NULL, &f->tasks) == 0);
+	CHECK(ts_tokio_tasks_new(pid, waker_probes, f->pool, NULL, &f->tasks) == 0);
 	CHECK(ts_model_new(&cfg, &sink, &f->model) == 0);
 	ts_event_batch_init(&f->batch);
+}
+
+static void fixture_init(struct fixture *f, bool waker_probes)
+{
+	fixture_init_pid(f, waker_probes, PID);
 }
 
 static void fixture_fini(struct fixture *f)
@@ -101,6 +113,11 @@ static void spawn(struct fixture *f, uint64_t ts, uint64_t task)
 	free(s);
 }
 
+static void feed(struct fixture *f, uint16_t type, uint16_t flags, uint64_t ts, uint32_t tid, uint64_t task,
+		 uint64_t cookie);
+static size_t count_events(const struct fixture *f, uint16_t type, uint64_t task);
+static void flush(struct fixture *f);
+
 static void decode(void)
 {
 	bool notified = true;
@@ -112,7 +129,7 @@ static void decode(void)
 	/* detached (no JoinHandle), one waker */
 	CHECK(ts_tokio_state_decode(2 * REF, &notified, &wakers));
 	CHECK(!notified && wakers == 1);
-	/* woken in the poll: the queued notification holds a reference too */
+	/* woken, not polled yet: the queued notification holds a reference too */
 	CHECK(ts_tokio_state_decode(4 * REF | JOIN | NOTIFIED, &notified, &wakers));
 	CHECK(notified && wakers == 1);
 	/* not an idle task's word: running, complete, cancelled, too few
@@ -126,16 +143,22 @@ static void decode(void)
 	CHECK(!ts_tokio_state_decode(0x00005555deadbe00ull, &notified, &wakers));
 }
 
-static void wakes_and_wakers(void)
+/* Wakes without waker probes: a wake_by_ref inside the task's own poll is
+ * a self-wake (the task is rescheduled at the poll's end); a task polled
+ * again after a pending poll that nobody woke with a time gets one untimed
+ * wake with no scheduling delay (the wait counts as idle); a wake_by_ref
+ * between two polls is a timed wake and no untimed one is added; an
+ * abort's poll is no wake. */
+static void wakes(void)
 {
 	struct fixture f;
 	struct ts_task *t;
 
 	fixture_init(&f, false);
 	spawn(&f, 1 * MS, 0x1000);
-	/* poll 1: woken inside it (NOTIFIED), one waker besides */
 	rec(&f, TK_REC_POLL_BEGIN, 0, 2 * MS, 0x1000, 0);
-	rec(&f, TK_REC_POLL_END, TK_F_STATE, 3 * MS, 0x1000, 4 * REF | JOIN | NOTIFIED);
+	rec(&f, TK_REC_WAKE_BY_REF, 0, 2 * MS + 500000, 0x1000, 0);
+	rec(&f, TK_REC_POLL_END, 0, 3 * MS, 0x1000, 0);
 	t = ts_model_find_task(f.model, PID, 0x1000);
 	CHECK(t != NULL);
 	if (!t)
@@ -143,49 +166,124 @@ static void wakes_and_wakers(void)
 	CHECK_EQ(t->wakes, 1);
 	CHECK_EQ(t->self_wakes, 1);
 	CHECK_EQ(t->state, TS_TASK_SCHEDULED);
-	CHECK(!t->wakers_unknown && t->wakers == 1);
+	CHECK(t->wakers_unknown);
 	CHECK_EQ(t->sched_hist.count, 1);         /* spawn -> first poll */
-	/* poll 2 (timed: woken at the end of poll 1); ends idle, no waker */
+	/* poll 2, after the self-wake: no other wake */
 	rec(&f, TK_REC_POLL_BEGIN, 0, 4 * MS, 0x1000, 0);
 	CHECK_EQ(t->sched_hist.count, 2);
-	rec(&f, TK_REC_POLL_END, TK_F_STATE, 5 * MS, 0x1000, 2 * REF | JOIN);
+	rec(&f, TK_REC_POLL_END, 0, 5 * MS, 0x1000, 0);
 	CHECK_EQ(t->state, TS_TASK_IDLE);
-	CHECK(!t->wakers_unknown && t->wakers == 0);
-	/* idle past the grace with no waker: lost_waker */
-	ts_model_tick(f.model, 500 * MS);
-	CHECK_EQ(f.warnings[TS_WARN_LOST_WAKER], 1);
-	/* polled again anyway (woken by someone we cannot see): one untimed
-	 * wake, no self-wake, no scheduling delay, the wait counts as idle */
+	CHECK_EQ(t->wakes, 1);
+	/* polled again, woken by someone we cannot see: one untimed wake */
 	rec(&f, TK_REC_POLL_BEGIN, 0, 600 * MS, 0x1000, 0);
 	CHECK_EQ(t->sched_hist.count, 2);
-	CHECK_EQ(t->sched_ns, 2 * MS);
 	CHECK_EQ(t->idle_ns, 595 * MS);
-	rec(&f, TK_REC_POLL_END, TK_F_STATE, 601 * MS, 0x1000, 3 * REF | JOIN);
+	rec(&f, TK_REC_POLL_END, 0, 601 * MS, 0x1000, 0);
 	CHECK_EQ(t->wakes, 2);
 	CHECK_EQ(t->self_wakes, 1);
-	CHECK(!t->wakers_unknown && t->wakers == 1);
-	/* a garbage word (freed and reused by then) keeps the last count and
-	 * counts as unknown; the next poll still counts an untimed wake */
-	rec(&f, TK_REC_POLL_BEGIN, 0, 700 * MS, 0x1000, 0);
-	rec(&f, TK_REC_POLL_END, TK_F_STATE, 701 * MS, 0x1000, 0x00005555deadbe00ull);
+	/* a wake_by_ref from another thread between two polls: timed, no
+	 * untimed one besides */
+	f.batch.len = 0;
+	feed(&f, TK_REC_WAKE_BY_REF, 0, 650 * MS, TID + 1, 0x1000, 0);
+	feed(&f, TK_REC_POLL_BEGIN, 0, 660 * MS, TID, 0x1000, 0);
+	feed(&f, TK_REC_POLL_END, 0, 661 * MS, TID, 0x1000, 0);
+	flush(&f);
 	CHECK_EQ(t->wakes, 3);
-	CHECK_EQ(ts_tokio_tasks_state_unknown(f.tasks), 1);
-	CHECK(t->wakers == 1);
+	CHECK_EQ(t->self_wakes, 1);
+	CHECK_EQ(t->sched_hist.count, 3);
+	CHECK_EQ(t->sched_ns, 1 * MS + 1 * MS + 10 * MS);  /* spawn, end of the self-woken poll, the wake */
+	/* an unseen wake, then a self-wake inside the poll: both count */
+	rec(&f, TK_REC_POLL_BEGIN, 0, 700 * MS, 0x1000, 0);
+	rec(&f, TK_REC_WAKE_BY_REF, 0, 700 * MS + 500000, 0x1000, 0);
+	rec(&f, TK_REC_POLL_END, 0, 701 * MS, 0x1000, 0);
+	CHECK_EQ(t->wakes, 5);
+	CHECK_EQ(t->self_wakes, 2);
 	/* an abort's poll (cancelled, completes it) is no wake */
 	rec(&f, TK_REC_POLL_BEGIN, 0, 800 * MS, 0x1000, 0);
 	rec(&f, TK_REC_COMPLETE, TK_F_CANCELLED, 800 * MS + 10, 0x1000, 0);
-	rec(&f, TK_REC_POLL_END, TK_F_STATE, 801 * MS, 0x1000, 0);
-	CHECK_EQ(t->wakes, 3);
-	CHECK_EQ(t->polls, 5);
+	rec(&f, TK_REC_POLL_END, 0, 801 * MS, 0x1000, 0);
+	CHECK_EQ(t->wakes, 5);
+	CHECK_EQ(t->polls, 6);
 	CHECK_EQ(t->state, TS_TASK_DONE);
 	CHECK_EQ(t->outcome, TS_OUTCOME_CANCELLED);
 out:
 	fixture_fini(&f);
 }
 
+/* The live waker count of idle tasks, read from the target's memory (this
+ * process stands in for it: the "headers" are words here): once a task
+ * has been idle TK_IDLE_CHECK_NS since a pending poll, once per idle
+ * period; none for a task woken since (NOTIFIED, or a wake_by_ref) or
+ * polled since; an unreadable or impossible word leaves the count unknown
+ * and does not stop the other reads. lost_waker follows. */
+static void idle_wakers(void)
+{
+	/* no waker, one waker, woken (queued), garbage */
+	static uint64_t words[4] = { 2 * REF | JOIN, 3 * REF | JOIN, 4 * REF | JOIN | NOTIFIED, 0x00005555deadbe00ull };
+	const uint32_t pid = (uint32_t)getpid();
+	uint64_t hdr[6], end = 3 * MS;
+	struct ts_task *t[6];
+	struct fixture f;
+
+	for (int i = 0; i < 4; i++)
+		hdr[i] = (uint64_t)(uintptr_t)&words[i];
+	hdr[4] = 0x10;          /* unmapped */
+	hdr[5] = (uint64_t)(uintptr_t)&words[0] + 0x40000000000ull;  /* unmapped too, far away */
+	fixture_init_pid(&f, false, pid);
+	for (int i = 0; i < 6; i++) {
+		spawn(&f, 1 * MS, hdr[i]);
+		rec(&f, TK_REC_POLL_BEGIN, 0, 2 * MS, hdr[i], 0);
+		rec(&f, TK_REC_POLL_END, 0, end, hdr[i], 0);
+		t[i] = ts_model_find_task(f.model, pid, hdr[i]);
+		CHECK(t[i] && t[i]->state == TS_TASK_IDLE && t[i]->wakers_unknown);
+		if (!t[i])
+			goto out;
+	}
+	f.batch.len = 0;
+	CHECK(ts_tokio_tasks_check_idle(f.tasks, end + TK_IDLE_CHECK_NS - 1, &f.batch) == 0);
+	CHECK_EQ(f.batch.len, 0);
+	CHECK(ts_tokio_tasks_check_idle(f.tasks, end + TK_IDLE_CHECK_NS, &f.batch) == 0);
+	CHECK_EQ(f.batch.len, 2);
+	CHECK_EQ(count_events(&f, TS_EV_WAKERS, hdr[0]), 1);
+	CHECK_EQ(count_events(&f, TS_EV_WAKERS, hdr[1]), 1);
+	CHECK_EQ(ts_tokio_tasks_state_unknown(f.tasks), 3);
+	flush(&f);
+	CHECK(!t[0]->wakers_unknown && t[0]->wakers == 0);
+	CHECK(!t[1]->wakers_unknown && t[1]->wakers == 1);
+	for (int i = 2; i < 6; i++)
+		CHECK(t[i]->wakers_unknown);
+	ts_model_tick(f.model, 200 * MS);
+	CHECK_EQ(f.warnings[TS_WARN_LOST_WAKER], 1);
+	CHECK(t[0]->warnings & (1u << TS_WARN_LOST_WAKER));
+	/* once per idle period */
+	CHECK(ts_tokio_tasks_check_idle(f.tasks, 300 * MS, &f.batch) == 0);
+	CHECK_EQ(f.batch.len, 0);
+	/* polled again (0 and 1), then 0 woken by a wake_by_ref, 1 polled
+	 * once more before its first idle period was read: nothing for 0, one
+	 * read for 1 */
+	for (int i = 0; i < 2; i++) {
+		rec(&f, TK_REC_POLL_BEGIN, 0, 400 * MS, hdr[i], 0);
+		rec(&f, TK_REC_POLL_END, 0, 401 * MS, hdr[i], 0);
+	}
+	rec(&f, TK_REC_WAKE_BY_REF, 0, 402 * MS, hdr[0], 0);
+	rec(&f, TK_REC_POLL_BEGIN, 0, 410 * MS, hdr[1], 0);
+	rec(&f, TK_REC_POLL_END, 0, 411 * MS, hdr[1], 0);
+	f.batch.len = 0;
+	CHECK(ts_tokio_tasks_check_idle(f.tasks, 600 * MS, &f.batch) == 0);
+	CHECK_EQ(f.batch.len, 1);
+	CHECK_EQ(count_events(&f, TS_EV_WAKERS, hdr[1]), 1);
+	/* a count read before a poll the model has seen since is not taken */
+	rec(&f, TK_REC_POLL_BEGIN, 0, 700 * MS, hdr[1], 0);
+	ts_model_apply(f.model, &(struct ts_event){ .ts = 650 * MS, .pid = pid, .type = TS_EV_WAKERS,
+						    .id = hdr[1], .arg = 7 });
+	CHECK(t[1]->state == TS_TASK_RUNNING && t[1]->wakers != 7);
+out:
+	fixture_fini(&f);
+}
+
 /* A task freed inside its own poll (sent as it happens when the poll is a
- * uprobe session) ends ready; its state word, read after the free, is
- * never looked at. Nothing reaches the model as a lost waker. */
+ * uprobe session) ends ready, and is not read as an idle task. Nothing
+ * reaches the model as a lost waker. */
 static void inside_poll(void)
 {
 	struct fixture f;
@@ -196,16 +294,15 @@ static void inside_poll(void)
 	rec(&f, TK_REC_POLL_BEGIN, 0, 2 * MS, 0x2000, 0);
 	rec(&f, TK_REC_COMPLETE, 0, 2 * MS + 100, 0x2000, 0);
 	rec(&f, TK_REC_DEALLOC, 0, 2 * MS + 200, 0x2000, 0);
-	rec(&f, TK_REC_POLL_END, TK_F_STATE, 3 * MS, 0x2000, 2 * REF | JOIN);
+	rec(&f, TK_REC_POLL_END, 0, 3 * MS, 0x2000, 0);
 	t = ts_model_find_task(f.model, PID, 0x2000);
 	CHECK(t && t->state == TS_TASK_DONE && t->outcome == TS_OUTCOME_OK && t->polls == 1);
-	CHECK_EQ(ts_tokio_tasks_state_unknown(f.tasks), 0);
 	/* a panic caught inside a poll-as-session names no task */
 	spawn(&f, 4 * MS, 0x3000);
 	rec(&f, TK_REC_POLL_BEGIN, 0, 5 * MS, 0x3000, 0);
 	rec(&f, TK_REC_PANIC, 0, 5 * MS + 50, 0, 0);
 	rec(&f, TK_REC_COMPLETE, 0, 5 * MS + 100, 0x3000, 0);
-	rec(&f, TK_REC_POLL_END, TK_F_STATE, 6 * MS, 0x3000, 0);
+	rec(&f, TK_REC_POLL_END, 0, 6 * MS, 0x3000, 0);
 	t = ts_model_find_task(f.model, PID, 0x3000);
 	CHECK(t && t->state == TS_TASK_DONE && t->outcome == TS_OUTCOME_PANICKED);
 	ts_model_tick(f.model, 500 * MS);
@@ -214,7 +311,7 @@ static void inside_poll(void)
 	fixture_fini(&f);
 }
 
-/* Full mode: the state word is not used, wakes come from probes. */
+/* Full mode: wakes come from probes, none is inferred. */
 static void full_mode(void)
 {
 	struct fixture f;
@@ -245,14 +342,13 @@ static void feed(struct fixture *f, uint16_t type, uint16_t flags, uint64_t ts, 
 }
 
 /* One poll sent as a batch of one (the kernel sends TK_BATCH). */
-static void feed_poll(struct fixture *f, uint16_t flags, uint64_t begin, uint64_t end, uint32_t tid, uint64_t task,
-		      uint64_t state)
+static void feed_poll(struct fixture *f, uint16_t flags, uint64_t begin, uint64_t end, uint32_t tid, uint64_t task)
 {
 	struct tk_polls_rec r = {
 		.h = { .ts = end, .cookie = f->seq[tid & (TK_SLOTS - 1)]++, .tid = tid, .type = TK_REC_POLLS },
 		.slot = tid & (TK_SLOTS - 1),
 		.n = 1,
-		.p[0] = { .end = end, .begin = begin, .task = task, .state = state, .tid = tid, .flags = flags },
+		.p[0] = { .end = end, .begin = begin, .task = task, .tid = tid, .flags = flags },
 	};
 
 	CHECK(ts_tokio_tasks_record(f->tasks, &r, sizeof(r), &f->batch) == 0);
@@ -275,9 +371,9 @@ static void flush(struct fixture *f)
 	f->batch.len = 0;
 }
 
-/* One record per poll: begin and end from one record, in time order with
- * what the thread sent meanwhile; the state word as for a POLL_END; a
- * completion, free or panic learnt inside the poll in its flags. */
+/* A whole poll: begin and end from one batch entry, in time order with
+ * what the thread sent meanwhile (a self-wake inside it); a completion,
+ * free or panic learnt inside the poll in its flags. */
 static void whole_poll(void)
 {
 	struct fixture f;
@@ -286,7 +382,8 @@ static void whole_poll(void)
 	fixture_init(&f, false);
 	spawn(&f, 1 * MS, 0x5000);
 	f.batch.len = 0;
-	feed_poll(&f, TK_F_STATE, 2 * MS, 3 * MS, TID, 0x5000, 4 * REF | JOIN | NOTIFIED);
+	feed(&f, TK_REC_WAKE_BY_REF, 0, 2 * MS + 500000, TID, 0x5000, 0);
+	feed_poll(&f, 0, 2 * MS, 3 * MS, TID, 0x5000);
 	CHECK_EQ(count_events(&f, TS_EV_POLL_BEGIN, 0x5000), 1);
 	CHECK_EQ(count_events(&f, TS_EV_POLL_END, 0x5000), 1);
 	flush(&f);
@@ -298,18 +395,18 @@ static void whole_poll(void)
 	CHECK_EQ(t->busy_ns, 1 * MS);
 	CHECK_EQ(t->self_wakes, 1);
 	CHECK_EQ(t->state, TS_TASK_SCHEDULED);
-	feed_poll(&f, TK_F_READY | TK_F_DEALLOC, 4 * MS, 6 * MS, TID, 0x5000, 0);
+	feed_poll(&f, TK_F_READY | TK_F_DEALLOC, 4 * MS, 6 * MS, TID, 0x5000);
 	flush(&f);
 	t = ts_model_find_task(f.model, PID, 0x5000);
 	CHECK(t && t->polls == 2 && t->state == TS_TASK_DONE && t->outcome == TS_OUTCOME_OK);
 	/* a panic caught inside the poll */
 	spawn(&f, 7 * MS, 0x6000);
-	feed_poll(&f, TK_F_READY | TK_F_PANICKED, 8 * MS, 9 * MS, TID, 0x6000, 0);
+	feed_poll(&f, TK_F_READY | TK_F_PANICKED, 8 * MS, 9 * MS, TID, 0x6000);
 	flush(&f);
 	t = ts_model_find_task(f.model, PID, 0x6000);
 	CHECK(t && t->state == TS_TASK_DONE && t->outcome == TS_OUTCOME_PANICKED);
 	/* a record ending before it began is refused */
-	feed_poll(&f, 0, 10 * MS, 9 * MS, TID, 0x7000, 0);
+	feed_poll(&f, 0, 10 * MS, 9 * MS, TID, 0x7000);
 	CHECK_EQ(f.batch.len, 0);
 	CHECK_EQ(ts_tokio_tasks_rejected(f.tasks), 1);
 	fixture_fini(&f);
@@ -345,7 +442,7 @@ static void slot_scan(void)
 	CHECK_EQ(f.warnings[TS_WARN_BLOCKED_WORKER], 1);  /* live: the poll still runs */
 	CHECK(ts_tokio_tasks_scan(f.tasks, slots, TK_SLOTS, 170 * MS, &f.batch) == 0);
 	CHECK_EQ(f.batch.len, 0);   /* once */
-	feed_poll(&f, TK_F_STATE, 10 * MS, 200 * MS, TID, 0x8000, 2 * REF | JOIN);
+	feed_poll(&f, 0, 10 * MS, 200 * MS, TID, 0x8000);
 	CHECK_EQ(count_events(&f, TS_EV_POLL_BEGIN, 0x8000), 0);
 	CHECK_EQ(count_events(&f, TS_EV_POLL_END, 0x8000), 1);
 	flush(&f);
@@ -391,10 +488,10 @@ static void nested_and_collision(void)
 	/* meanwhile another thread, whose slot is TID's: 0xc000 */
 	feed(&f, TK_REC_POLL_BEGIN, 0, 3 * MS + 10, other, 0xc000, 0);
 	feed(&f, TK_REC_COMPLETE, 0, 4 * MS, TID, 0xb000, 0);
-	feed(&f, TK_REC_POLL_END, TK_F_STATE, 5 * MS, TID, 0xb000, 0);
+	feed(&f, TK_REC_POLL_END, 0, 5 * MS, TID, 0xb000, 0);
 	feed(&f, TK_REC_DEALLOC, 0, 5 * MS + 10, other, 0xc000, 0);
-	feed(&f, TK_REC_POLL_END, TK_F_STATE, 6 * MS, other, 0xc000, 0);
-	feed_poll(&f, TK_F_STATE, 2 * MS, 9 * MS, TID, 0xa000, 2 * REF | JOIN);
+	feed(&f, TK_REC_POLL_END, 0, 6 * MS, other, 0xc000, 0);
+	feed_poll(&f, 0, 2 * MS, 9 * MS, TID, 0xa000);
 	CHECK_EQ(count_events(&f, TS_EV_POLL_BEGIN, 0xa000), 1);
 	CHECK_EQ(count_events(&f, TS_EV_POLL_BEGIN, 0xb000), 1);
 	CHECK_EQ(count_events(&f, TS_EV_POLL_BEGIN, 0xc000), 1);
@@ -411,8 +508,7 @@ static void nested_and_collision(void)
 
 static struct tk_pend pend(uint64_t begin, uint64_t end, uint64_t task)
 {
-	return (struct tk_pend){ .end = end, .begin = begin, .task = task, .tid = TID, .flags = TK_F_STATE,
-				 .state = 2 * REF | JOIN };
+	return (struct tk_pend){ .end = end, .begin = begin, .task = task, .tid = TID };
 }
 
 /* Polls batched in a slot: those waiting in the slot are taken at each
@@ -498,15 +594,46 @@ static void batches(void)
 	free(slots);
 }
 
+/* Whether the default mode can read the target's memory: it can read
+ * its own; a pid that does not exist is an error; and a process of
+ * another user, without CAP_SYS_PTRACE, gets one line saying what is lost
+ * (checked as root: a child that becomes nobody asks about its parent). */
+static void memory_check(void)
+{
+	char err[256] = "";
+	pid_t child;
+	int status = -1;
+
+	CHECK_EQ(ts_tokio_memory_check((uint32_t)getpid(), err, sizeof(err)), 0);
+	CHECK(ts_tokio_memory_check(0x3ffffff0u, err, sizeof(err)) < 0);
+	if (getuid() != 0)
+		return;
+	child = fork();
+	if (child == 0) {
+		int r;
+
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(2);
+		r = ts_tokio_memory_check((uint32_t)getppid(), err, sizeof(err));
+		_exit(r == -EPERM && strstr(err, "CAP_SYS_PTRACE") && strstr(err, "lost_waker") ? 0 : 1);
+	}
+	CHECK(child > 0);
+	if (child > 0)
+		waitpid(child, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
 	decode();
-	wakes_and_wakers();
+	wakes();
+	idle_wakers();
 	inside_poll();
 	full_mode();
 	whole_poll();
 	slot_scan();
 	nested_and_collision();
 	batches();
+	memory_check();
 	return check_result("test-tokio-light");
 }
