@@ -3,34 +3,36 @@
  *
  * Why: a Tokio binary started without console-subscriber still calls the
  * same few functions for every task: raw::poll<T,S> (one instance per
- * future type; entry and return are poll begin and end), raw::dealloc
- * (the task is gone), OwnedTasks::bind and spawn_blocking (spawns; their
- * return value is the new task's header), transition_to_complete and
- * std's catch_unwind cleanup (a panic caught while a task is being
- * polled). The four waker vtable functions (wakes, waker clones and drops)
- * are probed only in full mode (attach --waker-probes); by default only
- * wake_by_ref is (rare but for a task that wakes itself: the self-wakes),
- * other wakes are inferred from the polls and the live waker count is
- * read by user space while a task is idle (tokio_tasks.c): two traps per
- * poll, not four, and nothing but the clock read in them. Each probe sends one small record; only the spawn hooks copy
- * registers and a slice of the user stack for the loader to unwind.
+ * future type; entry and return are poll begin and end), raw::dealloc (the
+ * task is gone), OwnedTasks::bind and spawn_blocking (spawns; their return
+ * value is the new task's header), transition_to_complete and std's
+ * catch_unwind cleanup (a panic caught while a task is being polled). The
+ * four waker vtable functions (wakes, waker clones and drops) are probed
+ * only in full mode (attach --waker-probes); by default only wake_by_ref
+ * is (rare, except in a task that wakes itself: the self-wakes), other
+ * wakes are inferred from the polls and the live waker count is read by user
+ * space while a task is idle (tokio_tasks.c): two traps per poll, not
+ * four, and nothing but the clock read in them. Each probe sends one small
+ * record; only the spawn hooks copy registers and a slice of the user
+ * stack for the loader to unwind.
  *
  * The VM's uprobe trap costs 5-18 us, so the programs do as little as
  * possible. raw::poll is a uprobe session where the kernel has them, and
- * then one ring buffer record per TK_BATCH polls: the entry keeps the
- * poll (begin time, task, instance) in its thread's slot, an array in
- * .bss indexed by tid (found without a helper call; user space reads it
- * mmapped to report long polls while they run, and the polls waiting in
- * its batch), and the return appends begin and end to the slot's batch,
- * which goes to the ring buffer in one record when full. A poll that cannot have its thread's slot (nested in another
- * poll of that thread, or the slot held by another tid) sends a begin and
- * an end record instead. Without sessions an entry and a return program
- * share a per-thread stack of the polls in progress (task local storage:
- * no hashing, freed with the thread; to know at a return which task ended,
- * and whether it completed or was freed inside its own poll) and send two
- * records. Records are submitted with BPF_RB_NO_WAKEUP (the collector
- * drains on a 20 ms timer). A full ring buffer drops the record and counts
- * it in a per-CPU counter the loader reports.
+ * then one ring buffer record per TK_BATCH polls: the entry keeps the poll
+ * (begin time, task, instance) in its thread's slot, an array in .bss
+ * indexed by tid (found without a helper call; user space reads it mmapped
+ * to report long polls while they run, and the polls waiting in its
+ * batch), and the return appends begin and end to the slot's batch, which
+ * goes to the ring buffer in one record when full. A poll that cannot have
+ * its thread's slot (nested in another poll of that thread, or the slot
+ * held by another tid) sends a begin and an end record instead. Without
+ * sessions an entry and a return program share a per-thread stack of the
+ * polls in progress (task local storage: no hashing, freed with the
+ * thread; to know at a return which task ended, and whether it completed
+ * or was freed inside its own poll) and send two records. Records are
+ * submitted with BPF_RB_NO_WAKEUP (the collector drains on a 20 ms timer).
+ * A full ring buffer drops the record and counts it in a per-CPU counter
+ * the loader reports.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
