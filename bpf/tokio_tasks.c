@@ -472,6 +472,8 @@ static int light_poll_end(struct tk_tasks *t, struct tk_task *k, uint64_t end)
 		return 0;
 	k->unwoken = k->wake_ts < k->begin_ts;
 	k->end_ts = end;
+	if (t->idle_read_failed)
+		return 0;  /* the target's memory cannot be read */
 	if (t->idle_len == t->idle_cap) {
 		size_t cap = t->idle_cap ? t->idle_cap * 2 : 256;
 
@@ -953,7 +955,7 @@ int ts_tokio_tasks_check_idle(struct tk_tasks *t, uint64_t now_ns, struct ts_eve
 	size_t n = 0;
 	int rc;
 
-	while (t->idle_len && !t->idle_read_failed) {
+	while (t->idle_len) {
 		struct tk_idle e = t->idle[t->idle_head];
 		struct tk_task *k;
 
@@ -961,6 +963,8 @@ int ts_tokio_tasks_check_idle(struct tk_tasks *t, uint64_t now_ns, struct ts_eve
 			break;
 		t->idle_head = (t->idle_head + 1) % t->idle_cap;
 		t->idle_len--;
+		if (t->idle_read_failed)
+			continue;
 		k = find_task(t, e.hdr);
 		/* still idle since that poll, and not woken by a wake_by_ref */
 		if (!k || k->end_ts != e.end_ts || k->first_wake)
