@@ -84,6 +84,9 @@ struct tk_names {
  * "myserver::handle" (an async fn's future is named by the fn), or NULL. */
 const char *ts_tokio_future_name(struct tk_names *c, uint32_t pid, struct ts_symbolizer *sym,
 				 struct ts_strpool *pool, uint64_t dealloc_fn);
+/* A live task's vtable dealloc, read from its header (Header::vtable,
+ * then Vtable::dealloc) in pid's memory; 0 when unreadable. */
+uint64_t ts_tokio_task_dealloc(uint32_t pid, uint64_t hdr);
 /* The future type in a task's drop glue name ("core::ptr::drop_in_place<
  * tokio::runtime::task::core::Cell<F, S>>" -> F, simplified). */
 bool ts_tokio_glue_type(const char *glue, char *out, size_t len);

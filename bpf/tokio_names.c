@@ -17,6 +17,10 @@
  * the one name left at that address may be the other type's
  * (tokio_elf.c lists such addresses).
  *
+ * A task alive before the attach had no spawn record: its vtable's
+ * dealloc is read from its header in the target's memory instead, at its
+ * first poll seen (ts_tokio_task_dealloc).
+ *
  * Target memory is untrusted: reads are bounded and any garbage just
  * fails to name anything. Results are cached per dealloc address.
  */
@@ -201,4 +205,14 @@ const char *ts_tokio_future_name(struct tk_names *c, uint32_t pid, struct ts_sym
 	c->addr[slot] = dealloc_fn;
 	c->name[slot] = name[0] ? ts_strpool_intern(pool, name, strlen(name)) : NULL;
 	return c->name[slot];
+}
+
+uint64_t ts_tokio_task_dealloc(uint32_t pid, uint64_t hdr)
+{
+	uint64_t vt = 0, fn = 0;
+
+	if (read_mem(pid, hdr + TK_HDR_VTABLE_OFF, &vt, sizeof(vt)) != (ssize_t)sizeof(vt) || !vt ||
+	    read_mem(pid, vt + TK_VTABLE_DEALLOC_OFF, &fn, sizeof(fn)) != (ssize_t)sizeof(fn))
+		return 0;
+	return fn;
 }

@@ -14,7 +14,8 @@
  * Spawn sites: the spawn record carries the registers and a slice of the
  * user stack at the return of OwnedTasks::bind / spawn_blocking, resolved
  * in tokio_sites.c. The task's name is its future's type where the
- * symbols tell (tokio_names.c), else that function.
+ * symbols tell (tokio_names.c), else that function. A task first seen at
+ * a poll (alive before the attach) is named from its header in memory.
  *
  * Polls: where raw::poll is a uprobe session a poll is one record
  * (TK_REC_POLL: begin and end) when it had its thread's slot (tokio.h),
@@ -73,6 +74,7 @@ struct tk_task {
 	bool cancelled;
 	/* light mode: */
 	bool unwoken;            /* its last poll returned pending, not woken inside */
+	bool name_read;          /* first seen at a poll: its name was looked up in memory */
 	uint64_t begin_ts;       /* its last poll's begin */
 	uint64_t end_ts;         /* its last pending poll's end (0: none, or it ran since) */
 	uint64_t wake_ts;        /* its last wake with a time (a wake_by_ref) */
@@ -491,6 +493,25 @@ static int light_poll_end(struct tk_tasks *t, struct tk_task *k, uint64_t end)
 	return 0;
 }
 
+/* A task first seen at a poll (alive before the attach, as a rule): its
+ * future's type from the vtable in its header, sent as the name of the
+ * task the model already has (a snapshot of a known task only fills in
+ * its name; a spawn that comes after all is still its spawn). No site:
+ * its spawner's stack is long gone. */
+static int name_unspawned(struct tk_tasks *t, struct tk_task *k, uint32_t tid, struct ts_event_batch *b)
+{
+	const char *name;
+
+	k->name_read = true;
+	name = ts_tokio_future_name(&t->names, t->pid, t->sym, t->pool, ts_tokio_task_dealloc(t->pid, k->hdr));
+	if (!name)
+		return 0;
+	return push(b, &(struct ts_event){
+		.ts = k->first_ts, .pid = t->pid, .tid = tid, .type = TS_EV_TASK_SNAPSHOT, .id = k->hdr,
+		.kind = k->kind, .name = name, .arg = 0,  /* running: what it is, were the task new */
+	});
+}
+
 /* A poll began: the task's kind tells the thread's role (a thread that
  * polls blocking tasks is "blocking"); the poll instance remembers
  * whether it polls blocking tasks. *th: the thread's entry. */
@@ -511,9 +532,12 @@ static int poll_begin(struct tk_tasks *t, uint32_t tid, uint64_t ts, uint64_t hd
 	rc = see_thread(t, tid, ts, role, b, th);
 	if (rc < 0)
 		return rc;
-	return push(b, &(struct ts_event){
+	rc = push(b, &(struct ts_event){
 		.ts = ts, .pid = t->pid, .tid = tid, .type = TS_EV_POLL_BEGIN, .id = hdr,
 	});
+	if (rc < 0 || k->spawned || k->name_read)
+		return rc;
+	return name_unspawned(t, k, tid, b);
 }
 
 /* A poll of r->task ended with `flags` (TK_F_*, what was learnt inside

@@ -5,7 +5,8 @@
 #  - processes.source is tokio-bpf; every task it spawned after the attach
 #    is there once, at its own spawn line in src/bin/tk-test.rs; alpha and
 #    beta are named by their future types (tk_test::Counted<tk_test::alpha..>);
-#    a task spawned before the attach appears at its polls, with no location;
+#    a task spawned before the attach appears at its polls, with no location,
+#    named by its future type (tk_test::early, read from its header);
 #  - each task's polls equal the program's own count (Counted wrapper),
 #    within 1% or 1 poll (tolerance for events lost, which should be none),
 #    also for local, a LocalSet task polled inside nested's poll (polls
@@ -85,8 +86,9 @@ for name in alpha beta; do
 	check "$name's task is named by its future type" test "$(q "SELECT count(*) FROM task_summary
 		WHERE $(at $name) AND name LIKE '%tk_test::%$name%'")" -eq 1
 done
-check "a task spawned before the attach appears at its polls, without a spawn site" \
-	test "$(q "SELECT count(*) FROM task_summary WHERE pid = $prog AND location = '' AND polls >= 5")" -ge 1
+check "a task spawned before the attach appears at its polls, named by its future type, without a spawn site" \
+	test "$(q "SELECT count(*) FROM task_summary WHERE pid = $prog AND location = '' AND polls >= 5
+		AND name LIKE '%tk_test::early%'")" -eq 1
 check "200 short tasks at their spawn line" test "$(q "SELECT count(*) FROM task_summary WHERE $(at short)")" -eq 200
 
 for name in alpha beta sleeper spinner panicker loser short selfwaker nested local; do

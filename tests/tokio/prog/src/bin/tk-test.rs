@@ -173,10 +173,18 @@ fn nested() -> Vec<(&'static str, u32)> {
 
 async fn tick() {}
 
-/// Spawned before the attach: it shows up at its first poll after it.
+/// Spawned before the attach: it shows up at its first poll after it,
+/// named by its future type. It keeps a String across its awaits so that
+/// its drop code is its own (a future holding only a Sleep shares its drop
+/// code with idle's inner task, and a shared one names no type).
 async fn early() {
+    let mut ticks = String::new();
     loop {
         tokio::time::sleep(Duration::from_millis(20)).await;
+        ticks.push('.');
+        if ticks.len() > 1000 {
+            ticks.clear();
+        }
     }
 }
 
