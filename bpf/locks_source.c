@@ -503,7 +503,7 @@ int ts_locks_attach_flavour(struct ts_collector *c, uint32_t pid, enum ts_lock_m
 	s->mode = mode;
 	s->pidfd = -1;
 	/* Without symbols the locks are still traced, only unnamed. */
-	if (ts_symbolizer_new(pid, &s->sym, symerr, sizeof(symerr)) < 0)
+	if (ts_collector_symbolizer(c, pid, &s->sym, symerr, sizeof(symerr)) < 0)
 		s->sym = NULL;
 	r = ts_locks_track_new(ts_collector_strpool(c), mode, name_site, s, &s->track);
 	if (r < 0) {

@@ -82,7 +82,9 @@ void ts_sched_stack_record(struct ts_sched_source *s, const struct sched_stack_r
 	if (!s->sym && !s->sym_failed) {
 		char err[256];
 
-		if (ts_symbolizer_new(s->cfg.pid, &s->sym, err, sizeof(err)) < 0) {
+		/* the process's shared one when there is a collector */
+		if ((s->cfg.collector ? ts_collector_symbolizer(s->cfg.collector, s->cfg.pid, &s->sym, err, sizeof(err))
+				      : ts_symbolizer_new(s->cfg.pid, &s->sym, err, sizeof(err))) < 0) {
 			s->sym = NULL;
 			s->sym_failed = true;
 		}

@@ -184,7 +184,7 @@ int ts_tokio_attach(struct ts_collector *c, uint32_t pid, const struct ts_tokio_
 		goto nomem;
 	}
 	s->pid = pid;
-	r = ts_symbolizer_new(pid, &s->sym, err, errlen);
+	r = ts_collector_symbolizer(c, pid, &s->sym, err, errlen);
 	if (r < 0)
 		goto fail;
 	r = ts_tokio_tasks_new(pid, waker_probes, ts_collector_strpool(c), s->sym, &s->tasks);

@@ -27,6 +27,7 @@
 #include "collector/handshake.h"
 #include "collector/source_shm.h"
 #include "collector/strpool.h"
+#include "collector/symbolize.h"
 
 #define HELLO_TIMEOUT_MS 500
 #define STRPOOL_BYTES (64u << 20)
@@ -53,6 +54,13 @@ struct ts_collector {
 	struct ts_event_batch batch;
 	size_t held;                 /* events at the front of batch held back, in order */
 	struct ts_collector_stats stats;
+	struct shared_sym *syms;     /* one symbolizer per process, shared by its sources */
+};
+
+struct shared_sym {
+	uint32_t pid;
+	struct ts_symbolizer *sym;
+	struct shared_sym *next;
 };
 
 uint64_t ts_now_ns(void)
@@ -136,6 +144,52 @@ static void target_free(struct target *t)
 	free(t);
 }
 
+int ts_collector_symbolizer(struct ts_collector *c, uint32_t pid, struct ts_symbolizer **out, char *err,
+			    size_t errlen)
+{
+	struct shared_sym *e;
+	int r;
+
+	for (e = c->syms; e; e = e->next) {
+		if (e->pid == pid) {
+			ts_symbolizer_ref(e->sym);
+			*out = e->sym;
+			return 0;
+		}
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = ts_symbolizer_new(pid, &e->sym, err, errlen);
+	if (r < 0) {
+		free(e);
+		return r;
+	}
+	e->pid = pid;
+	e->next = c->syms;
+	c->syms = e;
+	ts_symbolizer_ref(e->sym);
+	*out = e->sym;
+	return 0;
+}
+
+/* The collector's own reference to pid's symbolizer (its sources keep theirs). */
+static void drop_symbolizer(struct ts_collector *c, uint32_t pid)
+{
+	for (struct shared_sym **pp = &c->syms; *pp; pp = &(*pp)->next) {
+		struct shared_sym *e = *pp;
+
+		if (e->pid == pid) {
+			*pp = e->next;
+			ts_symbolizer_free(e->sym);
+			free(e);
+			return;
+		}
+	}
+}
+
 void ts_collector_free(struct ts_collector *c)
 {
 	if (!c)
@@ -146,6 +200,8 @@ void ts_collector_free(struct ts_collector *c)
 		c->targets = t->next;
 		target_free(t);
 	}
+	while (c->syms)
+		drop_symbolizer(c, c->syms->pid);
 	if (c->listen_fd >= 0) {
 		close(c->listen_fd);
 		unlink(c->opt.socket_path);
@@ -410,6 +466,7 @@ static void remove_target(struct ts_collector *c, struct target *t, uint64_t now
 	if (t->pid) {
 		c->stats.targets--;
 		logf_(c, "pid %u detached", t->pid);
+		drop_symbolizer(c, t->pid);
 	}
 	target_free(t);
 }

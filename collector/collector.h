@@ -69,6 +69,15 @@ int ts_collector_add_source(struct ts_collector *c, const struct ts_source_desc 
 			    const struct ts_source_ops *ops, void *src, uint64_t now_ns,
 			    char *err, size_t errlen);
 
+/* The symbolizer of process `pid`, shared by all of its sources (each
+ * would otherwise load the same DWARF, and stall the drain as long, on
+ * its first lookups). *out holds a reference of its own: the source drops
+ * it with ts_symbolizer_free(). The collector drops its own when a target
+ * of that pid is removed. Fails as ts_symbolizer_new() does. */
+struct ts_symbolizer;
+int ts_collector_symbolizer(struct ts_collector *c, uint32_t pid, struct ts_symbolizer **out, char *err,
+			    size_t errlen);
+
 /* Accept new targets and notice departed ones; never blocks for long. */
 int ts_collector_handle_io(struct ts_collector *c, uint64_t now_ns);
 

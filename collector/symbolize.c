@@ -125,6 +125,7 @@ int ts_symbolizer_new(uint32_t pid, struct ts_symbolizer **out, char *err, size_
 		return -ENOMEM;
 	}
 	s->pid = pid;
+	s->refs = 1;
 	s->mem_fd = -1;
 	s->auto_refresh_ns = AUTO_REFRESH_NS;
 	rc = ts_strpool_new(STRINGS_MAX, &s->strings);
@@ -161,9 +162,14 @@ cleanup:
 	return rc;
 }
 
+void ts_symbolizer_ref(struct ts_symbolizer *s)
+{
+	s->refs++;
+}
+
 void ts_symbolizer_free(struct ts_symbolizer *s)
 {
-	if (!s)
+	if (!s || --s->refs > 0)
 		return;
 	if (s->dwfl)
 		dwfl_end(s->dwfl);

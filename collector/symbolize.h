@@ -46,6 +46,10 @@ struct ts_user_regs {
 /* Reports the modules mapped in `pid` now. Fails with -errno and one
  * line (no such process, no permission). */
 int ts_symbolizer_new(uint32_t pid, struct ts_symbolizer **out, char *err, size_t errlen);
+/* One more holder (sources of one process share a symbolizer: each would
+ * load the same DWARF); ts_symbolizer_free drops one, the last frees it.
+ * Not thread-safe: the holders use it from one thread. */
+void ts_symbolizer_ref(struct ts_symbolizer *s);
 void ts_symbolizer_free(struct ts_symbolizer *s);
 
 /* Re-read /proc/PID/maps (after a dlopen); cheap when nothing changed.

@@ -43,6 +43,7 @@ struct ts_sym_unwind {
 
 struct ts_symbolizer {
 	uint32_t pid;
+	int refs;                     /* holders (ts_symbolizer_ref); freed at 0 */
 	Dwfl *dwfl;
 	struct ts_strpool *strings;   /* function, file and module names */
 	struct ts_sym_cache_entry *cache;

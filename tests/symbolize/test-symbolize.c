@@ -8,8 +8,9 @@
  * (no DWARF: a name only), an unmapped address, and the
  * one-line formats, code inlined into another function (named by that
  * function at the call's line; both levels through
- * ts_symbolizer_lookup_inline). Also: the cache answers the same frame twice, and a
- * missing process is a one-line error.
+ * ts_symbolizer_lookup_inline). Also: the cache answers the same frame twice, a
+ * missing process is a one-line error, and the collector hands the sources
+ * of one process one shared symbolizer.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -17,11 +18,13 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "collector/collector.h"
 #include "collector/symbolize.h"
 #include "collector/symbolize_internal.h"
 #include "tests/check.h"
@@ -271,6 +274,48 @@ static void check_vdso(struct ts_symbolizer *s)
 	CHECK_MSG(f.module && strcmp(f.module, "[vdso]") == 0, "vdso module %s", f.module ? f.module : "(null)");
 }
 
+/* One symbolizer per process, shared through the collector: the same
+ * one for the same pid (it still answers after one holder is done),
+ * another for another pid, none for a missing process (one line). The
+ * last holder frees it (ASan would see a leak or a double free). */
+static void check_shared(void)
+{
+	struct ts_collector_options o = { 0 };
+	struct ts_symbolizer *a = NULL, *b = NULL, *other = NULL, *none = NULL;
+	struct ts_collector *c = NULL;
+	struct ts_frame f;
+	char err[256] = "";
+	pid_t child = fork();
+
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	CHECK(child > 0);
+	ts_model_config_default(&o.model);
+	CHECK(ts_collector_new(&o, &c, err, sizeof(err)) == 0);
+	if (!c || child <= 0)
+		goto out;
+	CHECK(ts_collector_symbolizer(c, (uint32_t)getpid(), &a, err, sizeof(err)) == 0);
+	CHECK(ts_collector_symbolizer(c, (uint32_t)getpid(), &b, err, sizeof(err)) == 0);
+	CHECK(a != NULL && a == b);
+	CHECK(ts_collector_symbolizer(c, (uint32_t)child, &other, err, sizeof(err)) == 0);
+	CHECK(other != NULL && other != a);
+	CHECK(ts_collector_symbolizer(c, 0x3ffffff0u, &none, err, sizeof(err)) < 0 && none == NULL);
+	CHECK(strstr(err, "no process") != NULL);
+	ts_symbolizer_free(b);
+	CHECK(a && ts_symbolizer_lookup(a, (uint64_t)(uintptr_t)symbolize_target, &f) == 0 && f.function &&
+	      strcmp(f.function, "symbolize_target") == 0);
+	ts_symbolizer_free(a);
+	ts_symbolizer_free(other);
+out:
+	ts_collector_free(c);  /* drops the collector's own references: all freed */
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct ts_symbolizer *s = NULL;
@@ -280,6 +325,7 @@ int main(int argc, char **argv)
 
 	CHECK(symbolize_target(1) == 10);
 	check_formats();
+	check_shared();
 
 	CHECK(ts_symbolizer_new((uint32_t)getpid(), &s, err, sizeof(err)) == 0);
 	if (!s)
