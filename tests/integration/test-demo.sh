@@ -48,6 +48,10 @@ healthy=$(q "SELECT count(*) FROM warnings w JOIN task_summary t USING (pid, tas
             WHERE t.name NOT IN ('blocking-sleeper', 'cpu-spinner', 'lock-holder', 'lock-waiter',
                                  'lost-waker', 'self-waker', 'panicker')")
 check "healthy tasks have no warnings (found $healthy)" test "$healthy" -eq 0
+# a failure names them, so that a rare one can be told from load
+[ "$healthy" -eq 0 ] || q "SELECT t.name, w.kind, w.detail FROM warnings w JOIN task_summary t USING (pid, task_id)
+	WHERE t.name NOT IN ('blocking-sleeper', 'cpu-spinner', 'lock-holder', 'lock-waiter',
+	                     'lost-waker', 'self-waker', 'panicker')"
 check "long polls are long" test "$(q "SELECT min(duration_ns) FROM warnings WHERE kind = 'long_poll'")" -ge 10000000
 
 json=$("$taskscope" query --db "$db" --json "SELECT count(*) AS n FROM warnings WHERE kind = 'task_panicked'")
