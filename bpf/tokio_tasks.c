@@ -75,6 +75,7 @@ struct tk_task {
 	/* light mode: */
 	bool unwoken;            /* its last poll returned pending, not woken inside */
 	bool name_read;          /* first seen at a poll: its name was looked up in memory */
+	bool queued;             /* light mode: in the idle queue (once, whatever its polls) */
 	uint64_t begin_ts;       /* its last poll's begin */
 	uint64_t end_ts;         /* its last pending poll's end (0: none, or it ran since) */
 	uint64_t wake_ts;        /* its last wake with a time (a wake_by_ref) */
@@ -462,20 +463,11 @@ static int on_drop(struct tk_tasks *t, const struct tk_rec *r, struct ts_event_b
 	});
 }
 
-/* Light mode, a pending poll's end: whether a wake_by_ref came inside
- * the poll (then the task is rescheduled and its next poll needs no
- * other wake), and the task's place in the queue of idle tasks whose
- * live waker count user space reads (ts_tokio_tasks_check_idle). */
-static int light_poll_end(struct tk_tasks *t, struct tk_task *k, uint64_t end)
+/* Queue task `hdr`, idle since `end`, for its waker count. */
+static int idle_push(struct tk_tasks *t, uint64_t hdr, uint64_t end)
 {
 	struct tk_idle *q;
 
-	if (!k)
-		return 0;
-	k->unwoken = k->wake_ts < k->begin_ts;
-	k->end_ts = end;
-	if (t->idle_read_failed)
-		return 0;  /* the target's memory cannot be read */
 	if (t->idle_len == t->idle_cap) {
 		size_t cap = t->idle_cap ? t->idle_cap * 2 : 256;
 
@@ -489,8 +481,30 @@ static int light_poll_end(struct tk_tasks *t, struct tk_task *k, uint64_t end)
 		t->idle_cap = cap;
 		t->idle_head = 0;
 	}
-	t->idle[(t->idle_head + t->idle_len++) % t->idle_cap] = (struct tk_idle){ k->hdr, end };
+	t->idle[(t->idle_head + t->idle_len++) % t->idle_cap] = (struct tk_idle){ hdr, end };
 	return 0;
+}
+
+/* Light mode, a pending poll's end: whether a wake_by_ref came inside
+ * the poll (then the task is rescheduled and its next poll needs no
+ * other wake), and the task's place in the queue of idle tasks whose
+ * live waker count user space reads (ts_tokio_tasks_check_idle). A task
+ * is queued once: polled again meanwhile, it moves to the back when its
+ * entry comes up, so the queue holds tasks, not polls. */
+static int light_poll_end(struct tk_tasks *t, struct tk_task *k, uint64_t end)
+{
+	int rc;
+
+	if (!k)
+		return 0;
+	k->unwoken = k->wake_ts < k->begin_ts;
+	k->end_ts = end;
+	if (t->idle_read_failed || k->queued)
+		return 0;  /* the target's memory cannot be read; queued already */
+	rc = idle_push(t, k->hdr, end);
+	if (rc == 0)
+		k->queued = true;
+	return rc;
 }
 
 /* A task first seen at a poll (alive before the attach, as a rule): its
@@ -990,11 +1004,22 @@ int ts_tokio_tasks_check_idle(struct tk_tasks *t, uint64_t now_ns, struct ts_eve
 		if (t->idle_read_failed)
 			continue;
 		k = find_task(t, e.hdr);
-		/* still idle since that poll, and not woken by a wake_by_ref */
-		if (!k || k->end_ts != e.end_ts || k->first_wake)
+		if (!k || !k->queued)
+			continue;  /* gone (a new task at that address queues itself) */
+		k->queued = false;
+		/* idle now (a pending poll ended), not woken by a wake_by_ref */
+		if (!k->end_ts || k->first_wake)
 			continue;
-		/* not twice in one read (a task cannot be queued twice for one end) */
-		ks[n++] = k;
+		if (k->end_ts != e.end_ts) {
+			/* polled again since: idle since its last poll, and
+			 * checked once that is old enough */
+			rc = idle_push(t, k->hdr, k->end_ts);
+			if (rc < 0)
+				return rc;
+			k->queued = true;
+			continue;
+		}
+		ks[n++] = k;  /* once: a task has one entry */
 		if (n == TK_IDLE_READ_MAX) {
 			rc = read_idle(t, ks, n, now_ns, b);
 			if (rc < 0)
