@@ -49,8 +49,9 @@ static void usage(FILE *out)
 	      "  --mode MODE          auto (default), shim, tokio or generic\n"
 	      "  --waker-probes       tokio only: also probe the waker functions (exact wake times,\n"
 	      "                       scheduled time, waker clones and drops) at about twice the cost\n"
-	      "                       per poll; by default wakes and wakers are read from each task's\n"
-	      "                       state at the end of its polls (docs/cli.md)\n", out);
+	      "                       per poll; by default only wake_by_ref is probed (self-wakes),\n"
+	      "                       other wakes are counted at the next poll, and an idle task's\n"
+	      "                       live wakers are read from its state in memory (docs/cli.md)\n", out);
 	ts_record_options_help(out);
 }
 
