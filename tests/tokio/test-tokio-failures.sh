@@ -56,8 +56,10 @@ fi
 check "not Tokio: no probe of ours left" tk_wait_unloaded
 check "not Tokio: the target is still running" kill -0 "$other"
 
-# already exited: a zombie whose parent never reaps it
-bash -c "\"$tk_bin/tk-test\" idle 0 >/dev/null & echo \$! >\"$work/zombie\"; exec sleep 30" &
+# already exited: a zombie whose parent never reaps it (the child exits a
+# second after its parent became `sleep`: a child that exited before the
+# exec was reaped by bash, and no zombie ever came)
+bash -c "(sleep 1; exec \"$tk_bin/tk-test\" idle 0 >/dev/null) & echo \$! >\"$work/zombie\"; exec sleep 30" &
 tk_pids+=("$!")
 z=
 for _ in $(seq 1 200); do
